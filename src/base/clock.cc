@@ -1,0 +1,10 @@
+#include "base/clock.h"
+
+namespace tabby {
+
+SystemClock& SystemClock::Get() {
+  static SystemClock clock;
+  return clock;
+}
+
+}  // namespace tabby

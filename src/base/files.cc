@@ -1,0 +1,68 @@
+#include "base/files.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include <fmt/format.h>
+
+namespace tabby {
+namespace {
+absl::Status ErrnoError(std::string_view what, const std::string& path, int err) {
+  return absl::Status(err == ENOENT ? absl::StatusCode::kNotFound : absl::StatusCode::kInternal,
+                      fmt::format("{} {}: {}", what, path, std::strerror(err)));
+}
+}  // namespace
+
+absl::StatusOr<std::string> ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return ErrnoError("cannot read", path, errno);
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
+absl::Status WriteFileAtomically(const std::string& path, std::string_view content) {
+  std::string tmp = fmt::format("{}.tmp.{}", path, getpid());
+  int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return ErrnoError("cannot create", tmp, errno);
+  size_t done = 0;
+  while (done < content.size()) {
+    ssize_t n = write(fd, content.data() + done, content.size() - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      int err = errno;
+      close(fd);
+      unlink(tmp.c_str());
+      return ErrnoError("cannot write", tmp, err);
+    }
+    done += static_cast<size_t>(n);
+  }
+  close(fd);
+  if (rename(tmp.c_str(), path.c_str()) != 0) {
+    int err = errno;
+    unlink(tmp.c_str());
+    return ErrnoError("cannot rename into place", path, err);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status MakeDirectories(const std::string& path, unsigned mode) {
+  std::string partial;
+  for (size_t i = 0; i <= path.size(); ++i) {
+    if (i == path.size() || (path[i] == '/' && i > 0)) {
+      partial = path.substr(0, i);
+      if (mkdir(partial.c_str(), mode) != 0 && errno != EEXIST) {
+        return ErrnoError("cannot create directory", partial, errno);
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace tabby

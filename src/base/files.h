@@ -1,0 +1,20 @@
+// Small file helpers with errors that name the file.
+#pragma once
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace tabby {
+
+absl::StatusOr<std::string> ReadFile(const std::string& path);
+
+// Writes via a temporary file in the same directory and rename(2), so readers see either the old
+// or the new content, never a torn write.
+absl::Status WriteFileAtomically(const std::string& path, std::string_view content);
+
+// mkdir -p.
+absl::Status MakeDirectories(const std::string& path, unsigned mode = 0755);
+
+}  // namespace tabby

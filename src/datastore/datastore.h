@@ -1,0 +1,120 @@
+// The datastore contract: keyed values with revisions, shaped after etcd v3 so that the embedded
+// SQLite backend and the etcd backend are interchangeable behind one interface.
+//
+// Revisions: the store has one revision counter. Every successful write (create, update, put,
+// delete, lease expiry) increments it by exactly one; a key's mod_revision is the revision of the
+// write that produced its current value. Revisions never go backwards and are never reused.
+//
+// Watch: events are delivered in revision order, each exactly once, starting strictly after the
+// revision given, e.g. the revision returned by List. This gives "list then watch" with no missed
+// and no duplicated events.
+//
+// Errors (absl::StatusCode):
+//   kNotFound          key absent (Get returns nullopt instead; Update/Delete report it)
+//   kAlreadyExists     Create of a key that exists
+//   kAborted           compare-and-swap lost: the key's mod_revision differs from the expected one
+//   kOutOfRange        Watch from a revision that has been compacted away: re-list and re-watch
+//   kUnavailable       backend unreachable or busy beyond its timeout: retry later
+//   kInvalidArgument   malformed key, URL or argument
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace tabby::datastore {
+
+using Revision = int64_t;
+using LeaseId = int64_t;
+
+struct KeyValue {
+  std::string key;
+  std::string value;
+  Revision create_revision = 0;
+  Revision mod_revision = 0;
+  LeaseId lease = 0;  // 0 = not attached to a lease
+};
+
+struct ListResult {
+  std::vector<KeyValue> items;  // sorted by key
+  Revision revision = 0;        // store revision the listing is consistent with
+};
+
+struct Event {
+  enum class Type { kPut, kDelete };
+  Type type = Type::kPut;
+  // For kPut the new value; for kDelete the key with an empty value, and mod_revision set to the
+  // revision of the deletion.
+  KeyValue kv;
+  // The value before this event, when the backend knows it (both backends do).
+  std::optional<KeyValue> prev;
+};
+
+// A stream of events for keys under a prefix. Not thread-safe: one consumer.
+class Watch {
+ public:
+  virtual ~Watch() = default;
+  // Blocks until at least one event is available or `timeout` passes. Returns the events
+  // available now (possibly several revisions' worth, in order), or an empty vector on timeout.
+  // kOutOfRange if the stream fell behind compaction; the watch is then finished.
+  virtual absl::StatusOr<std::vector<Event>> Next(absl::Duration timeout) = 0;
+  // A file descriptor that becomes readable when Next may have something to return, for callers
+  // that multiplex; -1 if the backend has none.
+  virtual int ReadinessFd() const { return -1; }
+};
+
+class Datastore {
+ public:
+  virtual ~Datastore() = default;
+
+  virtual absl::StatusOr<std::optional<KeyValue>> Get(const std::string& key) = 0;
+
+  // All keys starting with `prefix`, sorted by key.
+  virtual absl::StatusOr<ListResult> List(const std::string& prefix) = 0;
+
+  // Current store revision.
+  virtual absl::StatusOr<Revision> CurrentRevision() = 0;
+
+  // Creates `key`; kAlreadyExists if present. Returns the new mod_revision.
+  virtual absl::StatusOr<Revision> Create(const std::string& key, const std::string& value,
+                                          LeaseId lease = 0) = 0;
+
+  // Replaces `key` if its mod_revision equals `expected` (kAborted otherwise, kNotFound if absent).
+  virtual absl::StatusOr<Revision> Update(const std::string& key, const std::string& value,
+                                          Revision expected, LeaseId lease = 0) = 0;
+
+  // Creates or replaces `key` unconditionally.
+  virtual absl::StatusOr<Revision> Put(const std::string& key, const std::string& value,
+                                       LeaseId lease = 0) = 0;
+
+  // Deletes `key`. With `expected` > 0, only if its mod_revision equals it (kAborted otherwise).
+  // kNotFound if absent. Returns the revision of the deletion.
+  virtual absl::StatusOr<Revision> Delete(const std::string& key, Revision expected = 0) = 0;
+
+  // Streams events for keys under `prefix` with revision > `after`.
+  virtual absl::StatusOr<std::unique_ptr<Watch>> WatchPrefix(const std::string& prefix,
+                                                             Revision after) = 0;
+
+  // Leases: keys attached to a lease are deleted (with delete events) when it expires or is
+  // revoked. A lease expires `ttl` after it was granted or last kept alive.
+  virtual absl::StatusOr<LeaseId> GrantLease(absl::Duration ttl) = 0;
+  virtual absl::Status KeepAlive(LeaseId lease) = 0;  // kNotFound if expired or revoked
+  virtual absl::Status RevokeLease(LeaseId lease) = 0;
+};
+
+// Where to find the datastore, in order: --datastore flag, $TABBY_DATASTORE, this default.
+inline constexpr char kDefaultDatastoreUrl[] = "sqlite:///var/lib/tabby/tabby.db";
+
+// Opens a datastore from a URL: sqlite:///absolute/path (etcd://host:port[,...] later).
+absl::StatusOr<std::unique_ptr<Datastore>> Open(const std::string& url);
+
+// The URL to use given an optional explicit flag value: flag, else $TABBY_DATASTORE, else default.
+std::string ResolveUrl(const std::string& flag_value);
+
+}  // namespace tabby::datastore
