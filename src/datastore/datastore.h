@@ -27,6 +27,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "base/clock.h"
 
 namespace tabby::datastore {
 
@@ -106,6 +107,13 @@ class Datastore {
   virtual absl::StatusOr<LeaseId> GrantLease(absl::Duration ttl) = 0;
   virtual absl::Status KeepAlive(LeaseId lease) = 0;  // kNotFound if expired or revoked
   virtual absl::Status RevokeLease(LeaseId lease) = 0;
+
+  // Discards the event history up to and including `revision` (<= CurrentRevision()); watches
+  // from an earlier revision then fail with kOutOfRange. Compacting to or below an earlier
+  // compaction is a no-op. Backends also compact on their own to keep the history bounded.
+  virtual absl::Status Compact(Revision revision) {
+    return absl::UnimplementedError("compaction not supported by this datastore");
+  }
 };
 
 // Where to find the datastore, in order: --datastore flag, $TABBY_DATASTORE, this default.
@@ -113,6 +121,9 @@ inline constexpr char kDefaultDatastoreUrl[] = "sqlite:///var/lib/tabby/tabby.db
 
 // Opens a datastore from a URL: sqlite:///absolute/path (etcd://host:port[,...] later).
 absl::StatusOr<std::unique_ptr<Datastore>> Open(const std::string& url);
+// The same, reading time (lease expiry) from `clock`, which must outlive the datastore and its
+// watches.
+absl::StatusOr<std::unique_ptr<Datastore>> Open(const std::string& url, Clock& clock);
 
 // The URL to use given an optional explicit flag value: flag, else $TABBY_DATASTORE, else default.
 std::string ResolveUrl(const std::string& flag_value);
