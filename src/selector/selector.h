@@ -49,8 +49,11 @@ class Selector {
   // all()
   Selector();
 
-  // Parses `text`. On error the status is InvalidArgument and its message names the character
-  // at fault, e.g.:  invalid selector "a == 'x' &&": expected a label after '&&' at character 12
+  // Parses `text` (at most 4096 characters, parentheses nested at most 128 deep). On error the
+  // status is InvalidArgument; its first line names the character at fault and what was
+  // expected, the next two show the selector with a caret under that character, e.g.:
+  //   invalid selector "a == 'x' &&": expected a label, has(), all(), '!' or '(' at character
+  //   12 (end of input)
   static absl::StatusOr<Selector> Parse(std::string_view text);
 
   // Evaluation cost: one pass over the AST, a map lookup per label reference. No allocation.
@@ -58,7 +61,8 @@ class Selector {
   bool Matches(const Labels& labels) const;
 
   // Canonical text: re-parses to an equal selector; equal selectors have equal canonical text
-  // (whitespace, quoting and set order normalised), e.g. `app == "web" && (tier in {"a", "b"})`.
+  // (whitespace, quoting and set order normalised). As Calico prints it: every && / || group in
+  // parentheses, e.g. `(app == "web" && tier in {"a", "b"})`, `!has(x)`, `all()` for "".
   const std::string& Canonical() const { return canonical_; }
 
   // Stable identifier derived from Canonical(): "s:" followed by hex digits. Same selector text
