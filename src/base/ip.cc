@@ -1,12 +1,10 @@
 #include "base/ip.h"
 
 #include <arpa/inet.h>
-
-#include <cstring>
+#include <fmt/format.h>
 
 #include <charconv>
-
-#include <fmt/format.h>
+#include <cstring>
 
 namespace tabby {
 
@@ -94,14 +92,14 @@ absl::StatusOr<IpNetwork> IpNetwork::Parse(std::string_view text, bool strict) {
     auto [end, err] = std::from_chars(digits.data(), digits.data() + digits.size(), length);
     if (digits.empty() || err != std::errc() || end != digits.data() + digits.size() ||
         length < 0 || length > address->bit_length()) {
-      return absl::InvalidArgumentError(fmt::format(
-          "\"{}\" has an invalid prefix length (0..{})", text, address->bit_length()));
+      return absl::InvalidArgumentError(
+          fmt::format("\"{}\" has an invalid prefix length (0..{})", text, address->bit_length()));
     }
   }
   IpNetwork network(*address, length);
   if (strict && network.Masked().address() != *address) {
-    return absl::InvalidArgumentError(fmt::format("\"{}\" has host bits set; did you mean {}?", text,
-                                                   network.Masked().ToString()));
+    return absl::InvalidArgumentError(fmt::format("\"{}\" has host bits set; did you mean {}?",
+                                                  text, network.Masked().ToString()));
   }
   return network;
 }

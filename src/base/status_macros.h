@@ -8,17 +8,17 @@
 #define TABBY_STATUS_CONCAT(a, b) TABBY_STATUS_CONCAT_INNER(a, b)
 
 // Returns from the current function if `expr` (an absl::Status) is not OK.
-#define RETURN_IF_ERROR(expr)                    \
-  do {                                           \
-    ::absl::Status tabby_status_ = (expr);       \
+#define RETURN_IF_ERROR(expr)                      \
+  do {                                             \
+    ::absl::Status tabby_status_ = (expr);         \
     if (!tabby_status_.ok()) return tabby_status_; \
   } while (0)
 
 // `lhs` = value of `rexpr` (an absl::StatusOr<T>), or returns its error.
 #define ASSIGN_OR_RETURN(lhs, rexpr) \
   TABBY_ASSIGN_OR_RETURN_IMPL(TABBY_STATUS_CONCAT(tabby_statusor_, __LINE__), lhs, rexpr)
-#define TABBY_ASSIGN_OR_RETURN_IMPL(statusor, lhs, rexpr) \
-  auto statusor = (rexpr);                                \
+#define TABBY_ASSIGN_OR_RETURN_IMPL(statusor, lhs, rexpr)  \
+  auto statusor = (rexpr);                                 \
   if (!statusor.ok()) return std::move(statusor).status(); \
   lhs = std::move(statusor).value()
 

@@ -22,10 +22,10 @@ using Labels = std::map<std::string, std::string, std::less<>>;
 
 enum class Kind {
   kIPPool,
-  kNetworkPolicy,        // namespaced
+  kNetworkPolicy,  // namespaced
   kGlobalNetworkPolicy,
   kProfile,
-  kWorkloadEndpoint,     // namespaced
+  kWorkloadEndpoint,  // namespaced
   kNode,
   kClusterConfiguration,  // singleton "default": cluster-wide settings (default policy, ...)
 };
@@ -47,6 +47,7 @@ struct ObjectMeta {
   std::string resource_version;  // datastore mod revision as decimal text; empty when new
   std::string uid;
   std::string creation_timestamp;  // RFC 3339
+  friend bool operator==(const ObjectMeta&, const ObjectMeta&) = default;
 };
 
 // One item of `ports` / `notPorts`: a number, a range "first:last", or a named port.
@@ -64,8 +65,9 @@ struct Protocol {
   std::string name;  // canonical name when written by name ("TCP"), empty when numeric
   static constexpr uint8_t kIcmp = 1, kTcp = 6, kUdp = 17, kIcmpV6 = 58, kSctp = 132,
                            kUdpLite = 136;
-  bool has_ports() const { return number == kTcp || number == kUdp || number == kSctp ||
-                                  number == kUdpLite; }
+  bool has_ports() const {
+    return number == kTcp || number == kUdp || number == kSctp || number == kUdpLite;
+  }
   friend bool operator==(const Protocol&, const Protocol&) = default;
 };
 
@@ -110,17 +112,17 @@ std::string_view PolicyTypeName(PolicyType type);
 // Spec of NetworkPolicy (namespaced: applies to endpoints of its namespace) and
 // GlobalNetworkPolicy (all namespaces; may narrow with namespace_selector).
 struct PolicySpec {
-  std::optional<double> order;  // lower first; absent = after every ordered policy
-  std::string tier;             // only "default" for now
-  std::string selector;         // empty = all()
+  std::optional<double> order;    // lower first; absent = after every ordered policy
+  std::string tier;               // only "default" for now
+  std::string selector;           // empty = all()
   std::vector<PolicyType> types;  // never empty after defaulting
   std::vector<Rule> ingress;
   std::vector<Rule> egress;
-  std::string namespace_selector;          // GlobalNetworkPolicy only
+  std::string namespace_selector;  // GlobalNetworkPolicy only
   std::string service_account_selector;
-  bool do_not_track = false;               // GlobalNetworkPolicy only; host endpoints (unused)
-  bool pre_dnat = false;                   // GlobalNetworkPolicy only; host endpoints (unused)
-  bool apply_on_forward = false;           // GlobalNetworkPolicy only; host endpoints (unused)
+  bool do_not_track = false;      // GlobalNetworkPolicy only; host endpoints (unused)
+  bool pre_dnat = false;          // GlobalNetworkPolicy only; host endpoints (unused)
+  bool apply_on_forward = false;  // GlobalNetworkPolicy only; host endpoints (unused)
   friend bool operator==(const PolicySpec&, const PolicySpec&) = default;
 };
 
@@ -133,15 +135,15 @@ struct ProfileSpec {
 
 struct IPPoolSpec {
   std::string cidr;
-  int block_size = 0;  // 0 = default: 26 (IPv4), 122 (IPv6)
+  int block_size = 0;      // 0 = default: 26 (IPv4), 122 (IPv6)
   std::string ipip_mode;   // Never (only value supported)
   std::string vxlan_mode;  // Never | Always | CrossSubnet
   bool nat_outgoing = false;
   bool disabled = false;
   bool disable_bgp_export = false;
-  std::string node_selector;  // empty = all()
+  std::string node_selector;              // empty = all()
   std::vector<std::string> allowed_uses;  // Workload, Tunnel, LoadBalancer
-  std::string assignment_mode;  // Automatic | Manual
+  std::string assignment_mode;            // Automatic | Manual
   friend bool operator==(const IPPoolSpec&, const IPPoolSpec&) = default;
 };
 
@@ -161,7 +163,7 @@ struct WorkloadEndpointSpec {
   std::string node;
   std::string container_id;
   std::string pod;
-  std::string endpoint;      // container-side interface, e.g. eth0
+  std::string endpoint;  // container-side interface, e.g. eth0
   std::string service_account_name;
   std::vector<std::string> ip_networks;  // /32 and /128 only
   std::string ipv4_gateway;
@@ -175,7 +177,7 @@ struct WorkloadEndpointSpec {
 };
 
 struct NodeBgpSpec {
-  int64_t as_number = 0;  // 0 = cluster default
+  int64_t as_number = 0;     // 0 = cluster default
   std::string ipv4_address;  // with prefix, e.g. 192.0.2.1/24
   std::string ipv6_address;
   std::string route_reflector_cluster_id;
@@ -196,8 +198,8 @@ struct ClusterConfigurationSpec {
   std::string default_endpoint_policy;  // empty = Allow
   // Prefix of kernel log lines written by the Log action.
   std::string log_prefix;  // empty = "tabby-packet"
-  friend bool operator==(const ClusterConfigurationSpec&, const ClusterConfigurationSpec&) =
-      default;
+  friend bool operator==(const ClusterConfigurationSpec&,
+                         const ClusterConfigurationSpec&) = default;
 };
 
 using Spec = std::variant<IPPoolSpec, PolicySpec, ProfileSpec, WorkloadEndpointSpec, NodeSpec,
@@ -228,6 +230,9 @@ struct Resource {
   ClusterConfigurationSpec& cluster_configuration() {
     return std::get<ClusterConfigurationSpec>(spec);
   }
+
+  // Compares every field, api_version included (decoding keeps the version the user wrote).
+  friend bool operator==(const Resource&, const Resource&) = default;
 };
 
 // A Resource of `kind` with the matching empty spec.

@@ -1,0 +1,143 @@
+#include "agent/agent.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <nlohmann/json.hpp>
+
+#include "base/files.h"
+#include "base/status_macros.h"
+#include "datastore/resource_store.h"
+
+namespace tabby::agent {
+
+Agent::Agent(AgentOptions options, datastore::Datastore& store, dataplane::NftClient& nft,
+             dataplane::Netlink& netlink, Clock& clock)
+    : options_(std::move(options)), store_(store), nft_(nft), routes_(netlink), clock_(clock) {}
+
+void Agent::WriteStatus(datastore::Revision revision, bool in_sync, const std::string& error) {
+  calc::Calculator::Stats stats = calc_ ? calc_->stats() : calc::Calculator::Stats{};
+  nlohmann::json status = {
+      {"node", options_.node},
+      {"revision", revision},
+      {"inSync", in_sync},
+      {"time", absl::FormatTime(absl::RFC3339_sec, clock_.Now(), absl::UTCTimeZone())},
+      {"endpoints", stats.endpoints},
+      {"localEndpoints", stats.local_endpoints},
+      {"policies", stats.policies},
+      {"profiles", stats.profiles},
+      {"activePrograms", stats.active_programs},
+      {"activeIpSets", stats.active_ip_sets},
+      {"activePortSets", stats.active_port_sets},
+      {"events", events_},
+      {"applies", applies_},
+      {"applyFailures", apply_failures_},
+      {"resyncs", resyncs_},
+      {"nftTransactions", nft_.stats().transactions},
+      {"nftFailures", nft_.stats().failures},
+      {"routesAdded", routes_.routes_added()},
+      {"lastError", error},
+  };
+  absl::Status written =
+      WriteFileAtomically(options_.state_dir + "/status.json", status.dump(2) + "\n");
+  if (!written.ok()) spdlog::warn("agent: cannot write status: {}", MessageOf(written));
+}
+
+absl::StatusOr<datastore::Revision> Agent::Resync() {
+  ++resyncs_;
+  datastore::ResourceStore resources(store_);
+  ASSIGN_OR_RETURN(auto snapshot, resources.ListAll());
+  calc_ = std::make_unique<calc::Calculator>(options_.node);
+  for (const auto& resource : snapshot.resources) calc_->Upsert(resource);
+  calc_->Flush();
+  absl::Status programmed = nft_.Sync(calc_->state());
+  if (!programmed.ok()) {
+    ++apply_failures_;
+    return Annotate(programmed, "cannot program nftables");
+  }
+  absl::Status routed = routes_.Sync(calc_->state());
+  if (!routed.ok()) spdlog::warn("agent: workload routes: {}", MessageOf(routed));
+  last_verify_ = clock_.Now();
+  ++applies_;
+  spdlog::info("agent: in sync at revision {}: {} local endpoints, {} active programs, {} sets",
+               snapshot.revision, calc_->stats().local_endpoints, calc_->stats().active_programs,
+               calc_->stats().active_ip_sets + calc_->stats().active_port_sets);
+  WriteStatus(snapshot.revision, true, "");
+  return snapshot.revision;
+}
+
+absl::Status Agent::FollowWatch(datastore::Revision from, const std::atomic<bool>& stop) {
+  ASSIGN_OR_RETURN(auto watch, store_.WatchPrefix(datastore::kResourcePrefix, from));
+  datastore::Revision applied = from;
+  while (!stop.load()) {
+    ASSIGN_OR_RETURN(auto events, watch->Next(absl::Milliseconds(200)));
+    if (events.empty()) {
+      if (clock_.Now() - last_verify_ >= options_.verify_interval) {
+        // Periodic check that nobody changed our table behind our back; no writes if not.
+        RETURN_IF_ERROR(nft_.Sync(calc_->state()));
+        absl::Status routed = routes_.Sync(calc_->state());
+        if (!routed.ok()) spdlog::warn("agent: workload routes: {}", MessageOf(routed));
+        last_verify_ = clock_.Now();
+      }
+      continue;
+    }
+    // Hot path, once per batch of events: O(work the events touch) in calc, one nftables
+    // transaction, one status write.
+    for (const auto& event : events) {
+      ++events_;
+      applied = std::max(applied, event.kv.mod_revision);
+      auto decoded = datastore::ResourceStore::DecodeEvent(event);
+      if (!decoded.ok()) {
+        spdlog::error("agent: ignoring {} and treating it as deleted: {}", event.kv.key,
+                      MessageOf(decoded.status()));
+        if (auto id = datastore::ResourceStore::ParseKey(event.kv.key)) {
+          calc_->Remove(id->kind, id->namespace_name, id->name);
+        }
+        continue;
+      }
+      if (decoded->resource) {
+        calc_->Upsert(*decoded->resource);
+      } else {
+        calc_->Remove(decoded->id.kind, decoded->id.namespace_name, decoded->id.name);
+      }
+    }
+    calc::DesiredState before = calc_->state();
+    calc::Delta delta = calc_->Flush();
+    if (!delta.empty()) {
+      absl::Status programmed = nft_.Apply(delta, calc_->state());
+      if (!programmed.ok()) {
+        ++apply_failures_;
+        WriteStatus(applied, false, std::string(MessageOf(programmed)));
+        return Annotate(programmed, "cannot program nftables");
+      }
+      absl::Status routed = routes_.Apply(delta, before);
+      if (!routed.ok()) spdlog::warn("agent: workload routes: {}", MessageOf(routed));
+      ++applies_;
+    }
+    WriteStatus(applied, true, "");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Agent::Run(const std::atomic<bool>& stop) {
+  RETURN_IF_ERROR(MakeDirectories(options_.state_dir));
+  absl::Duration backoff = options_.retry_interval;
+  while (!stop.load()) {
+    auto revision = Resync();
+    absl::Status status = revision.status();
+    if (revision.ok()) {
+      backoff = options_.retry_interval;
+      status = FollowWatch(*revision, stop);
+      if (status.ok()) break;  // stopped
+    }
+    // Whatever failed, the kernel keeps what was programmed last; try again from a full list.
+    spdlog::warn("agent: {}; resyncing in {}", MessageOf(status), absl::FormatDuration(backoff));
+    WriteStatus(0, false, std::string(MessageOf(status)));
+    absl::Time until = clock_.Now() + backoff;
+    while (!stop.load() && clock_.Now() < until) clock_.SleepFor(absl::Milliseconds(50));
+    backoff = std::min(backoff * 2, absl::Seconds(30));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace tabby::agent

@@ -1,0 +1,65 @@
+// The host agent's loop: list the datastore, compute this host's desired dataplane, program it,
+// then follow the datastore's watch and apply each batch of changes as one incremental
+// transaction. The datastore being unreachable leaves the programmed dataplane as it is:
+// traffic that was allowed keeps flowing, and the agent resyncs when it can.
+//
+// Status (applied revision, counts, errors) is written to <state_dir>/status.json after every
+// apply, so that the CNI plugin and tests can wait for a change to be in the kernel.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "base/clock.h"
+#include "calc/calculator.h"
+#include "dataplane/netlink.h"
+#include "dataplane/nft_client.h"
+#include "dataplane/nft_dataplane.h"
+#include "dataplane/workload_routes.h"
+#include "datastore/datastore.h"
+
+namespace tabby::agent {
+
+struct AgentOptions {
+  std::string node;
+  std::string state_dir = "/run/tabby";
+  // How often the agent re-reads the kernel's table and repairs drift (cheap when nothing
+  // drifted: no kernel writes).
+  absl::Duration verify_interval = absl::Minutes(5);
+  // Wait between attempts while the datastore is unreachable (doubles up to 30 s).
+  absl::Duration retry_interval = absl::Milliseconds(200);
+};
+
+class Agent {
+ public:
+  Agent(AgentOptions options, datastore::Datastore& store, dataplane::NftClient& nft,
+        dataplane::Netlink& netlink, Clock& clock);
+
+  // Runs until `stop` becomes true (checked at least every 200 ms). Returns only then, or on an
+  // error that retrying cannot fix.
+  absl::Status Run(const std::atomic<bool>& stop);
+
+ private:
+  // Lists everything, rebuilds the calculation and converges the dataplane. Returns the
+  // revision to watch from.
+  absl::StatusOr<datastore::Revision> Resync();
+  absl::Status FollowWatch(datastore::Revision from, const std::atomic<bool>& stop);
+  void WriteStatus(datastore::Revision revision, bool in_sync, const std::string& error);
+
+  AgentOptions options_;
+  datastore::Datastore& store_;
+  dataplane::NftDataplane nft_;
+  dataplane::WorkloadRoutes routes_;
+  Clock& clock_;
+  std::unique_ptr<calc::Calculator> calc_;
+  absl::Time last_verify_;
+  uint64_t applies_ = 0;
+  uint64_t apply_failures_ = 0;
+  uint64_t events_ = 0;
+  uint64_t resyncs_ = 0;
+};
+
+}  // namespace tabby::agent

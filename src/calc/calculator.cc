@@ -1,0 +1,698 @@
+#include "calc/calculator.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <limits>
+
+#include "base/hash.h"
+
+namespace tabby::calc {
+namespace {
+
+constexpr const char* kDirectionSuffix[2] = {"in", "out"};
+constexpr const char* kDirectionName[2] = {"ingress", "egress"};
+
+// Program ids name kernel chains, so they are readable ("gnp.allow-web.in") and bounded.
+std::string ProgramId(std::string_view base, int direction) {
+  std::string id = fmt::format("{}.{}", base, kDirectionSuffix[direction]);
+  if (id.size() > 120) {
+    id = fmt::format("{}-h{}.{}", base.substr(0, 90), StableHashHex(base, 12),
+                     kDirectionSuffix[direction]);
+  }
+  return id;
+}
+
+std::string PolicyKey(model::Kind kind, const std::string& ns, const std::string& name) {
+  return kind == model::Kind::kNetworkPolicy ? fmt::format("np/{}/{}", ns, name)
+                                             : fmt::format("gnp/{}", name);
+}
+
+std::optional<selector::Selector> ParseOptional(const std::string& text) {
+  if (text.empty()) return std::nullopt;
+  auto parsed = selector::Selector::Parse(text);
+  if (!parsed.ok()) return std::nullopt;
+  return *parsed;
+}
+
+CompiledRules DenyAll(std::string display_name) {
+  CompiledRules compiled;
+  compiled.program.display_name = std::move(display_name);
+  compiled.program.rules.push_back(CompiledRule{.action = model::Action::kDeny});
+  return compiled;
+}
+
+}  // namespace
+
+Calculator::Calculator(std::string node_name) : node_name_(std::move(node_name)) {}
+
+void Calculator::Upsert(const model::Resource& resource) {
+  switch (resource.kind) {
+    case model::Kind::kWorkloadEndpoint:
+      UpsertEndpoint(resource);
+      break;
+    case model::Kind::kNetworkPolicy:
+    case model::Kind::kGlobalNetworkPolicy:
+      UpsertPolicy(resource);
+      break;
+    case model::Kind::kProfile:
+      UpsertProfile(resource);
+      break;
+    case model::Kind::kClusterConfiguration:
+      if (resource.metadata.name == "default") SetConfiguration(resource.cluster_configuration());
+      break;
+    default:
+      break;
+  }
+}
+
+void Calculator::Remove(model::Kind kind, const std::string& namespace_name,
+                        const std::string& name) {
+  switch (kind) {
+    case model::Kind::kWorkloadEndpoint:
+      RemoveEndpoint(fmt::format("{}/{}", namespace_name, name));
+      break;
+    case model::Kind::kNetworkPolicy:
+    case model::Kind::kGlobalNetworkPolicy:
+      RemovePolicy(PolicyKey(kind, namespace_name, name));
+      break;
+    case model::Kind::kProfile:
+      RemoveProfile(name);
+      break;
+    case model::Kind::kClusterConfiguration:
+      if (name == "default") SetConfiguration({});
+      break;
+    default:
+      break;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Labels
+
+const model::Labels& Calculator::NamespaceLabels(const std::string& namespace_name) {
+  auto it = namespace_labels_.find(namespace_name);
+  if (it != namespace_labels_.end()) return it->second;
+  model::Labels labels{{kNamespaceNameLabel, namespace_name},
+                       {kKubernetesNamespaceNameLabel, namespace_name}};
+  return namespace_labels_.emplace(namespace_name, std::move(labels)).first->second;
+}
+
+void Calculator::SetNamespaceLabels(const std::string& namespace_name, model::Labels labels) {
+  labels[kNamespaceNameLabel] = namespace_name;
+  labels[kKubernetesNamespaceNameLabel] = namespace_name;
+  if (NamespaceLabels(namespace_name) == labels) return;
+  // Endpoints of the namespace may enter or leave sets and policies. Take them out under the old
+  // labels, then put them back under the new ones.
+  std::vector<std::string> members;
+  for (const auto& [key, endpoint] : endpoints_) {
+    if (endpoint.namespace_name == namespace_name) members.push_back(key);
+  }
+  for (const auto& key : members) UpdateSetMembership(key, &endpoints_.at(key), nullptr);
+  namespace_labels_[namespace_name] = std::move(labels);
+  for (const auto& key : members) {
+    Endpoint& endpoint = endpoints_.at(key);
+    UpdateSetMembership(key, nullptr, &endpoint);
+    if (endpoint.local) MatchEndpointAgainstPolicies(endpoint);
+  }
+}
+
+model::Labels Calculator::EffectiveLabels(const Endpoint& endpoint) const {
+  model::Labels labels = endpoint.own_labels;
+  // Inherited labels never override the endpoint's own; an earlier profile wins over a later one.
+  for (const auto& name : endpoint.profiles) {
+    auto it = profiles_.find(name);
+    if (it == profiles_.end() || !it->second.exists) continue;
+    for (const auto& [k, v] : it->second.spec.labels_to_apply) labels.emplace(k, v);
+  }
+  labels[kNamespaceLabel] = endpoint.namespace_name;
+  if (!endpoint.orchestrator.empty()) labels[kOrchestratorLabel] = endpoint.orchestrator;
+  if (!endpoint.service_account.empty()) labels[kServiceAccountLabel] = endpoint.service_account;
+  return labels;
+}
+
+void Calculator::RelabelEndpoint(Endpoint& endpoint) {
+  model::Labels labels = EffectiveLabels(endpoint);
+  if (labels == endpoint.labels) return;
+  Endpoint next = endpoint;
+  next.labels = std::move(labels);
+  UpdateSetMembership(next.key, &endpoint, &next);
+  endpoint = std::move(next);
+  if (endpoint.local) MatchEndpointAgainstPolicies(endpoint);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sets
+
+bool Calculator::SetMatches(const SetSpec& spec, const Endpoint& endpoint) {
+  EndpointView view{endpoint.namespace_name, endpoint.labels,
+                    NamespaceLabels(endpoint.namespace_name)};
+  if (!spec.selector.Matches(view)) return false;
+  if (spec.port_name.empty()) return true;
+  return std::any_of(endpoint.ports.begin(), endpoint.ports.end(),
+                     [&](const model::EndpointPort& p) { return p.name == spec.port_name; });
+}
+
+void Calculator::AddContribution(const std::string& id, ActiveSet& set, bool port_set,
+                                 const Endpoint& endpoint, int sign) {
+  auto adjust = [sign](auto& counts, const auto& member) {
+    int& count = counts[member];
+    count += sign;
+    if (count <= 0) counts.erase(member);
+  };
+  for (const auto& network : endpoint.networks) {
+    const IpAddress& address = network.address();
+    if (!port_set) {
+      adjust(set.addresses, address);
+      touched_ip_members_[id].insert(address);
+      continue;
+    }
+    for (const auto& port : endpoint.ports) {
+      if (port.name != set.spec.port_name) continue;
+      PortSetMember member{address, port.protocol.number, port.port};
+      adjust(set.port_members, member);
+      touched_port_members_[id].insert(member);
+    }
+  }
+}
+
+void Calculator::UpdateSetMembership(const std::string& key, const Endpoint* before,
+                                     const Endpoint* after) {
+  auto update = [&](std::map<std::string, ActiveSet>& sets, bool port_set) {
+    for (auto& [id, set] : sets) {
+      bool was = set.members.contains(key);
+      bool now = after != nullptr && SetMatches(set.spec, *after);
+      if (was && before != nullptr) AddContribution(id, set, port_set, *before, -1);
+      if (now) AddContribution(id, set, port_set, *after, +1);
+      if (now) {
+        set.members.insert(key);
+      } else {
+        set.members.erase(key);
+      }
+    }
+  };
+  update(ip_sets_, false);
+  update(port_sets_, true);
+}
+
+void Calculator::AcquireSet(const std::string& id, const SetSpec& spec, bool port_set) {
+  auto& sets = port_set ? port_sets_ : ip_sets_;
+  auto [it, inserted] = sets.try_emplace(id);
+  ActiveSet& set = it->second;
+  if (inserted) {
+    // A newly active selector is evaluated once against every endpoint in the cluster: O(E).
+    set.spec = spec;
+    for (const auto& [key, endpoint] : endpoints_) {
+      if (!SetMatches(spec, endpoint)) continue;
+      set.members.insert(key);
+      AddContribution(id, set, port_set, endpoint, +1);
+    }
+    (port_set ? dirty_port_sets_ : dirty_ip_sets_).insert(id);
+  }
+  ++set.refs;
+}
+
+void Calculator::ReleaseSet(const std::string& id, bool port_set) {
+  auto& sets = port_set ? port_sets_ : ip_sets_;
+  auto it = sets.find(id);
+  if (it == sets.end()) return;
+  if (--it->second.refs > 0) return;
+  sets.erase(it);
+  (port_set ? dirty_port_sets_ : dirty_ip_sets_).insert(id);
+}
+
+void Calculator::Activate(const CompiledRules& compiled, const std::string& program_id,
+                          ProgramOwner owner) {
+  for (const auto& [id, spec] : compiled.ip_sets) AcquireSet(id, spec, false);
+  for (const auto& [id, spec] : compiled.port_sets) AcquireSet(id, spec, true);
+  program_owner_[program_id] = std::move(owner);
+  dirty_programs_.insert(program_id);
+}
+
+void Calculator::Deactivate(const CompiledRules& compiled, const std::string& program_id,
+                            bool keep_owner) {
+  for (const auto& [id, spec] : compiled.ip_sets) ReleaseSet(id, false);
+  for (const auto& [id, spec] : compiled.port_sets) ReleaseSet(id, true);
+  if (!keep_owner) program_owner_.erase(program_id);
+  dirty_programs_.insert(program_id);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Policies
+
+Calculator::Policy Calculator::BuildPolicy(const model::Resource& resource) const {
+  const model::PolicySpec& spec = resource.policy();
+  Policy policy;
+  policy.kind = resource.kind;
+  policy.namespace_name =
+      resource.kind == model::Kind::kNetworkPolicy ? resource.metadata.namespace_name : "";
+  policy.name = resource.metadata.name;
+  policy.key = PolicyKey(policy.kind, policy.namespace_name, policy.name);
+  policy.has_order = spec.order.has_value();
+  policy.order = spec.order.value_or(0);
+  for (auto type : spec.types) {
+    policy.applies_to[type == model::PolicyType::kIngress ? kIngress : kEgress] = true;
+  }
+  auto sel = selector::Selector::Parse(spec.selector);
+  if (sel.ok()) {
+    policy.selector = *sel;
+  } else {
+    policy.invalid = true;
+  }
+  policy.namespace_selector = ParseOptional(spec.namespace_selector);
+  policy.service_account_selector = ParseOptional(spec.service_account_selector);
+  if (!spec.namespace_selector.empty() && !policy.namespace_selector) policy.invalid = true;
+  if (!spec.service_account_selector.empty() && !policy.service_account_selector) {
+    policy.invalid = true;
+  }
+  std::string base = policy.kind == model::Kind::kNetworkPolicy
+                         ? fmt::format("np.{}.{}", policy.namespace_name, policy.name)
+                         : fmt::format("gnp.{}", policy.name);
+  RuleScope scope{policy.namespace_name};
+  const std::vector<model::Rule>* rules[2] = {&spec.ingress, &spec.egress};
+  for (int d : {kIngress, kEgress}) {
+    policy.program_id[d] = ProgramId(base, d);
+    std::string display = fmt::format(
+        "{} {} ({})", model::KindName(policy.kind),
+        policy.namespace_name.empty() ? policy.name : policy.namespace_name + "/" + policy.name,
+        kDirectionName[d]);
+    policy.compiled[d] = CompileRules(*rules[d], scope, display);
+  }
+  return policy;
+}
+
+bool Calculator::PolicyApplies(const Policy& policy, const Endpoint& endpoint) {
+  if (!endpoint.local || policy.invalid) return false;
+  if (policy.kind == model::Kind::kNetworkPolicy &&
+      endpoint.namespace_name != policy.namespace_name) {
+    return false;
+  }
+  if (policy.namespace_selector &&
+      !policy.namespace_selector->Matches(NamespaceLabels(endpoint.namespace_name))) {
+    return false;
+  }
+  if (policy.service_account_selector) {
+    model::Labels account{{kNamespaceNameLabel, endpoint.service_account}};
+    if (endpoint.service_account.empty() || !policy.service_account_selector->Matches(account)) {
+      return false;
+    }
+  }
+  return policy.selector.Matches(endpoint.labels);
+}
+
+bool Calculator::ProgramActive(const Policy& policy, int direction) const {
+  return policy.applies_to[direction] && !policy.local_matches.empty();
+}
+
+void Calculator::SetPolicyMatch(Policy& policy, Endpoint& endpoint, bool matches) {
+  if (policy.local_matches.contains(endpoint.key) == matches) return;
+  bool was[2] = {ProgramActive(policy, kIngress), ProgramActive(policy, kEgress)};
+  if (matches) {
+    policy.local_matches.insert(endpoint.key);
+    endpoint.policies.insert(policy.key);
+  } else {
+    policy.local_matches.erase(endpoint.key);
+    endpoint.policies.erase(policy.key);
+  }
+  for (int d : {kIngress, kEgress}) {
+    bool now = ProgramActive(policy, d);
+    if (now && !was[d]) Activate(policy.compiled[d], policy.program_id[d], {false, policy.key, d});
+    if (was[d] && !now) Deactivate(policy.compiled[d], policy.program_id[d], false);
+  }
+  MarkEndpointDirty(endpoint.key);
+}
+
+void Calculator::MatchEndpointAgainstPolicies(Endpoint& endpoint) {
+  // O(P) selector evaluations for one local endpoint.
+  for (auto& [key, policy] : policies_) {
+    SetPolicyMatch(policy, endpoint, PolicyApplies(policy, endpoint));
+  }
+}
+
+void Calculator::UpsertPolicy(const model::Resource& resource) {
+  Policy next = BuildPolicy(resource);
+  for (auto& [key, endpoint] : endpoints_) {
+    if (endpoint.local && PolicyApplies(next, endpoint)) next.local_matches.insert(key);
+  }
+  // Activate the new version before releasing the old so that sets both use stay populated.
+  for (int d : {kIngress, kEgress}) {
+    if (ProgramActive(next, d))
+      Activate(next.compiled[d], next.program_id[d], {false, next.key, d});
+  }
+  auto old = policies_.find(next.key);
+  if (old != policies_.end()) {
+    for (int d : {kIngress, kEgress}) {
+      if (!ProgramActive(old->second, d)) continue;
+      Deactivate(old->second.compiled[d], old->second.program_id[d], ProgramActive(next, d));
+    }
+    for (const auto& key : old->second.local_matches) {
+      endpoints_.at(key).policies.erase(next.key);
+      MarkEndpointDirty(key);
+    }
+  }
+  for (const auto& key : next.local_matches) {
+    endpoints_.at(key).policies.insert(next.key);
+    MarkEndpointDirty(key);
+  }
+  std::string key = next.key;
+  policies_[key] = std::move(next);
+}
+
+void Calculator::RemovePolicy(const std::string& key) {
+  auto it = policies_.find(key);
+  if (it == policies_.end()) return;
+  Policy& policy = it->second;
+  for (int d : {kIngress, kEgress}) {
+    if (ProgramActive(policy, d)) Deactivate(policy.compiled[d], policy.program_id[d], false);
+  }
+  for (const auto& endpoint_key : policy.local_matches) {
+    endpoints_.at(endpoint_key).policies.erase(key);
+    MarkEndpointDirty(endpoint_key);
+  }
+  policies_.erase(it);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Profiles
+
+Calculator::Profile& Calculator::ProfileEntry(const std::string& name) {
+  auto [it, inserted] = profiles_.try_emplace(name);
+  if (inserted) {
+    it->second.name = name;
+    CompileProfile(it->second);
+  }
+  return it->second;
+}
+
+void Calculator::CompileProfile(Profile& profile) {
+  for (int d : {kIngress, kEgress}) {
+    profile.program_id[d] = ProgramId("pro." + profile.name, d);
+    std::string display = fmt::format("Profile {} ({})", profile.name, kDirectionName[d]);
+    if (!profile.exists) {
+      // An endpoint that names a profile that does not exist fails closed.
+      profile.compiled[d] = DenyAll(display + " (missing: denies all)");
+      continue;
+    }
+    profile.compiled[d] = CompileRules(d == kIngress ? profile.spec.ingress : profile.spec.egress,
+                                       RuleScope{}, display);
+  }
+}
+
+void Calculator::AttachProfiles(const std::string& key, const Endpoint* before,
+                                const Endpoint* after) {
+  std::set<std::string> names;
+  if (before != nullptr) names.insert(before->profiles.begin(), before->profiles.end());
+  if (after != nullptr) names.insert(after->profiles.begin(), after->profiles.end());
+  for (const auto& name : names) {
+    bool listed = after != nullptr && std::find(after->profiles.begin(), after->profiles.end(),
+                                                name) != after->profiles.end();
+    Profile& profile = ProfileEntry(name);
+    bool was_active = !profile.local_endpoints.empty();
+    if (listed) {
+      profile.endpoints.insert(key);
+      if (after->local) {
+        profile.local_endpoints.insert(key);
+      } else {
+        profile.local_endpoints.erase(key);
+      }
+    } else {
+      profile.endpoints.erase(key);
+      profile.local_endpoints.erase(key);
+    }
+    bool now_active = !profile.local_endpoints.empty();
+    for (int d : {kIngress, kEgress}) {
+      if (now_active && !was_active) {
+        Activate(profile.compiled[d], profile.program_id[d], {true, name, d});
+      }
+      if (was_active && !now_active) {
+        Deactivate(profile.compiled[d], profile.program_id[d], false);
+      }
+    }
+    if (!profile.exists && profile.endpoints.empty()) profiles_.erase(name);
+  }
+}
+
+void Calculator::ReplaceProfileRules(Profile& profile,
+                                     const std::optional<model::ProfileSpec>& spec) {
+  Profile before = profile;
+  profile.exists = spec.has_value();
+  profile.spec = spec.value_or(model::ProfileSpec{});
+  CompileProfile(profile);
+  if (!profile.local_endpoints.empty()) {
+    for (int d : {kIngress, kEgress}) {
+      Activate(profile.compiled[d], profile.program_id[d], {true, profile.name, d});
+      Deactivate(before.compiled[d], before.program_id[d], true);
+    }
+  }
+  bool labels_changed = before.exists != profile.exists ||
+                        before.spec.labels_to_apply != profile.spec.labels_to_apply;
+  if (labels_changed) {
+    for (const auto& key : profile.endpoints) RelabelEndpoint(endpoints_.at(key));
+  }
+}
+
+void Calculator::UpsertProfile(const model::Resource& resource) {
+  Profile& profile = ProfileEntry(resource.metadata.name);
+  if (profile.exists && profile.spec == resource.profile()) return;
+  ReplaceProfileRules(profile, resource.profile());
+}
+
+void Calculator::RemoveProfile(const std::string& name) {
+  auto it = profiles_.find(name);
+  if (it == profiles_.end() || !it->second.exists) return;
+  ReplaceProfileRules(it->second, std::nullopt);
+  if (it->second.endpoints.empty()) profiles_.erase(it);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Endpoints
+
+void Calculator::UpsertEndpoint(const model::Resource& resource) {
+  const model::WorkloadEndpointSpec& spec = resource.workload_endpoint();
+  Endpoint next;
+  next.key = fmt::format("{}/{}", resource.metadata.namespace_name, resource.metadata.name);
+  next.namespace_name = resource.metadata.namespace_name;
+  next.own_labels = resource.metadata.labels;
+  next.profiles = spec.profiles;
+  next.orchestrator = spec.orchestrator;
+  next.service_account = spec.service_account_name;
+  next.interface_name = spec.interface_name;
+  next.ports = spec.ports;
+  next.local = spec.node == node_name_;
+  for (const auto& text : spec.ip_networks) {
+    auto network = IpNetwork::Parse(text);
+    if (network.ok()) next.networks.push_back(*network);
+  }
+  next.allowed_sources = next.networks;
+  for (const auto& text : spec.allow_spoofed_source_prefixes) {
+    auto network = IpNetwork::Parse(text);
+    if (network.ok()) next.allowed_sources.push_back(network->Masked());
+  }
+  next.labels = EffectiveLabels(next);
+
+  auto old = endpoints_.find(next.key);
+  if (old != endpoints_.end()) {
+    next.policies = old->second.policies;
+    UpdateSetMembership(next.key, &old->second, &next);
+  } else {
+    UpdateSetMembership(next.key, nullptr, &next);
+  }
+  std::optional<Endpoint> before;
+  if (old != endpoints_.end()) before = std::move(old->second);
+  Endpoint& stored = endpoints_[next.key] = std::move(next);
+  AttachProfiles(stored.key, before ? &*before : nullptr, &stored);
+  if (stored.local || (before && before->local)) MatchEndpointAgainstPolicies(stored);
+  MarkEndpointDirty(stored.key);
+}
+
+void Calculator::RemoveEndpoint(const std::string& key) {
+  auto it = endpoints_.find(key);
+  if (it == endpoints_.end()) return;
+  Endpoint& endpoint = it->second;
+  UpdateSetMembership(key, &endpoint, nullptr);
+  AttachProfiles(key, &endpoint, nullptr);
+  std::vector<std::string> applied(endpoint.policies.begin(), endpoint.policies.end());
+  for (const auto& policy_key : applied) SetPolicyMatch(policies_.at(policy_key), endpoint, false);
+  endpoints_.erase(it);
+  MarkEndpointDirty(key);
+}
+
+void Calculator::SetConfiguration(const model::ClusterConfigurationSpec& spec) {
+  bool allow = spec.default_endpoint_policy != "Deny";
+  if (allow != default_allow_) {
+    default_allow_ = allow;
+    for (const auto& [key, endpoint] : endpoints_) {
+      if (endpoint.local) MarkEndpointDirty(key);
+    }
+  }
+  log_prefix_ = spec.log_prefix.empty() ? "tabby-packet" : spec.log_prefix;
+}
+
+std::optional<EndpointProgram> Calculator::BuildEndpointProgram(const Endpoint& endpoint) const {
+  if (!endpoint.local || endpoint.interface_name.empty()) return std::nullopt;
+  EndpointProgram program;
+  program.key = endpoint.key;
+  program.interface_name = endpoint.interface_name;
+  program.addresses = endpoint.networks;
+  program.allowed_sources = endpoint.allowed_sources;
+  std::vector<const Policy*> applied;
+  for (const auto& key : endpoint.policies) applied.push_back(&policies_.at(key));
+  // Lower order first; no order sorts after every order; ties by name, namespace, kind.
+  std::sort(applied.begin(), applied.end(), [](const Policy* a, const Policy* b) {
+    double ao = a->has_order ? a->order : std::numeric_limits<double>::infinity();
+    double bo = b->has_order ? b->order : std::numeric_limits<double>::infinity();
+    if (ao != bo) return ao < bo;
+    if (a->name != b->name) return a->name < b->name;
+    if (a->namespace_name != b->namespace_name) return a->namespace_name < b->namespace_name;
+    return a->kind < b->kind;
+  });
+  DirectionProgram* directions[2] = {&program.ingress, &program.egress};
+  for (int d : {kIngress, kEgress}) {
+    DirectionProgram& out = *directions[d];
+    for (const Policy* policy : applied) {
+      if (policy->applies_to[d]) out.policies.push_back(policy->program_id[d]);
+    }
+    std::set<std::string> seen;
+    for (const auto& name : endpoint.profiles) {
+      if (seen.insert(name).second) out.profiles.push_back(ProgramId("pro." + name, d));
+    }
+    out.default_allow = default_allow_;
+  }
+  return program;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Output
+
+namespace {
+
+// Emits the change of one set between what was published and what is current.
+template <typename Member, typename Counts>
+void DiffSet(const std::string& id, const Counts* current, bool full,
+             const std::set<Member>* touched, std::map<std::string, std::set<Member>>& published,
+             std::set<std::string>& added, std::map<std::string, std::set<Member>>& members_added,
+             std::map<std::string, std::set<Member>>& members_removed,
+             std::set<std::string>& removed) {
+  auto pub = published.find(id);
+  if (current == nullptr) {
+    if (pub != published.end()) removed.insert(id);
+    return;
+  }
+  if (pub == published.end()) {
+    added.insert(id);
+    auto& out = members_added[id];
+    for (const auto& [member, count] : *current) out.insert(member);
+    if (out.empty()) members_added.erase(id);
+    return;
+  }
+  std::set<Member> plus, minus;
+  if (full) {
+    for (const auto& [member, count] : *current) {
+      if (!pub->second.contains(member)) plus.insert(member);
+    }
+    for (const auto& member : pub->second) {
+      if (!current->contains(member)) minus.insert(member);
+    }
+  } else if (touched != nullptr) {
+    // The common case: O(members touched since the last flush), not O(set size).
+    for (const auto& member : *touched) {
+      bool now = current->contains(member);
+      bool before = pub->second.contains(member);
+      if (now && !before) plus.insert(member);
+      if (before && !now) minus.insert(member);
+    }
+  }
+  if (!plus.empty()) members_added[id] = std::move(plus);
+  if (!minus.empty()) members_removed[id] = std::move(minus);
+}
+
+}  // namespace
+
+Delta Calculator::Flush() {
+  Delta delta;
+
+  std::set<std::string> ip_ids = dirty_ip_sets_;
+  for (const auto& [id, members] : touched_ip_members_) ip_ids.insert(id);
+  for (const auto& id : ip_ids) {
+    auto it = ip_sets_.find(id);
+    auto touched = touched_ip_members_.find(id);
+    DiffSet<IpAddress>(id, it == ip_sets_.end() ? nullptr : &it->second.addresses,
+                       dirty_ip_sets_.contains(id),
+                       touched == touched_ip_members_.end() ? nullptr : &touched->second,
+                       published_.ip_sets, delta.ip_sets_added, delta.ip_members_added,
+                       delta.ip_members_removed, delta.ip_sets_removed);
+  }
+  std::set<std::string> port_ids = dirty_port_sets_;
+  for (const auto& [id, members] : touched_port_members_) port_ids.insert(id);
+  for (const auto& id : port_ids) {
+    auto it = port_sets_.find(id);
+    auto touched = touched_port_members_.find(id);
+    DiffSet<PortSetMember>(id, it == port_sets_.end() ? nullptr : &it->second.port_members,
+                           dirty_port_sets_.contains(id),
+                           touched == touched_port_members_.end() ? nullptr : &touched->second,
+                           published_.port_sets, delta.port_sets_added, delta.port_members_added,
+                           delta.port_members_removed, delta.port_sets_removed);
+  }
+
+  for (const auto& id : dirty_programs_) {
+    auto owner = program_owner_.find(id);
+    auto pub = published_.programs.find(id);
+    if (owner == program_owner_.end()) {
+      if (pub != published_.programs.end()) delta.programs_removed.insert(id);
+      continue;
+    }
+    const ProgramOwner& o = owner->second;
+    const PolicyProgram& program = o.profile ? profiles_.at(o.key).compiled[o.direction].program
+                                             : policies_.at(o.key).compiled[o.direction].program;
+    if (pub == published_.programs.end() || !(pub->second == program)) {
+      delta.programs_upserted[id] = program;
+    }
+  }
+
+  std::vector<std::pair<std::string, EndpointProgram>> upserts;
+  for (const auto& key : dirty_endpoints_) {
+    auto it = endpoints_.find(key);
+    std::optional<EndpointProgram> program;
+    if (it != endpoints_.end()) program = BuildEndpointProgram(it->second);
+    auto old_interface = published_interface_.find(key);
+    if (old_interface != published_interface_.end() &&
+        (!program || program->interface_name != old_interface->second)) {
+      delta.endpoints_removed.insert(old_interface->second);
+      published_interface_.erase(old_interface);
+    }
+    if (!program) continue;
+    published_interface_[key] = program->interface_name;
+    auto pub = published_.endpoints.find(program->interface_name);
+    if (pub == published_.endpoints.end() || !(pub->second == *program)) {
+      upserts.emplace_back(program->interface_name, std::move(*program));
+    }
+  }
+  for (auto& [interface, program] : upserts) {
+    delta.endpoints_removed.erase(interface);
+    delta.endpoints_upserted[interface] = std::move(program);
+  }
+  if (published_.log_prefix != log_prefix_) delta.log_prefix = log_prefix_;
+
+  dirty_ip_sets_.clear();
+  dirty_port_sets_.clear();
+  touched_ip_members_.clear();
+  touched_port_members_.clear();
+  dirty_programs_.clear();
+  dirty_endpoints_.clear();
+  Apply(delta, published_);
+  return delta;
+}
+
+Calculator::Stats Calculator::stats() const {
+  Stats stats;
+  stats.endpoints = endpoints_.size();
+  for (const auto& [key, endpoint] : endpoints_) stats.local_endpoints += endpoint.local ? 1 : 0;
+  stats.policies = policies_.size();
+  for (const auto& [name, profile] : profiles_) stats.profiles += profile.exists ? 1 : 0;
+  stats.active_programs = program_owner_.size();
+  stats.active_ip_sets = ip_sets_.size();
+  stats.active_port_sets = port_sets_.size();
+  return stats;
+}
+
+}  // namespace tabby::calc

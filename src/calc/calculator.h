@@ -1,0 +1,188 @@
+// The calculation graph of one host: resources in, dataplane deltas out. Pure (no I/O) and
+// incremental: an event costs work proportional to what it touches, and Flush() reports only
+// what changed since the previous Flush().
+//
+// Costs (E = endpoints in the cluster, L = local endpoints, P = policies, S = active selectors):
+//   remote endpoint added/changed/removed   O(S) selector evaluations
+//   local endpoint added/changed/removed    O(S + P)
+//   policy added/changed/removed            O(L) plus O(E) per selector it newly activates
+//   profile changed                         O(endpoints listing it x S) when its labels change
+// Only policies and profiles that apply to a local endpoint are compiled into programs, and only
+// their selectors are evaluated against the cluster's endpoints (as Felix's active-rules
+// calculator does).
+//
+// Not thread-safe: one owner feeds events and flushes.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "calc/desired_state.h"
+#include "calc/rule_compiler.h"
+#include "model/resources.h"
+#include "selector/selector.h"
+
+namespace tabby::calc {
+
+class Calculator {
+ public:
+  explicit Calculator(std::string node_name);
+
+  // Adds or replaces a resource. Kinds that do not affect the dataplane are ignored.
+  void Upsert(const model::Resource& resource);
+  void Remove(model::Kind kind, const std::string& namespace_name, const std::string& name);
+  // Labels of a namespace (for namespaceSelector). Unknown namespaces carry only their name.
+  void SetNamespaceLabels(const std::string& namespace_name, model::Labels labels);
+
+  // Everything that changed since the last Flush, and the new desired state.
+  Delta Flush();
+  const DesiredState& state() const { return published_; }
+
+  struct Stats {
+    size_t endpoints = 0;
+    size_t local_endpoints = 0;
+    size_t policies = 0;
+    size_t profiles = 0;
+    size_t active_programs = 0;
+    size_t active_ip_sets = 0;
+    size_t active_port_sets = 0;
+  };
+  Stats stats() const;
+
+ private:
+  enum Direction { kIngress = 0, kEgress = 1 };
+
+  // Active program id -> what defines it.
+  struct ProgramOwner {
+    bool profile = false;
+    std::string key;  // policy key or profile name
+    int direction = kIngress;
+  };
+
+  struct Endpoint {
+    std::string key;  // namespace/name
+    std::string namespace_name;
+    model::Labels own_labels;
+    model::Labels labels;  // effective: own, implicit, inherited from profiles
+    std::vector<std::string> profiles;
+    std::string orchestrator;
+    std::string service_account;
+    std::string interface_name;
+    std::vector<IpNetwork> networks;
+    std::vector<IpNetwork> allowed_sources;
+    std::vector<model::EndpointPort> ports;
+    bool local = false;
+    std::set<std::string> policies;  // keys of policies that apply (local endpoints only)
+  };
+
+  struct Policy {
+    std::string key;
+    model::Kind kind = model::Kind::kGlobalNetworkPolicy;
+    std::string namespace_name;
+    std::string name;
+    double order = 0;
+    bool has_order = false;
+    bool applies_to[2] = {false, false};  // types
+    selector::Selector selector;
+    std::optional<selector::Selector> namespace_selector;
+    std::optional<selector::Selector> service_account_selector;
+    bool invalid = false;  // a selector failed to parse: applies nowhere... fails closed below
+    CompiledRules compiled[2];
+    std::string program_id[2];
+    std::set<std::string> local_matches;
+  };
+
+  struct Profile {
+    std::string name;
+    bool exists = false;
+    model::ProfileSpec spec;
+    CompiledRules compiled[2];
+    std::string program_id[2];
+    std::set<std::string> endpoints;        // every endpoint listing it
+    std::set<std::string> local_endpoints;  // local ones: the profile's programs are active
+  };
+
+  // One active IP set or port set.
+  struct ActiveSet {
+    SetSpec spec;
+    int refs = 0;
+    std::set<std::string> members;              // endpoint keys
+    std::map<IpAddress, int> addresses;         // IP sets
+    std::map<PortSetMember, int> port_members;  // port sets
+  };
+
+  // Event handlers.
+  void UpsertEndpoint(const model::Resource& resource);
+  void RemoveEndpoint(const std::string& key);
+  void UpsertPolicy(const model::Resource& resource);
+  void RemovePolicy(const std::string& key);
+  void UpsertProfile(const model::Resource& resource);
+  void RemoveProfile(const std::string& name);
+  void SetConfiguration(const model::ClusterConfigurationSpec& spec);
+
+  // Label maintenance.
+  model::Labels EffectiveLabels(const Endpoint& endpoint) const;
+  const model::Labels& NamespaceLabels(const std::string& namespace_name);
+  void RelabelEndpoint(Endpoint& endpoint);
+
+  // Set membership.
+  bool SetMatches(const SetSpec& spec, const Endpoint& endpoint);
+  void AddContribution(const std::string& id, ActiveSet& set, bool port_set,
+                       const Endpoint& endpoint, int sign);
+  // Moves an endpoint's contributions to active sets from `before` to `after` (either may be
+  // null). Must run before the new version is stored and before any set is activated for it.
+  void UpdateSetMembership(const std::string& key, const Endpoint* before, const Endpoint* after);
+  void StoreEndpoint(Endpoint next);
+  void AcquireSet(const std::string& id, const SetSpec& spec, bool port_set);
+  void ReleaseSet(const std::string& id, bool port_set);
+
+  // Policy applicability to local endpoints.
+  bool PolicyApplies(const Policy& policy, const Endpoint& endpoint);
+  void MatchPolicyAgainstLocal(Policy& policy);
+  void MatchEndpointAgainstPolicies(Endpoint& endpoint);
+  void SetPolicyMatch(Policy& policy, Endpoint& endpoint, bool matches);
+  Policy BuildPolicy(const model::Resource& resource) const;
+  bool ProgramActive(const Policy& policy, int direction) const;
+  void Activate(const CompiledRules& compiled, const std::string& program_id, ProgramOwner owner);
+  void Deactivate(const CompiledRules& compiled, const std::string& program_id, bool keep_owner);
+
+  // Profiles.
+  Profile& ProfileEntry(const std::string& name);
+  void CompileProfile(Profile& profile);
+  // Moves endpoint `key` from the profiles `before` lists to those `after` lists (either may be
+  // null), activating and deactivating profile programs as their local use starts and ends.
+  void AttachProfiles(const std::string& key, const Endpoint* before, const Endpoint* after);
+  void ReplaceProfileRules(Profile& profile, const std::optional<model::ProfileSpec>& spec);
+
+  // Output.
+  std::optional<EndpointProgram> BuildEndpointProgram(const Endpoint& endpoint) const;
+  void MarkEndpointDirty(const std::string& key) { dirty_endpoints_.insert(key); }
+
+  std::string node_name_;
+  std::map<std::string, Endpoint> endpoints_;
+  std::map<std::string, Policy> policies_;
+  std::map<std::string, Profile> profiles_;
+  std::map<std::string, model::Labels> namespace_labels_;
+  std::map<std::string, ActiveSet> ip_sets_;
+  std::map<std::string, ActiveSet> port_sets_;
+  bool default_allow_ = true;
+  std::string log_prefix_ = "tabby-packet";
+
+  // What changed since the last Flush.
+  std::set<std::string> dirty_endpoints_;  // endpoint keys
+  std::set<std::string> dirty_programs_;   // program ids
+  std::map<std::string, std::set<IpAddress>> touched_ip_members_;
+  std::map<std::string, std::set<PortSetMember>> touched_port_members_;
+  std::set<std::string> dirty_ip_sets_;
+  std::set<std::string> dirty_port_sets_;
+  std::map<std::string, ProgramOwner> program_owner_;
+
+  DesiredState published_;
+  std::map<std::string, std::string> published_interface_;  // endpoint key -> interface
+};
+
+}  // namespace tabby::calc

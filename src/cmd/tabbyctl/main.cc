@@ -1,0 +1,13 @@
+// tabbyctl: the operator's command-line tool (apply, create, replace, delete, get, label). All of
+// it lives in src/ctl; this only hands over argv, the standard streams and the environment.
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "ctl/ctl.h"
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  return tabby::ctl::RunCtl(args, std::cin, std::cout, std::cerr,
+                            tabby::ctl::CtlEnvironment::System());
+}

@@ -1,0 +1,410 @@
+#include "cni/plugin.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "base/files.h"
+#include "base/hash.h"
+#include "base/status_macros.h"
+#include "dataplane/nft_render.h"
+#include "datastore/resource_store.h"
+#include "ipam/simple_allocator.h"
+#include "model/validate.h"
+
+namespace tabby::cni {
+namespace {
+
+using nlohmann::json;
+
+constexpr char kNetworkAnnotation[] = "tabby.dev/network";
+constexpr char kHandleAnnotation[] = "tabby.dev/ipam-handle";
+constexpr char kNetnsAnnotation[] = "tabby.dev/netns";
+
+PluginOutput ErrorOutput(const CniError& error, const std::string& version) {
+  return PluginOutput{1, error.ToJson(version), error.message + "\n"};
+}
+
+bool VersionBefore1(const std::string& version) { return version.rfind("0.", 0) == 0; }
+
+// One run of the plugin: the parsed invocation and what it connects to.
+class Call {
+ public:
+  Call(const PluginEnvironment& env, cni::Invocation inv) : env_(env), inv_(std::move(inv)) {}
+
+  PluginOutput Run() {
+    switch (inv_.command) {
+      case Command::kAdd:
+        return Add();
+      case Command::kDel:
+        return Del();
+      case Command::kCheck:
+        return Check();
+      case Command::kStatus:
+        return Status();
+      case Command::kGc:
+        return Gc();
+      case Command::kVersion:
+        break;
+    }
+    return Fail({ErrorCode::kInvalidEnvironment, "unexpected command", ""});
+  }
+
+ private:
+  const NetConf& conf() const { return inv_.config; }
+
+  PluginOutput Fail(const CniError& error) { return ErrorOutput(error, conf().cni_version); }
+  PluginOutput Success(std::string stdout_text = "") {
+    return PluginOutput{0, std::move(stdout_text), ""};
+  }
+
+  std::string Node() const {
+    if (!conf().nodename.empty()) return conf().nodename;
+    if (auto node = env_.getenv("TABBY_NODE"); node && !node->empty()) return *node;
+    return env_.hostname;
+  }
+
+  std::string DatastoreUrl() const {
+    if (!conf().datastore.empty()) return conf().datastore;
+    if (auto url = env_.getenv("TABBY_DATASTORE"); url && !url->empty()) return *url;
+    return datastore::kDefaultDatastoreUrl;
+  }
+
+  std::optional<CniError> Connect() {
+    auto store = env_.open_datastore(DatastoreUrl());
+    if (!store.ok()) {
+      CniError error =
+          FromStatus(store.status(), fmt::format("cannot open datastore {}", DatastoreUrl()));
+      if (store.status().code() != absl::StatusCode::kInvalidArgument) {
+        error.code = ErrorCode::kTryAgainLater;
+      }
+      return error;
+    }
+    store_ = std::move(*store);
+    return std::nullopt;
+  }
+
+  std::string Handle() const {
+    return fmt::format("{}.{}.{}", conf().name, inv_.container_id, inv_.ifname);
+  }
+
+  std::string EndpointName(const WorkloadIdentity& identity) const {
+    return model::WorkloadEndpointName(Node(), conf().orchestrator, identity.workload, inv_.ifname);
+  }
+
+  PluginOutput Add() {
+    WorkloadIdentity identity;
+    if (auto error = ResolveIdentity(inv_, identity)) return Fail(*error);
+    if (!env_.network->NetnsExists(inv_.netns)) {
+      return Fail({ErrorCode::kInvalidEnvironment,
+                   fmt::format("CNI_NETNS {} does not exist", inv_.netns), ""});
+    }
+    if (auto error = Connect()) return Fail(*error);
+    std::string node = Node();
+
+    ipam::SimpleAllocator allocator(*store_);
+    ipam::AllocationRequest request;
+    request.handle = Handle();
+    request.node = node;
+    request.attributes = {{"namespace", identity.namespace_name},
+                          {"workload", identity.workload},
+                          {"containerID", inv_.container_id},
+                          {"network", conf().name}};
+    request.ipv4 = conf().assign_ipv4;
+    request.ipv6 = conf().assign_ipv6;
+    request.ipv4_pools = conf().ipv4_pools;
+    request.ipv6_pools = conf().ipv6_pools;
+    auto addresses = allocator.Allocate(request);
+    if (!addresses.ok()) {
+      CniError error = FromStatus(addresses.status(), "cannot allocate an address");
+      if (addresses.status().code() == absl::StatusCode::kNotFound) {
+        error.code = ErrorCode::kNoUsablePool;
+      }
+      return Fail(error);
+    }
+    auto undo_ipam = [&]() { (void)allocator.ReleaseHandle(request.handle); };
+
+    WorkloadWiring wiring;
+    wiring.netns_path = inv_.netns;
+    wiring.container_ifname = inv_.ifname;
+    wiring.host_ifname = HostInterfaceName(identity.namespace_name, identity.workload, inv_.ifname);
+    wiring.mtu = conf().mtu > 0 ? conf().mtu : 1500;
+    for (const auto& a : *addresses) wiring.addresses.push_back(IpNetwork::Host(a));
+    std::sort(wiring.addresses.begin(), wiring.addresses.end(),
+              [](const IpNetwork& a, const IpNetwork& b) { return a.is_v4() > b.is_v4(); });
+    auto wired = env_.network->Setup(wiring);
+    if (!wired.ok()) {
+      undo_ipam();
+      return Fail({ErrorCode::kInternal,
+                   fmt::format("cannot wire workload interface {} in {}", inv_.ifname, inv_.netns),
+                   std::string(MessageOf(wired.status()))});
+    }
+
+    model::Resource endpoint = model::MakeResource(model::Kind::kWorkloadEndpoint,
+                                                   EndpointName(identity), identity.namespace_name);
+    endpoint.metadata.labels = identity.labels;
+    endpoint.metadata.annotations = {{kNetworkAnnotation, conf().name},
+                                     {kHandleAnnotation, request.handle},
+                                     {kNetnsAnnotation, inv_.netns}};
+    auto& spec = endpoint.workload_endpoint();
+    spec.orchestrator = conf().orchestrator;
+    spec.workload = identity.workload;
+    spec.node = node;
+    spec.container_id = inv_.container_id;
+    spec.pod = identity.workload;
+    spec.endpoint = inv_.ifname;
+    for (const auto& a : wiring.addresses) spec.ip_networks.push_back(a.ToString());
+    if (conf().assign_ipv4) spec.ipv4_gateway = kIpv4Gateway;
+    if (conf().assign_ipv6) spec.ipv6_gateway = kIpv6Gateway;
+    spec.profiles = identity.profiles;
+    spec.interface_name = wiring.host_ifname;
+    spec.mac = wired->container_mac;
+    spec.ports = identity.ports;
+    datastore::ResourceStore resources(*store_);
+    auto stored = resources.Apply(endpoint);
+    if (!stored.ok()) {
+      (void)env_.network->Teardown(wiring.host_ifname);
+      undo_ipam();
+      CniError error = FromStatus(stored.status(), "cannot record the workload endpoint");
+      return Fail(error);
+    }
+    std::string warning;
+    if (conf().wait_for_agent_seconds > 0) {
+      int64_t revision = std::strtoll(stored->metadata.resource_version.c_str(), nullptr, 10);
+      if (!WaitForAgent(revision)) {
+        warning = fmt::format(
+            "warning: the agent did not report programming revision {} within {} s "
+            "(is tabbyd running with --state-dir {}?); the workload's traffic is dropped "
+            "until it does\n",
+            revision, conf().wait_for_agent_seconds, conf().agent_state_dir);
+      }
+    }
+    PluginOutput out = Success(ResultJson(wiring, *wired));
+    out.stderr_text = warning;
+    return out;
+  }
+
+  bool WaitForAgent(int64_t revision) {
+    auto deadline = std::chrono::steady_clock::now() +
+                    std::chrono::duration<double>(conf().wait_for_agent_seconds);
+    std::string path = conf().agent_state_dir + "/status.json";
+    while (true) {
+      auto text = ReadFile(path);
+      if (text.ok()) {
+        json status = json::parse(*text, nullptr, false);
+        if (!status.is_discarded() && status.value("revision", int64_t{0}) >= revision) {
+          return true;
+        }
+      }
+      if (std::chrono::steady_clock::now() >= deadline) return false;
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+  }
+
+  std::string ResultJson(const WorkloadWiring& wiring, const WiredWorkload& wired) const {
+    json result;
+    result["cniVersion"] = conf().cni_version;
+    result["interfaces"] = json::array({json{{"name", wiring.host_ifname}, {"mac", wired.host_mac}},
+                                        json{{"name", wiring.container_ifname},
+                                             {"mac", wired.container_mac},
+                                             {"sandbox", wiring.netns_path}}});
+    json ips = json::array();
+    json routes = json::array();
+    bool has4 = false, has6 = false;
+    for (const auto& address : wiring.addresses) {
+      json ip = {{"address", address.ToString()}, {"interface", 1}};
+      if (VersionBefore1(conf().cni_version)) ip["version"] = address.is_v4() ? "4" : "6";
+      ips.push_back(ip);
+      (address.is_v4() ? has4 : has6) = true;
+    }
+    if (has4) routes.push_back({{"dst", "0.0.0.0/0"}, {"gw", kIpv4Gateway}});
+    if (has6) routes.push_back({{"dst", "::/0"}, {"gw", kIpv6Gateway}});
+    result["ips"] = ips;
+    result["routes"] = routes;
+    result["dns"] = json::object();
+    return result.dump(2);
+  }
+
+  // The endpoint recorded for this container, if any.
+  absl::StatusOr<std::optional<model::Resource>> FindEndpoint(const WorkloadIdentity& identity) {
+    datastore::ResourceStore resources(*store_);
+    return resources.Get(
+        {model::Kind::kWorkloadEndpoint, identity.namespace_name, EndpointName(identity)});
+  }
+
+  PluginOutput Del() {
+    WorkloadIdentity identity;
+    (void)ResolveIdentity(inv_, identity);  // DEL must work even with arguments ADD refused
+    std::string host_ifname =
+        HostInterfaceName(identity.namespace_name, identity.workload, inv_.ifname);
+    std::optional<CniError> unreachable = Connect();
+    std::optional<model::Resource> endpoint;
+    bool ours = true;  // does the host interface belong to this container?
+    if (!unreachable) {
+      auto found = FindEndpoint(identity);
+      if (!found.ok()) return Fail(FromStatus(found.status(), "cannot read workload endpoint"));
+      endpoint = std::move(*found);
+      // A newer sandbox of the same workload owns the endpoint and the interface name now.
+      if (endpoint && endpoint->workload_endpoint().container_id != inv_.container_id) {
+        ours = false;
+      }
+    }
+    if (ours) {
+      absl::Status removed = env_.network->Teardown(host_ifname);
+      if (!removed.ok()) {
+        return Fail({ErrorCode::kInternal, fmt::format("cannot remove {}", host_ifname),
+                     std::string(MessageOf(removed))});
+      }
+    }
+    // Without the datastore the addresses cannot be released now: ask the runtime to retry.
+    if (unreachable) return Fail(*unreachable);
+    ipam::SimpleAllocator allocator(*store_);
+    absl::Status released = allocator.ReleaseHandle(Handle());
+    if (!released.ok()) return Fail(FromStatus(released, "cannot release addresses"));
+    if (endpoint && ours) {
+      datastore::ResourceStore resources(*store_);
+      absl::Status deleted =
+          resources.Delete(datastore::ResourceStore::IdOf(*endpoint),
+                           std::strtoll(endpoint->metadata.resource_version.c_str(), nullptr, 10));
+      if (!deleted.ok() && deleted.code() != absl::StatusCode::kNotFound) {
+        return Fail(FromStatus(deleted, "cannot delete workload endpoint"));
+      }
+    }
+    return Success();
+  }
+
+  PluginOutput Check() {
+    WorkloadIdentity identity;
+    if (auto error = ResolveIdentity(inv_, identity)) return Fail(*error);
+    if (auto error = Connect()) return Fail(*error);
+    auto found = FindEndpoint(identity);
+    if (!found.ok()) return Fail(FromStatus(found.status(), "cannot read workload endpoint"));
+    auto broken = [&](std::string why) {
+      return Fail({ErrorCode::kAttachmentBroken,
+                   fmt::format("attachment {} of container {} is broken: {}", inv_.ifname,
+                               inv_.container_id, why),
+                   ""});
+    };
+    if (!*found) return broken("no workload endpoint is recorded for it");
+    const auto& spec = (*found)->workload_endpoint();
+    if (spec.container_id != inv_.container_id) {
+      return broken(fmt::format("its endpoint belongs to container {}", spec.container_id));
+    }
+    WorkloadWiring wiring;
+    wiring.netns_path = inv_.netns;
+    wiring.container_ifname = inv_.ifname;
+    wiring.host_ifname = spec.interface_name;
+    for (const auto& text : spec.ip_networks) {
+      auto network = IpNetwork::Parse(text);
+      if (network.ok()) wiring.addresses.push_back(*network);
+    }
+    if (conf().prev_result && conf().prev_result->contains("ips")) {
+      for (const auto& ip : (*conf().prev_result)["ips"]) {
+        auto network = IpNetwork::Parse(ip.value("address", ""));
+        if (!network.ok()) return broken("prevResult has an invalid address");
+        bool known = std::find(wiring.addresses.begin(), wiring.addresses.end(), *network) !=
+                     wiring.addresses.end();
+        if (!known) {
+          return broken(
+              fmt::format("prevResult address {} is not the endpoint's", network->ToString()));
+        }
+      }
+    }
+    ipam::SimpleAllocator allocator(*store_);
+    auto held = allocator.AddressesOf(Handle());
+    if (!held.ok()) return Fail(FromStatus(held.status(), "cannot read IPAM handle"));
+    if (held->size() != wiring.addresses.size()) {
+      return broken("its addresses are no longer allocated to it");
+    }
+    absl::Status status = env_.network->Check(wiring);
+    if (!status.ok()) return broken(std::string(MessageOf(status)));
+    return Success();
+  }
+
+  PluginOutput Status() {
+    auto store = env_.open_datastore(DatastoreUrl());
+    if (!store.ok()) {
+      return Fail({ErrorCode::kPluginNotAvailable,
+                   fmt::format("datastore {} is not reachable", DatastoreUrl()),
+                   std::string(MessageOf(store.status()))});
+    }
+    datastore::ResourceStore resources(**store);
+    auto pools = resources.List(model::Kind::kIPPool);
+    if (!pools.ok()) {
+      return Fail({ErrorCode::kPluginNotAvailable, "cannot read IP pools from the datastore",
+                   std::string(MessageOf(pools.status()))});
+    }
+    bool usable = std::any_of(pools->begin(), pools->end(),
+                              [](const model::Resource& p) { return !p.ip_pool().disabled; });
+    if (!usable) {
+      return Fail({ErrorCode::kPluginNotAvailable,
+                   "no enabled IP pool: create one with tabbyctl apply -f", ""});
+    }
+    return Success();
+  }
+
+  PluginOutput Gc() {
+    if (!conf().valid_attachments) return Success();  // nothing to compare against
+    if (auto error = Connect()) return Fail(*error);
+    std::set<Attachment> valid(conf().valid_attachments->begin(), conf().valid_attachments->end());
+    datastore::ResourceStore resources(*store_);
+    auto endpoints = resources.List(model::Kind::kWorkloadEndpoint);
+    if (!endpoints.ok()) return Fail(FromStatus(endpoints.status(), "cannot list endpoints"));
+    ipam::SimpleAllocator allocator(*store_);
+    std::string node = Node();
+    for (const auto& endpoint : *endpoints) {
+      const auto& spec = endpoint.workload_endpoint();
+      auto network = endpoint.metadata.annotations.find(kNetworkAnnotation);
+      if (spec.node != node || network == endpoint.metadata.annotations.end() ||
+          network->second != conf().name) {
+        continue;
+      }
+      bool listed = valid.contains({spec.container_id, spec.endpoint}) ||
+                    valid.contains({spec.container_id, ""});
+      if (listed) continue;
+      if (auto handle = endpoint.metadata.annotations.find(kHandleAnnotation);
+          handle != endpoint.metadata.annotations.end()) {
+        absl::Status released = allocator.ReleaseHandle(handle->second);
+        if (!released.ok()) return Fail(FromStatus(released, "cannot release addresses"));
+      }
+      (void)env_.network->Teardown(spec.interface_name);
+      absl::Status deleted =
+          resources.Delete(datastore::ResourceStore::IdOf(endpoint),
+                           std::strtoll(endpoint.metadata.resource_version.c_str(), nullptr, 10));
+      if (!deleted.ok() && deleted.code() != absl::StatusCode::kNotFound &&
+          deleted.code() != absl::StatusCode::kAborted) {
+        return Fail(FromStatus(deleted, "cannot delete stale workload endpoint"));
+      }
+    }
+    return Success();
+  }
+
+  const PluginEnvironment& env_;
+  cni::Invocation inv_;
+  std::unique_ptr<datastore::Datastore> store_;
+};
+
+}  // namespace
+
+std::string HostInterfaceName(const std::string& namespace_name, const std::string& workload,
+                              const std::string& ifname) {
+  std::string identity = fmt::format("{}.{}.{}", namespace_name, workload, ifname);
+  size_t room = 15 - std::string_view(dataplane::kInterfacePrefix).size();
+  return dataplane::kInterfacePrefix + StableHashHex(identity, static_cast<int>(room));
+}
+
+PluginOutput RunPlugin(const PluginEnvironment& environment, const std::string& stdin_text) {
+  ParseResult parsed = ParseInvocation(environment.getenv, stdin_text);
+  if (parsed.error) return ErrorOutput(*parsed.error, parsed.cni_version);
+  if (parsed.invocation->command == Command::kVersion) {
+    json out = {{"cniVersion", kSpecVersion}, {"supportedVersions", SupportedVersions()}};
+    return PluginOutput{0, out.dump(2), ""};
+  }
+  Call call(environment, std::move(*parsed.invocation));
+  return call.Run();
+}
+
+}  // namespace tabby::cni

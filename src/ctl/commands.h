@@ -1,0 +1,93 @@
+// tabbyctl's commands, behind RunCtl (ctl.h), and the helpers they share. Each command prints its
+// results to `out` and its errors to `err` ("Error: ..." lines) and returns the exit code.
+#pragma once
+
+#include <functional>
+#include <iosfwd>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "datastore/datastore.h"
+#include "model/resources.h"
+
+namespace tabby::ctl {
+
+struct Streams {
+  std::istream& in;
+  std::ostream& out;
+  std::ostream& err;
+};
+
+// Opens the datastore when a command first needs it; errors name the URL.
+using DatastoreOpener = std::function<absl::StatusOr<std::unique_ptr<datastore::Datastore>>()>;
+
+// --- apply, create, replace, delete ---------------------------------------------------------
+
+enum class WriteVerb { kApply, kCreate, kReplace, kDelete };
+
+struct FileWriteOptions {
+  WriteVerb verb = WriteVerb::kApply;
+  std::vector<std::string> files;  // -f: files, directories, "-" for stdin
+  bool skip_exists = false;        // create --skip-exists
+  bool skip_not_exists = false;    // delete --skip-not-exists
+};
+int RunFileWrite(const FileWriteOptions& options, const DatastoreOpener& open, Streams io);
+
+struct DeleteByNameOptions {
+  std::string kind;
+  std::vector<std::string> names;
+  std::string namespace_name = "default";
+  bool skip_not_exists = false;
+};
+int RunDeleteByName(const DeleteByNameOptions& options, const DatastoreOpener& open, Streams io);
+
+// --- get -------------------------------------------------------------------------------------
+
+struct GetOptions {
+  std::string kind;
+  std::vector<std::string> names;
+  std::string namespace_name = "default";
+  bool all_namespaces = false;
+  std::string output;  // "" or "ps" (table), "wide", "yaml", "json", "name"
+};
+int RunGet(const GetOptions& options, const DatastoreOpener& open, Streams io);
+
+// --- label -----------------------------------------------------------------------------------
+
+struct LabelOptions {
+  std::string kind;
+  std::string name;
+  std::vector<std::string> changes;  // key=value (set) or key- (remove)
+  bool overwrite = false;
+  std::string namespace_name = "default";
+};
+int RunLabel(const LabelOptions& options, const DatastoreOpener& open, Streams io);
+
+// --- shared helpers --------------------------------------------------------------------------
+
+// Writes "Error: <message>\n" to `err` and returns 1.
+int PrintError(std::ostream& err, std::string_view message);
+
+// The kind named by a user (any spelling model::KindFromName accepts), or InvalidArgument that
+// lists the valid kinds.
+absl::StatusOr<model::Kind> ParseKind(std::string_view name);
+
+// A name or namespace given on the command line: non-empty and without '/' (which would address
+// another key). `what` is "name" or "namespace", for the message.
+absl::Status CheckName(std::string_view name, std::string_view what);
+
+// "ippool", "globalnetworkpolicy", ...
+std::string LowerKindName(model::Kind kind);
+
+// kubectl's name for a resource: "ippool.tabby.dev/pool-a".
+std::string ResourceRef(model::Kind kind, std::string_view name);
+
+// `ippool "x" not found`, with ` in namespace "ns"` for namespaced kinds.
+std::string NotFoundMessage(model::Kind kind, std::string_view namespace_name,
+                            std::string_view name);
+
+}  // namespace tabby::ctl

@@ -1,0 +1,228 @@
+#include "ctl/ctl.h"
+
+#include <fmt/format.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cctype>
+#include <cstdlib>
+#include <ostream>
+
+#include "base/status_macros.h"
+#include "ctl/commands.h"
+
+#ifndef TABBY_VERSION
+#define TABBY_VERSION "unknown"
+#endif
+
+namespace tabby::ctl {
+
+// --- shared helpers (commands.h) -------------------------------------------------------------
+
+int PrintError(std::ostream& err, std::string_view message) {
+  err << "Error: " << message << "\n";
+  err.flush();
+  return 1;
+}
+
+absl::StatusOr<model::Kind> ParseKind(std::string_view name) {
+  if (std::optional<model::Kind> kind = model::KindFromName(name)) return *kind;
+  std::vector<std::string_view> names;
+  for (model::Kind kind : model::AllKinds()) names.push_back(model::KindName(kind));
+  std::sort(names.begin(), names.end());
+  return absl::InvalidArgumentError(fmt::format(
+      "unknown resource type \"{}\"; valid kinds: {} (any case; plurals and short names such as "
+      "pool, gnp, np, wep also work)",
+      name, fmt::join(names, ", ")));
+}
+
+absl::Status CheckName(std::string_view name, std::string_view what) {
+  if (name.empty()) return absl::InvalidArgumentError(fmt::format("{} must not be empty", what));
+  if (name.find('/') != std::string_view::npos) {
+    return absl::InvalidArgumentError(
+        fmt::format("invalid {} \"{}\": '/' is not allowed", what, name));
+  }
+  return absl::OkStatus();
+}
+
+std::string LowerKindName(model::Kind kind) {
+  std::string out(model::KindName(kind));
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return out;
+}
+
+std::string ResourceRef(model::Kind kind, std::string_view name) {
+  return fmt::format("{}.tabby.dev/{}", LowerKindName(kind), name);
+}
+
+std::string NotFoundMessage(model::Kind kind, std::string_view namespace_name,
+                            std::string_view name) {
+  if (model::IsNamespaced(kind)) {
+    return fmt::format("{} \"{}\" not found in namespace \"{}\"", LowerKindName(kind), name,
+                       namespace_name);
+  }
+  return fmt::format("{} \"{}\" not found", LowerKindName(kind), name);
+}
+
+// --- environment -----------------------------------------------------------------------------
+
+CtlEnvironment CtlEnvironment::System() {
+  CtlEnvironment env;
+  env.getenv = [](const std::string& name) -> std::optional<std::string> {
+    const char* value = std::getenv(name.c_str());
+    if (value == nullptr) return std::nullopt;
+    return std::string(value);
+  };
+  env.open_datastore = [](const std::string& url) { return datastore::Open(url); };
+  return env;
+}
+
+std::string ResolveDatastoreUrl(const std::string& flag, const CtlEnvironment& env) {
+  if (!flag.empty()) return flag;
+  if (env.getenv) {
+    std::optional<std::string> value = env.getenv("TABBY_DATASTORE");
+    if (value && !value->empty()) return *value;
+  }
+  return datastore::kDefaultDatastoreUrl;
+}
+
+// --- the command line ------------------------------------------------------------------------
+
+namespace {
+
+constexpr char kFilenameHelp[] =
+    "file, directory (its *.yaml, *.yml, *.json files) or - for stdin; repeatable";
+
+// -f takes one value per occurrence (repeat -f for more), as in kubectl, so that `delete -f FILE
+// KIND NAME` is an error rather than three files.
+CLI::Option* AddFilenameOption(CLI::App* command, std::vector<std::string>& files) {
+  return command->add_option("-f,--filename", files, kFilenameHelp)->allow_extra_args(false);
+}
+
+void AddNamespaceOption(CLI::App* command, std::string& namespace_name) {
+  command->add_option("-n,--namespace", namespace_name, "namespace of namespaced kinds")
+      ->capture_default_str();
+}
+
+}  // namespace
+
+int RunCtl(const std::vector<std::string>& args, std::istream& in, std::ostream& out,
+           std::ostream& err, const CtlEnvironment& env) {
+  CLI::App app{
+      "tabbyctl: manage tabby resources (IP pools, policies, profiles, workload "
+      "endpoints, nodes, cluster configuration) in the datastore",
+      "tabbyctl"};
+  app.require_subcommand(1);
+  app.fallthrough();  // global flags may also follow the command
+  std::string datastore_flag;
+  app.add_option("--datastore", datastore_flag,
+                 fmt::format("datastore URL (default: $TABBY_DATASTORE, else {})",
+                             datastore::kDefaultDatastoreUrl));
+  app.failure_message([](const CLI::App* failed, const CLI::Error& e) {
+    return fmt::format("Error: {}\n\n{}", e.what(), failed->help());
+  });
+
+  FileWriteOptions apply_options{WriteVerb::kApply};
+  CLI::App* apply = app.add_subcommand(
+      "apply", "Create or update resources from files or stdin (-f), validating all first");
+  AddFilenameOption(apply, apply_options.files)->required();
+
+  FileWriteOptions create_options{WriteVerb::kCreate};
+  CLI::App* create = app.add_subcommand(
+      "create", "Create resources from files or stdin (-f); fails on any that already exists");
+  AddFilenameOption(create, create_options.files)->required();
+  create->add_flag("--skip-exists", create_options.skip_exists,
+                   "skip resources that already exist instead of failing");
+
+  FileWriteOptions replace_options{WriteVerb::kReplace};
+  CLI::App* replace = app.add_subcommand(
+      "replace",
+      "Replace existing resources from files or stdin (-f); fails on missing or stale ones");
+  AddFilenameOption(replace, replace_options.files)->required();
+
+  FileWriteOptions delete_file_options{WriteVerb::kDelete};
+  DeleteByNameOptions delete_name_options;
+  std::vector<std::string> delete_args;
+  bool skip_not_exists = false;
+  CLI::App* del = app.add_subcommand(
+      "delete", "Delete resources named in files or stdin (-f), or by KIND NAME...");
+  AddFilenameOption(del, delete_file_options.files);
+  del->add_option("args", delete_args, "KIND NAME... (instead of -f)");
+  AddNamespaceOption(del, delete_name_options.namespace_name);
+  del->add_flag("-s,--skip-not-exists", skip_not_exists,
+                "do not fail on resources that do not exist");
+
+  GetOptions get_options;
+  CLI::App* get = app.add_subcommand("get", "Show resources of one kind: a table, or yaml/json");
+  get->add_option("kind", get_options.kind,
+                  "ippool, networkpolicy, globalnetworkpolicy, profile, workloadendpoint, node, "
+                  "clusterconfiguration (or plural or short name)")
+      ->required();
+  get->add_option("names", get_options.names, "names (default: all)");
+  AddNamespaceOption(get, get_options.namespace_name);
+  get->add_flag("-A,--all-namespaces", get_options.all_namespaces,
+                "namespaced kinds: list every namespace");
+  get->add_option("-o,--output", get_options.output, "table (default), wide, yaml, json or name")
+      ->check(CLI::IsMember({"ps", "wide", "yaml", "json", "name"}));
+
+  LabelOptions label_options;
+  CLI::App* label =
+      app.add_subcommand("label", "Set (key=value) or remove (key-) labels of a resource");
+  label->add_option("kind", label_options.kind, "kind of the resource")->required();
+  label->add_option("name", label_options.name, "name of the resource")->required();
+  label->add_option("changes", label_options.changes, "key=value to set, key- to remove")
+      ->required();
+  label->add_flag("--overwrite", label_options.overwrite,
+                  "allow changing the value of an existing label");
+  AddNamespaceOption(label, label_options.namespace_name);
+
+  CLI::App* version = app.add_subcommand("version", "Print the tabbyctl version");
+
+  try {
+    std::vector<std::string> reversed(args.rbegin(), args.rend());  // CLI11 parses from the back
+    app.parse(reversed);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e, out, err) == 0 ? 0 : 1;
+  }
+
+  DatastoreOpener open = [&]() -> absl::StatusOr<std::unique_ptr<datastore::Datastore>> {
+    std::string url = ResolveDatastoreUrl(datastore_flag, env);
+    absl::StatusOr<std::unique_ptr<datastore::Datastore>> store =
+        env.open_datastore ? env.open_datastore(url) : datastore::Open(url);
+    if (!store.ok()) return Annotate(store.status(), fmt::format("cannot open datastore {}", url));
+    return store;
+  };
+  Streams io{in, out, err};
+
+  if (apply->parsed()) return RunFileWrite(apply_options, open, io);
+  if (create->parsed()) return RunFileWrite(create_options, open, io);
+  if (replace->parsed()) return RunFileWrite(replace_options, open, io);
+  if (del->parsed()) {
+    bool by_file = !delete_file_options.files.empty();
+    if (by_file && !delete_args.empty()) {
+      return PrintError(err, "give either -f FILE or KIND NAME..., not both");
+    }
+    if (by_file) {
+      delete_file_options.skip_not_exists = skip_not_exists;
+      return RunFileWrite(delete_file_options, open, io);
+    }
+    if (delete_args.empty()) {
+      return PrintError(err, "nothing to delete: give -f FILE or KIND NAME...");
+    }
+    delete_name_options.kind = delete_args.front();
+    delete_name_options.names.assign(delete_args.begin() + 1, delete_args.end());
+    delete_name_options.skip_not_exists = skip_not_exists;
+    return RunDeleteByName(delete_name_options, open, io);
+  }
+  if (get->parsed()) return RunGet(get_options, open, io);
+  if (label->parsed()) return RunLabel(label_options, open, io);
+  if (version->parsed()) {
+    out << "Client Version: " << TABBY_VERSION << "\n";
+    out.flush();
+    return 0;
+  }
+  return PrintError(err, "no command given; see tabbyctl --help");
+}
+
+}  // namespace tabby::ctl

@@ -1,0 +1,399 @@
+#include "dataplane/nft_dataplane.h"
+
+#include <fmt/format.h>
+
+#include "base/status_macros.h"
+#include "dataplane/nft_render.h"
+
+namespace tabby::dataplane {
+namespace {
+
+constexpr size_t kElementsPerCommand = 1000;
+
+std::string MapElementKey(const std::string& interface_name) {
+  return fmt::format("\"{}\"", interface_name);
+}
+
+std::map<std::string, std::string> MapTarget(const calc::DesiredState& desired, bool egress) {
+  std::map<std::string, std::string> out;
+  for (const auto& [interface, endpoint] : desired.endpoints) {
+    out[MapElementKey(interface)] =
+        "goto " + (egress ? EgressChainName(interface) : IngressChainName(interface));
+  }
+  return out;
+}
+
+}  // namespace
+
+// Collects the commands of one transaction in the order the kernel needs them (objects exist
+// before they are referenced; references go before their targets are deleted), updating the
+// mirror as it goes. If the commit fails the mirror is stale, and the next call re-reads it.
+class NftDataplane::Batch {
+ public:
+  explicit Batch(KernelTable& table) : table_(table) {}
+
+  void EnsureTable() {
+    if (table_.exists) return;
+    create_.push_back(fmt::format("add table {}", TableRef()));
+    table_.exists = true;
+  }
+
+  void EnsureCounter(const std::string& name) {
+    if (table_.counters.insert(name).second) {
+      create_.push_back(fmt::format("add counter {} {}", TableRef(), name));
+    }
+  }
+
+  void EnsureSet(const SetDef& set) {
+    if (table_.sets.contains(set.name)) return;
+    create_.push_back(fmt::format("add set {} {} {{ {} }}", TableRef(), set.name,
+                                  set.TypeClause()));
+    table_.sets[set.name];
+  }
+
+  void EnsureMap(const std::string& name) {
+    if (table_.maps.contains(name)) return;
+    create_.push_back(
+        fmt::format("add map {} {} {{ type ifname : verdict; }}", TableRef(), name));
+    table_.maps[name];
+  }
+
+  void AddElements(const std::string& set, const std::vector<std::string>& elements) {
+    std::vector<std::string> fresh;
+    auto& current = table_.sets[set];
+    for (const auto& e : elements) {
+      if (current.insert(e).second) fresh.push_back(e);
+    }
+    Chunked("add element", set, fresh, elements_add_);
+  }
+
+  void RemoveElements(const std::string& set, const std::vector<std::string>& elements) {
+    std::vector<std::string> present;
+    auto it = table_.sets.find(set);
+    if (it == table_.sets.end()) return;
+    for (const auto& e : elements) {
+      if (it->second.erase(e) > 0) present.push_back(e);
+    }
+    Chunked("delete element", set, present, elements_remove_);
+  }
+
+  // Makes the set hold exactly `target`.
+  void SetElements(const std::string& set, const std::set<std::string>& target) {
+    const auto& current = table_.sets[set];
+    std::vector<std::string> extra, missing;
+    for (const auto& e : current) {
+      if (!target.contains(e)) extra.push_back(e);
+    }
+    for (const auto& e : target) {
+      if (!current.contains(e)) missing.push_back(e);
+    }
+    RemoveElements(set, extra);
+    AddElements(set, missing);
+  }
+
+  void EnsureChain(const ChainDef& chain) {
+    std::vector<std::string> hashes;
+    for (const auto& r : chain.rules) hashes.push_back(r.hash);
+    auto it = table_.chains.find(chain.name);
+    std::string hook = chain.hook.empty() ? "" : HookSignature(chain.hook);
+    if (it != table_.chains.end() && it->second.hook != hook) {
+      // A base chain whose hook or priority changed (an upgrade): replace it.
+      create_.push_back(fmt::format("flush chain {} {}", TableRef(), chain.name));
+      create_.push_back(fmt::format("delete chain {} {}", TableRef(), chain.name));
+      table_.chains.erase(it);
+      it = table_.chains.end();
+    }
+    if (it == table_.chains.end()) {
+      create_.push_back(chain.hook.empty()
+                            ? fmt::format("add chain {} {}", TableRef(), chain.name)
+                            : fmt::format("add chain {} {} {{ {} }}", TableRef(), chain.name,
+                                          chain.hook));
+      it = table_.chains.emplace(chain.name, KernelChain{hook, {}}).first;
+    } else if (it->second.hashes == hashes) {
+      return;  // already holds exactly these rules
+    }
+    if (!it->second.hashes.empty()) {
+      rules_.push_back(fmt::format("flush chain {} {}", TableRef(), chain.name));
+    }
+    for (const auto& r : chain.rules) {
+      rules_.push_back(fmt::format("add rule {} {} {}", TableRef(), chain.name, r.WithComment()));
+    }
+    it->second.hashes = std::move(hashes);
+  }
+
+  void RemoveChain(const std::string& name) {
+    auto it = table_.chains.find(name);
+    if (it == table_.chains.end()) return;
+    chain_flush_.push_back(fmt::format("flush chain {} {}", TableRef(), name));
+    chain_delete_.push_back(fmt::format("delete chain {} {}", TableRef(), name));
+    table_.chains.erase(it);
+  }
+
+  void RemoveSet(const std::string& name) {
+    if (table_.sets.erase(name) == 0) return;
+    table_.set_types.erase(name);
+    set_delete_.push_back(fmt::format("delete set {} {}", TableRef(), name));
+  }
+
+  void SetMapElement(const std::string& map, const std::string& key, const std::string& verdict) {
+    auto& current = table_.maps[map];
+    auto it = current.find(key);
+    if (it != current.end() && it->second == verdict) return;
+    if (it != current.end()) {
+      map_remove_.push_back(fmt::format("delete element {} {} {{ {} }}", TableRef(), map, key));
+    }
+    map_add_.push_back(
+        fmt::format("add element {} {} {{ {} : {} }}", TableRef(), map, key, verdict));
+    current[key] = verdict;
+  }
+
+  void RemoveMapElement(const std::string& map, const std::string& key) {
+    auto& current = table_.maps[map];
+    if (current.erase(key) == 0) return;
+    map_remove_.push_back(fmt::format("delete element {} {} {{ {} }}", TableRef(), map, key));
+  }
+
+  std::string Script() const {
+    std::string script;
+    // Map entries that change verdict are deleted before they are re-added.
+    for (const auto* phase : {&create_, &elements_remove_, &elements_add_, &rules_, &map_remove_,
+                              &map_add_, &chain_flush_, &chain_delete_, &set_delete_}) {
+      for (const auto& line : *phase) {
+        script += line;
+        script += '\n';
+      }
+    }
+    return script;
+  }
+
+ private:
+  void Chunked(const char* verb, const std::string& set, const std::vector<std::string>& elements,
+               std::vector<std::string>& out) {
+    for (size_t i = 0; i < elements.size(); i += kElementsPerCommand) {
+      size_t end = std::min(elements.size(), i + kElementsPerCommand);
+      std::string items;
+      for (size_t j = i; j < end; ++j) {
+        if (j > i) items += ", ";
+        items += elements[j];
+      }
+      out.push_back(fmt::format("{} {} {} {{ {} }}", verb, TableRef(), set, items));
+    }
+  }
+
+  KernelTable& table_;
+  std::vector<std::string> create_, elements_remove_, elements_add_, rules_, map_remove_,
+      map_add_, chain_flush_, chain_delete_, set_delete_;
+};
+
+namespace {
+
+const IpAddress& AddressOf(const IpAddress& a) { return a; }
+const IpAddress& AddressOf(const calc::PortSetMember& m) { return m.address; }
+
+// Splits set members by address family into canonical element text.
+template <typename Member, typename Format>
+void SplitByFamily(const std::set<Member>& members, Format format, std::vector<std::string>& v4,
+                   std::vector<std::string>& v6) {
+  for (const auto& m : members) {
+    (AddressOf(m).is_v4() ? v4 : v6).push_back(format(m));
+  }
+}
+
+}  // namespace
+
+absl::Status NftDataplane::Commit(Batch& batch) {
+  std::string script = batch.Script();
+  if (script.empty()) return absl::OkStatus();
+  stats_.transactions++;
+  stats_.last_script_bytes = script.size();
+  absl::Status status = client_.Run(script);
+  if (!status.ok()) {
+    stats_.failures++;
+    synced_ = false;  // the mirror may be wrong now: re-read the kernel next time
+    return status;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status NftDataplane::Sync(const calc::DesiredState& desired) {
+  stats_.full_syncs++;
+  ASSIGN_OR_RETURN(auto listing, client_.ListTableJson(kTableFamily, kTableName));
+  if (listing) {
+    ASSIGN_OR_RETURN(mirror_, ParseKernelTable(*listing));
+  } else {
+    mirror_ = KernelTable{};
+  }
+  Batch batch(mirror_);
+  batch.EnsureTable();
+  std::set<std::string> wanted_chains, wanted_sets;
+
+  for (const auto& name : CounterNames()) batch.EnsureCounter(name);
+  for (const auto& set : FixedSets()) {
+    batch.EnsureSet(set);
+    wanted_sets.insert(set.name);
+    std::set<std::string> elements;
+    for (const auto& [interface, endpoint] : desired.endpoints) {
+      for (auto& e : SourceElements(endpoint, set.family)) elements.insert(std::move(e));
+    }
+    batch.SetElements(set.name, elements);
+  }
+  auto sync_sets = [&](const auto& sets, SetKind kind, auto format) {
+    for (const auto& [id, members] : sets) {
+      std::vector<std::string> v4, v6;
+      SplitByFamily(members, format, v4, v6);
+      for (int family : {4, 6}) {
+        SetDef def{kind == SetKind::kPort ? PortSetName(id, family) : AddressSetName(id, family),
+                   kind, family};
+        batch.EnsureSet(def);
+        wanted_sets.insert(def.name);
+        auto& list = family == 4 ? v4 : v6;
+        batch.SetElements(def.name, std::set<std::string>(list.begin(), list.end()));
+      }
+    }
+  };
+  sync_sets(desired.ip_sets, SetKind::kAddress, [](const IpAddress& a) { return AddressElement(a); });
+  sync_sets(desired.port_sets, SetKind::kPort,
+            [](const calc::PortSetMember& m) { return PortElement(m); });
+
+  batch.EnsureMap(kFromWorkloadMap);
+  batch.EnsureMap(kToWorkloadMap);
+  std::vector<ChainDef> chains = BaseChains();
+  for (const auto& [id, program] : desired.programs) {
+    chains.push_back(RenderProgram(id, program, desired.log_prefix));
+  }
+  for (const auto& [interface, endpoint] : desired.endpoints) {
+    for (auto& chain : RenderEndpointChains(endpoint)) chains.push_back(std::move(chain));
+  }
+  for (const auto& chain : chains) {
+    batch.EnsureChain(chain);
+    wanted_chains.insert(chain.name);
+  }
+  for (bool egress : {true, false}) {
+    const char* map = egress ? kFromWorkloadMap : kToWorkloadMap;
+    auto target = MapTarget(desired, egress);
+    std::vector<std::string> stale;
+    for (const auto& [key, verdict] : mirror_.maps[map]) {
+      if (!target.contains(key)) stale.push_back(key);
+    }
+    for (const auto& key : stale) batch.RemoveMapElement(map, key);
+    for (const auto& [key, verdict] : target) batch.SetMapElement(map, key, verdict);
+  }
+  // Whatever else is in our table is left over from objects that no longer exist.
+  std::vector<std::string> stale_chains, stale_sets;
+  for (const auto& [name, chain] : mirror_.chains) {
+    if (!wanted_chains.contains(name)) stale_chains.push_back(name);
+  }
+  for (const auto& [name, elements] : mirror_.sets) {
+    if (!wanted_sets.contains(name)) stale_sets.push_back(name);
+  }
+  for (const auto& name : stale_chains) batch.RemoveChain(name);
+  for (const auto& name : stale_sets) batch.RemoveSet(name);
+
+  absl::Status status = Commit(batch);
+  synced_ = status.ok();
+  return status;
+}
+
+absl::Status NftDataplane::Apply(const calc::Delta& delta, const calc::DesiredState& after) {
+  if (!synced_) return Sync(after);
+  Batch batch(mirror_);
+
+  auto sets_added = [&](const std::set<std::string>& ids, SetKind kind) {
+    for (const auto& id : ids) {
+      for (int family : {4, 6}) {
+        batch.EnsureSet(SetDef{
+            kind == SetKind::kPort ? PortSetName(id, family) : AddressSetName(id, family), kind,
+            family});
+      }
+    }
+  };
+  auto members_changed = [&](const auto& changes, SetKind kind, auto format, bool add) {
+    for (const auto& [id, members] : changes) {
+      std::vector<std::string> v4, v6;
+      SplitByFamily(members, format, v4, v6);
+      for (int family : {4, 6}) {
+        std::string name =
+            kind == SetKind::kPort ? PortSetName(id, family) : AddressSetName(id, family);
+        auto& list = family == 4 ? v4 : v6;
+        if (list.empty()) continue;
+        if (add) {
+          batch.AddElements(name, list);
+        } else {
+          batch.RemoveElements(name, list);
+        }
+      }
+    }
+  };
+  auto address_format = [](const IpAddress& a) { return AddressElement(a); };
+  auto port_format = [](const calc::PortSetMember& m) { return PortElement(m); };
+  sets_added(delta.ip_sets_added, SetKind::kAddress);
+  sets_added(delta.port_sets_added, SetKind::kPort);
+  members_changed(delta.ip_members_removed, SetKind::kAddress, address_format, false);
+  members_changed(delta.ip_members_added, SetKind::kAddress, address_format, true);
+  members_changed(delta.port_members_removed, SetKind::kPort, port_format, false);
+  members_changed(delta.port_members_added, SetKind::kPort, port_format, true);
+
+  for (const auto& [id, program] : delta.programs_upserted) {
+    batch.EnsureChain(RenderProgram(id, program, after.log_prefix));
+  }
+  if (delta.log_prefix) {
+    for (const auto& [id, program] : after.programs) {
+      batch.EnsureChain(RenderProgram(id, program, after.log_prefix));
+    }
+  }
+
+  // Anti-spoofing entries of one interface: those in the set whose text starts with its name.
+  auto sync_sources = [&](const std::string& interface, const calc::EndpointProgram* endpoint) {
+    for (const auto& set : FixedSets()) {
+      std::string prefix = MapElementKey(interface) + " . ";
+      std::set<std::string> current;
+      const auto& elements = mirror_.sets[set.name];
+      for (auto it = elements.lower_bound(prefix);
+           it != elements.end() && it->compare(0, prefix.size(), prefix) == 0; ++it) {
+        current.insert(*it);
+      }
+      std::set<std::string> target;
+      if (endpoint != nullptr) {
+        for (auto& e : SourceElements(*endpoint, set.family)) target.insert(std::move(e));
+      }
+      std::vector<std::string> extra, missing;
+      for (const auto& e : current) {
+        if (!target.contains(e)) extra.push_back(e);
+      }
+      for (const auto& e : target) {
+        if (!current.contains(e)) missing.push_back(e);
+      }
+      batch.RemoveElements(set.name, extra);
+      batch.AddElements(set.name, missing);
+    }
+  };
+  for (const auto& [interface, endpoint] : delta.endpoints_upserted) {
+    for (const auto& chain : RenderEndpointChains(endpoint)) batch.EnsureChain(chain);
+    sync_sources(interface, &endpoint);
+    batch.SetMapElement(kFromWorkloadMap, MapElementKey(interface),
+                        "goto " + EgressChainName(interface));
+    batch.SetMapElement(kToWorkloadMap, MapElementKey(interface),
+                        "goto " + IngressChainName(interface));
+  }
+  for (const auto& interface : delta.endpoints_removed) {
+    batch.RemoveMapElement(kFromWorkloadMap, MapElementKey(interface));
+    batch.RemoveMapElement(kToWorkloadMap, MapElementKey(interface));
+    sync_sources(interface, nullptr);
+    batch.RemoveChain(EgressChainName(interface));
+    batch.RemoveChain(EgressProfileChainName(interface));
+    batch.RemoveChain(IngressChainName(interface));
+    batch.RemoveChain(IngressProfileChainName(interface));
+  }
+  for (const auto& id : delta.programs_removed) batch.RemoveChain(id);
+  for (const auto& id : delta.ip_sets_removed) {
+    batch.RemoveSet(AddressSetName(id, 4));
+    batch.RemoveSet(AddressSetName(id, 6));
+  }
+  for (const auto& id : delta.port_sets_removed) {
+    batch.RemoveSet(PortSetName(id, 4));
+    batch.RemoveSet(PortSetName(id, 6));
+  }
+  return Commit(batch);
+}
+
+}  // namespace tabby::dataplane

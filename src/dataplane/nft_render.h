@@ -1,0 +1,118 @@
+// Renders the desired state of a host as nftables objects in one table of our own, `inet tabby`.
+// Pure: text in, text out, no kernel access, so every layout decision is unit-testable.
+//
+// Layout (per-packet cost does not grow with workloads, policies or peers):
+//
+//   prerouting (priority raw)     packets from a workload interface must come from one of its
+//                                 own addresses: one lookup in set wl-src4/wl-src6 keyed by
+//                                 (interface . source address); otherwise dropped.
+//   forward-egress (filter)       established/related accepted first; then one verdict-map
+//                                 lookup by input interface (map from-wl) jumps to the sending
+//                                 workload's egress chain fw-<if>; a workload interface with no
+//                                 entry (not programmed yet) is dropped: fail closed.
+//   forward-ingress (filter + 10) the same by output interface (map to-wl) into tw-<if>. A
+//                                 separate base chain, so an egress accept still meets the
+//                                 destination's ingress policy: both sides must agree.
+//   input-egress (filter)         workload-to-host traffic meets the workload's egress policy.
+//
+//   fw-<if> / tw-<if>             one jump per applicable policy program, in order; a policy
+//                                 rule that allows `accept`s (ends this base chain), denies
+//                                 `drop`s, passes by setting the pass mark bit and returning.
+//                                 Then end of tier: drop. Pass jumps to fwp-<if> / twp-<if>:
+//                                 profiles in order, then drop, or the default when the endpoint
+//                                 has neither policies nor profiles.
+//   <program id>                  the rules of one policy or profile in one direction, shared by
+//                                 every endpoint it applies to. Selectors are set lookups
+//                                 (sel-<hash>-4/-6), named ports are (address . protocol . port)
+//                                 set lookups (port-<hash>-4/-6): O(1) whatever their size.
+//
+// Every rule carries a comment "tabby:<hash of its text>", so a restarted agent can tell which
+// chains already hold the right rules and leave them alone.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "calc/desired_state.h"
+
+namespace tabby::dataplane {
+
+inline constexpr char kTableFamily[] = "inet";
+inline constexpr char kTableName[] = "tabby";
+// Host-side workload interfaces start with this; the CNI plugin names them so.
+inline constexpr char kInterfacePrefix[] = "tabby";
+// Packet-mark bit that carries "a policy said Pass" from a policy chain back to its endpoint chain.
+inline constexpr uint32_t kPassMark = 0x00200000;
+
+// Named counters, readable with `nft list counters` and exported as metrics.
+inline constexpr char kCounterSpoofed[] = "drop-spoofed-source";
+inline constexpr char kCounterUnknownInterface[] = "drop-unknown-interface";
+inline constexpr char kCounterEndOfTier[] = "drop-no-policy-allowed";
+inline constexpr char kCounterNoProfile[] = "drop-no-profile-allowed";
+inline constexpr char kCounterDefaultDeny[] = "drop-default-deny";
+inline constexpr char kCounterInvalid[] = "drop-conntrack-invalid";
+
+enum class SetKind { kAddress, kPort, kInterfaceAddress };
+
+// A named set in the table.
+struct SetDef {
+  std::string name;
+  SetKind kind = SetKind::kAddress;
+  int family = 4;
+  std::string TypeClause() const;  // e.g. "type ipv4_addr;" plus flags
+};
+
+// One rule: its text and the hash its comment carries.
+struct RenderedRule {
+  std::string text;  // without the comment
+  std::string hash;
+  std::string WithComment() const;
+};
+
+struct ChainDef {
+  std::string name;
+  std::string hook;  // empty for a regular chain, else e.g. "type filter hook forward priority filter; policy accept;"
+  std::vector<RenderedRule> rules;
+};
+
+// Kernel object names.
+std::string AddressSetName(const std::string& set_id, int family);
+std::string PortSetName(const std::string& set_id, int family);
+std::string EgressChainName(const std::string& interface_name);         // fw-<if>
+std::string IngressChainName(const std::string& interface_name);        // tw-<if>
+std::string EgressProfileChainName(const std::string& interface_name);  // fwp-<if>
+std::string IngressProfileChainName(const std::string& interface_name); // twp-<if>
+inline constexpr char kFromWorkloadMap[] = "from-wl";
+inline constexpr char kToWorkloadMap[] = "to-wl";
+inline constexpr char kSourceSet4[] = "wl-src4";
+inline constexpr char kSourceSet6[] = "wl-src6";
+inline constexpr char kCheckSourceChain[] = "check-source";
+
+RenderedRule MakeRule(std::string text);
+
+// The fixed part of the table: counters, maps, anti-spoofing sets and base chains.
+std::vector<SetDef> FixedSets();
+std::vector<ChainDef> BaseChains();
+std::vector<std::string> CounterNames();
+
+// The chain of one policy or profile program.
+ChainDef RenderProgram(const std::string& program_id, const calc::PolicyProgram& program,
+                       const std::string& log_prefix);
+
+// The four chains of one local endpoint: fw-, fwp-, tw-, twp-.
+std::vector<ChainDef> RenderEndpointChains(const calc::EndpointProgram& endpoint);
+
+// Set element text, canonical: the same member always renders the same string.
+std::string AddressElement(const IpAddress& address);
+std::string PortElement(const calc::PortSetMember& member);
+std::string InterfaceAddressElement(const std::string& interface_name, const IpNetwork& network);
+
+// The anti-spoofing elements an endpoint contributes, per family.
+std::vector<std::string> SourceElements(const calc::EndpointProgram& endpoint, int family);
+
+// "add chain inet tabby NAME { ... }" style command fragments.
+std::string TableRef();  // "inet tabby"
+
+}  // namespace tabby::dataplane

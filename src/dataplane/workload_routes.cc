@@ -1,0 +1,71 @@
+#include "dataplane/workload_routes.h"
+
+#include <fmt/format.h>
+
+#include "base/status_macros.h"
+
+namespace tabby::dataplane {
+namespace {
+
+std::string RouteKey(const IpNetwork& destination, const std::string& interface_name) {
+  return fmt::format("{} {}", destination.ToString(), interface_name);
+}
+
+}  // namespace
+
+absl::Status WorkloadRoutes::Ensure(const calc::EndpointProgram& endpoint,
+                                    const std::set<std::string>* present) {
+  auto link = netlink_.GetLink(endpoint.interface_name);
+  if (!link.ok()) {
+    // The workload's interface is gone (or not created yet): nothing to route to.
+    if (link.status().code() == absl::StatusCode::kNotFound) return absl::OkStatus();
+    return link.status();
+  }
+  for (const auto& address : endpoint.addresses) {
+    if (present && present->contains(RouteKey(address, endpoint.interface_name))) continue;
+    RETURN_IF_ERROR(netlink_.ReplaceRoute(
+        Route{address, endpoint.interface_name, std::nullopt, /*link_scope=*/true}));
+    ++routes_added_;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status WorkloadRoutes::Sync(const calc::DesiredState& desired) {
+  ASSIGN_OR_RETURN(auto routes, netlink_.ListRoutes());
+  std::set<std::string> present;
+  for (const auto& r : routes) present.insert(RouteKey(r.destination, r.interface_name));
+  absl::Status first_error;
+  for (const auto& [interface, endpoint] : desired.endpoints) {
+    absl::Status status = Ensure(endpoint, &present);
+    if (!status.ok() && first_error.ok()) first_error = status;
+  }
+  return first_error;
+}
+
+absl::Status WorkloadRoutes::Apply(const calc::Delta& delta, const calc::DesiredState& before) {
+  absl::Status first_error;
+  for (const auto& interface : delta.endpoints_removed) {
+    auto old = before.endpoints.find(interface);
+    if (old == before.endpoints.end()) continue;
+    // Routes die with their interface; deleting by destination alone could hit a route a new
+    // workload with the same address already has.
+    if (!netlink_.GetLink(interface).ok()) continue;
+    for (const auto& address : old->second.addresses) {
+      absl::Status status = netlink_.DeleteRoute(
+          Route{address, interface, std::nullopt, /*link_scope=*/true});
+      // Usually the interface and its routes went away with the workload.
+      if (!status.ok() && status.code() != absl::StatusCode::kNotFound && first_error.ok()) {
+        first_error = status;
+      }
+    }
+  }
+  for (const auto& [interface, endpoint] : delta.endpoints_upserted) {
+    auto old = before.endpoints.find(interface);
+    if (old != before.endpoints.end() && old->second.addresses == endpoint.addresses) continue;
+    absl::Status status = Ensure(endpoint, nullptr);
+    if (!status.ok() && first_error.ok()) first_error = status;
+  }
+  return first_error;
+}
+
+}  // namespace tabby::dataplane

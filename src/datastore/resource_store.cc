@@ -1,0 +1,223 @@
+#include "datastore/resource_store.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cctype>
+#include <chrono>
+#include <random>
+
+#include "base/status_macros.h"
+#include "model/codec.h"
+#include "model/validate.h"
+
+namespace tabby::datastore {
+namespace {
+
+std::string Lower(std::string_view text) {
+  std::string out(text);
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return out;
+}
+
+std::string NewUid() {
+  std::random_device device;
+  std::uniform_int_distribution<uint32_t> dist;
+  uint32_t a = dist(device), b = dist(device), c = dist(device), d = dist(device);
+  return fmt::format("{:08x}-{:04x}-{:04x}-{:04x}-{:04x}{:08x}", a, b >> 16, (b & 0x0fff) | 0x4000,
+                     (c >> 16 & 0x3fff) | 0x8000, c & 0xffff, d);
+}
+
+std::string NowRfc3339() {
+  auto now = std::chrono::system_clock::now();
+  std::time_t t = std::chrono::system_clock::to_time_t(now);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buffer[32];
+  std::strftime(buffer, sizeof(buffer), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buffer;
+}
+
+// Value stored for a resource: its JSON without the revision (that is the key's mod_revision).
+std::string StoredValue(model::Resource resource) {
+  resource.metadata.resource_version.clear();
+  return model::EncodeJson(resource);
+}
+
+}  // namespace
+
+std::string ResourceStore::KindPrefix(model::Kind kind) {
+  return fmt::format("{}{}/", kResourcePrefix, Lower(model::KindName(kind)));
+}
+
+std::string ResourceStore::Key(const ResourceId& id) {
+  if (model::IsNamespaced(id.kind)) {
+    return fmt::format("{}{}/{}", KindPrefix(id.kind), id.namespace_name, id.name);
+  }
+  return KindPrefix(id.kind) + id.name;
+}
+
+std::optional<ResourceId> ResourceStore::ParseKey(const std::string& key) {
+  std::string_view rest(key);
+  std::string_view prefix(kResourcePrefix);
+  if (rest.substr(0, prefix.size()) != prefix) return std::nullopt;
+  rest.remove_prefix(prefix.size());
+  size_t slash = rest.find('/');
+  if (slash == std::string_view::npos) return std::nullopt;
+  std::string_view kind_name = rest.substr(0, slash);
+  rest.remove_prefix(slash + 1);
+  for (model::Kind kind : model::AllKinds()) {
+    if (Lower(model::KindName(kind)) != kind_name) continue;
+    ResourceId id{kind, "", ""};
+    if (model::IsNamespaced(kind)) {
+      size_t next = rest.find('/');
+      if (next == std::string_view::npos) return std::nullopt;
+      id.namespace_name = std::string(rest.substr(0, next));
+      rest.remove_prefix(next + 1);
+    }
+    if (rest.empty() || rest.find('/') != std::string_view::npos) return std::nullopt;
+    id.name = std::string(rest);
+    return id;
+  }
+  return std::nullopt;
+}
+
+ResourceId ResourceStore::IdOf(const model::Resource& resource) {
+  return ResourceId{resource.kind,
+                    model::IsNamespaced(resource.kind) ? resource.metadata.namespace_name : "",
+                    resource.metadata.name};
+}
+
+absl::StatusOr<model::Resource> ResourceStore::Decode(const KeyValue& kv) {
+  auto decoded = model::DecodeStored(kv.value);
+  if (!decoded.ok()) {
+    return Annotate(decoded.status(), fmt::format("stored value of {} is invalid", kv.key));
+  }
+  decoded->metadata.resource_version = std::to_string(kv.mod_revision);
+  return decoded;
+}
+
+absl::StatusOr<std::optional<model::Resource>> ResourceStore::Get(const ResourceId& id) {
+  ASSIGN_OR_RETURN(auto kv, store_.Get(Key(id)));
+  if (!kv) return std::optional<model::Resource>();
+  ASSIGN_OR_RETURN(auto resource, Decode(*kv));
+  return std::optional<model::Resource>(std::move(resource));
+}
+
+absl::StatusOr<std::vector<model::Resource>> ResourceStore::List(
+    model::Kind kind, const std::string& namespace_name) {
+  std::string prefix = KindPrefix(kind);
+  if (model::IsNamespaced(kind) && !namespace_name.empty()) prefix += namespace_name + "/";
+  ASSIGN_OR_RETURN(auto listing, store_.List(prefix));
+  std::vector<model::Resource> out;
+  for (const auto& kv : listing.items) {
+    ASSIGN_OR_RETURN(auto resource, Decode(kv));
+    out.push_back(std::move(resource));
+  }
+  return out;
+}
+
+absl::StatusOr<ResourceStore::Snapshot> ResourceStore::ListAll() {
+  ASSIGN_OR_RETURN(auto listing, store_.List(kResourcePrefix));
+  Snapshot snapshot;
+  snapshot.revision = listing.revision;
+  for (const auto& kv : listing.items) {
+    ASSIGN_OR_RETURN(auto resource, Decode(kv));
+    snapshot.resources.push_back(std::move(resource));
+  }
+  return snapshot;
+}
+
+absl::StatusOr<model::Resource> ResourceStore::Write(model::Resource resource, bool allow_create,
+                                                     bool allow_replace) {
+  model::ApplyDefaults(resource);
+  RETURN_IF_ERROR(model::Validate(resource));
+  ResourceId id = IdOf(resource);
+  std::string key = Key(id);
+  std::string display = model::DisplayName(resource);
+  // A blind apply retries when it loses a race with another writer; a replace that names a
+  // resourceVersion does not (the caller asked for that version).
+  for (int attempt = 0; attempt < 10; ++attempt) {
+    ASSIGN_OR_RETURN(auto existing, store_.Get(key));
+    if (!existing) {
+      if (!allow_create) return absl::NotFoundError(fmt::format("{} does not exist", display));
+      resource.metadata.uid = resource.metadata.uid.empty() ? NewUid() : resource.metadata.uid;
+      if (resource.metadata.creation_timestamp.empty()) {
+        resource.metadata.creation_timestamp = NowRfc3339();
+      }
+      auto revision = store_.Create(key, StoredValue(resource));
+      if (revision.status().code() == absl::StatusCode::kAlreadyExists && allow_replace) continue;
+      if (revision.status().code() == absl::StatusCode::kAlreadyExists) {
+        return absl::AlreadyExistsError(fmt::format("{} already exists", display));
+      }
+      RETURN_IF_ERROR(Annotate(revision.status(), fmt::format("cannot create {}", display)));
+      resource.metadata.resource_version = std::to_string(*revision);
+      return resource;
+    }
+    if (!allow_replace) return absl::AlreadyExistsError(fmt::format("{} already exists", display));
+    Revision expected = existing->mod_revision;
+    bool pinned = !resource.metadata.resource_version.empty();
+    if (pinned) {
+      expected = std::strtoll(resource.metadata.resource_version.c_str(), nullptr, 10);
+      if (expected != existing->mod_revision) {
+        return absl::AbortedError(fmt::format(
+            "{} was modified (resourceVersion {} is not the current {}); get it again and retry",
+            display, resource.metadata.resource_version, existing->mod_revision));
+      }
+    }
+    // Identity fields belong to the stored object.
+    auto stored = model::DecodeStored(existing->value);
+    if (stored.ok()) {
+      resource.metadata.uid = stored->metadata.uid;
+      resource.metadata.creation_timestamp = stored->metadata.creation_timestamp;
+    }
+    auto revision = store_.Update(key, StoredValue(resource), expected);
+    if (revision.status().code() == absl::StatusCode::kAborted && !pinned) continue;
+    RETURN_IF_ERROR(Annotate(revision.status(), fmt::format("cannot update {}", display)));
+    resource.metadata.resource_version = std::to_string(*revision);
+    return resource;
+  }
+  return absl::AbortedError(
+      fmt::format("cannot write {}: too many concurrent modifications", display));
+}
+
+absl::StatusOr<model::Resource> ResourceStore::Create(model::Resource resource) {
+  resource.metadata.resource_version.clear();
+  return Write(std::move(resource), true, false);
+}
+
+absl::StatusOr<model::Resource> ResourceStore::Replace(model::Resource resource) {
+  return Write(std::move(resource), false, true);
+}
+
+absl::StatusOr<model::Resource> ResourceStore::Apply(model::Resource resource) {
+  resource.metadata.resource_version.clear();
+  return Write(std::move(resource), true, true);
+}
+
+absl::Status ResourceStore::Delete(const ResourceId& id, Revision expected_revision) {
+  auto revision = store_.Delete(Key(id), expected_revision);
+  if (revision.status().code() == absl::StatusCode::kNotFound) {
+    return absl::NotFoundError(
+        fmt::format("{} {} does not exist", model::KindName(id.kind),
+                    id.namespace_name.empty() ? id.name : id.namespace_name + "/" + id.name));
+  }
+  return revision.status();
+}
+
+absl::StatusOr<ResourceEvent> ResourceStore::DecodeEvent(const Event& event) {
+  auto id = ParseKey(event.kv.key);
+  if (!id) return absl::InvalidArgumentError(fmt::format("not a resource key: {}", event.kv.key));
+  ResourceEvent out{*id, std::nullopt, event.kv.mod_revision};
+  if (event.type == Event::Type::kDelete) return out;
+  auto decoded = model::DecodeStored(event.kv.value);
+  if (!decoded.ok()) {
+    return Annotate(decoded.status(), fmt::format("stored value of {} is invalid", event.kv.key));
+  }
+  decoded->metadata.resource_version = std::to_string(event.kv.mod_revision);
+  out.resource = std::move(*decoded);
+  return out;
+}
+
+}  // namespace tabby::datastore

@@ -1,0 +1,326 @@
+// The plugin's logic against a fake host network and a real (temporary) SQLite datastore:
+// CNI conformance (error codes, idempotent DEL, CHECK), IPAM behaviour, no half-applied state.
+#include "cni/plugin.h"
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <filesystem>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <thread>
+
+#include "datastore/resource_store.h"
+#include "ipam/simple_allocator.h"
+
+namespace tabby::cni {
+namespace {
+
+using nlohmann::json;
+
+class FakeNetwork final : public WorkloadNetwork {
+ public:
+  absl::StatusOr<WiredWorkload> Setup(const WorkloadWiring& wiring) override {
+    std::lock_guard lock(mu_);
+    if (fail_setup) return absl::InternalError("injected failure");
+    wired[wiring.host_ifname] = wiring;
+    return WiredWorkload{kHostVethMac, "02:00:00:00:00:01"};
+  }
+  absl::Status Teardown(const std::string& host_ifname) override {
+    std::lock_guard lock(mu_);
+    wired.erase(host_ifname);
+    return absl::OkStatus();
+  }
+  absl::Status Check(const WorkloadWiring& wiring) override {
+    std::lock_guard lock(mu_);
+    if (!wired.contains(wiring.host_ifname)) {
+      return absl::FailedPreconditionError("host interface " + wiring.host_ifname + " is missing");
+    }
+    return absl::OkStatus();
+  }
+  bool NetnsExists(const std::string& path) override {
+    return path.rfind("/var/run/netns/", 0) == 0;
+  }
+
+  bool fail_setup = false;
+  std::map<std::string, WorkloadWiring> wired;
+
+ private:
+  std::mutex mu_;
+};
+
+class PluginTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/tabby-cni-test-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    url_ = "sqlite://" + dir_ + "/tabby.db";
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  std::unique_ptr<datastore::Datastore> Store() { return *datastore::Open(url_); }
+
+  void AddPool(const std::string& name, const std::string& cidr, int block_size = 0) {
+    auto store = Store();
+    datastore::ResourceStore resources(*store);
+    model::Resource pool = model::MakeResource(model::Kind::kIPPool, name);
+    pool.ip_pool().cidr = cidr;
+    pool.ip_pool().block_size = block_size;
+    auto applied = resources.Apply(pool);
+    ASSERT_TRUE(applied.ok()) << applied.status();
+  }
+
+  std::string Config(const std::string& extra = "", const std::string& version = "1.1.0") {
+    return fmt::format(R"({{"cniVersion": "{}", "name": "net1", "type": "tabby",
+                          "datastore": "{}", "nodename": "node-a"{}}})",
+                       version, url_, extra);
+  }
+
+  PluginOutput Run(std::map<std::string, std::string> env, const std::string& stdin_text) {
+    PluginEnvironment environment{
+        .getenv = [&env](const char* name) -> std::optional<std::string> {
+          auto it = env.find(name);
+          if (it == env.end()) return std::nullopt;
+          return it->second;
+        },
+        .open_datastore = [](const std::string& url) { return datastore::Open(url); },
+        .network = &network_,
+        .hostname = "test-host",
+    };
+    return RunPlugin(environment, stdin_text);
+  }
+
+  std::map<std::string, std::string> Env(const std::string& command,
+                                         const std::string& container = "c1") {
+    return {{"CNI_COMMAND", command},
+            {"CNI_CONTAINERID", container},
+            {"CNI_NETNS", "/var/run/netns/" + container},
+            {"CNI_IFNAME", "eth0"},
+            {"CNI_ARGS", "IgnoreUnknown=1;K8S_POD_NAMESPACE=prod;K8S_POD_NAME=" + container +
+                             ";TABBY_LABELS=app=web,tier=front"}};
+  }
+
+  static int Code(const PluginOutput& out) {
+    json error = json::parse(out.stdout_text, nullptr, false);
+    if (error.is_discarded() || !error.contains("code")) return -1;
+    return error["code"].get<int>();
+  }
+
+  std::vector<model::Resource> Endpoints() {
+    auto store = Store();
+    datastore::ResourceStore resources(*store);
+    return *resources.List(model::Kind::kWorkloadEndpoint);
+  }
+
+  std::string dir_;
+  std::string url_;
+  FakeNetwork network_;
+};
+
+TEST_F(PluginTest, Version) {
+  PluginOutput out = Run({{"CNI_COMMAND", "VERSION"}}, "");
+  ASSERT_EQ(out.exit_code, 0);
+  json version = json::parse(out.stdout_text);
+  EXPECT_EQ(version["cniVersion"], "1.1.0");
+  EXPECT_NE(version["supportedVersions"].dump().find("1.0.0"), std::string::npos);
+}
+
+TEST_F(PluginTest, ErrorCodesFollowTheSpec) {
+  EXPECT_EQ(Code(Run({}, Config())), 4);                         // no CNI_COMMAND
+  EXPECT_EQ(Code(Run({{"CNI_COMMAND", "FROB"}}, Config())), 4);  // unknown command
+  EXPECT_EQ(Code(Run(Env("ADD"), "{not json")), 6);              // bad JSON
+  EXPECT_EQ(Code(Run(Env("ADD"), "")), 6);                       // nothing on stdin
+  EXPECT_EQ(Code(Run(Env("ADD"), R"({"cniVersion": "1.0.0", "type": "tabby"})")), 7);  // no name
+  EXPECT_EQ(Code(Run(Env("ADD"), Config("", "9.9.9"))), 1);  // unknown version
+  EXPECT_EQ(Code(Run(Env("ADD"), Config(R"(, "ipam": {"type": "host-local"})"))), 2);
+  auto env = Env("ADD");
+  env.erase("CNI_NETNS");
+  EXPECT_EQ(Code(Run(env, Config())), 4);
+  env = Env("ADD");
+  env["CNI_NETNS"] = "/nonexistent/netns";
+  EXPECT_EQ(Code(Run(env, Config())), 4);
+  env = Env("ADD");
+  env["CNI_ARGS"] = "TABBY_LABELS=bad key=x";
+  EXPECT_EQ(Code(Run(env, Config())), 4);
+  // Nothing was allocated or recorded by any of these.
+  EXPECT_TRUE(Endpoints().empty());
+  EXPECT_TRUE(network_.wired.empty());
+}
+
+TEST_F(PluginTest, ErrorOutputIsJsonInTheCallersVersion) {
+  PluginOutput out = Run(Env("ADD"), Config("", "0.4.0"));  // no pool yet
+  ASSERT_NE(out.exit_code, 0);
+  json error = json::parse(out.stdout_text);
+  EXPECT_EQ(error["cniVersion"], "0.4.0");
+  EXPECT_EQ(error["code"], 102);
+  EXPECT_NE(error["msg"].get<std::string>().find("pool"), std::string::npos);
+}
+
+TEST_F(PluginTest, AddRecordsEndpointAndReturnsResult) {
+  AddPool("pool4", "10.65.0.0/24");
+  PluginOutput out = Run(Env("ADD"), Config());
+  ASSERT_EQ(out.exit_code, 0) << out.stdout_text;
+  json result = json::parse(out.stdout_text);
+  EXPECT_EQ(result["cniVersion"], "1.1.0");
+  ASSERT_EQ(result["ips"].size(), 1u);
+  std::string address = result["ips"][0]["address"];
+  EXPECT_EQ(address.substr(0, 8), "10.65.0.");
+  EXPECT_EQ(address.substr(address.size() - 3), "/32");
+  EXPECT_EQ(result["ips"][0]["interface"], 1);
+  EXPECT_EQ(result["interfaces"][1]["sandbox"], "/var/run/netns/c1");
+  EXPECT_EQ(result["routes"][0]["gw"], "169.254.1.1");
+
+  auto endpoints = Endpoints();
+  ASSERT_EQ(endpoints.size(), 1u);
+  const auto& wep = endpoints[0];
+  EXPECT_EQ(wep.metadata.namespace_name, "prod");
+  EXPECT_EQ(wep.metadata.labels.at("app"), "web");
+  EXPECT_EQ(wep.metadata.labels.at("tier"), "front");
+  EXPECT_EQ(wep.workload_endpoint().node, "node-a");
+  EXPECT_EQ(wep.workload_endpoint().container_id, "c1");
+  EXPECT_EQ(wep.workload_endpoint().ip_networks, std::vector<std::string>{address});
+  EXPECT_EQ(wep.workload_endpoint().interface_name.rfind("tabby", 0), 0u);
+  EXPECT_TRUE(network_.wired.contains(wep.workload_endpoint().interface_name));
+}
+
+TEST_F(PluginTest, OldVersionsGetIpVersionField) {
+  AddPool("pool4", "10.65.0.0/24");
+  PluginOutput out = Run(Env("ADD"), Config("", "0.3.1"));
+  ASSERT_EQ(out.exit_code, 0) << out.stdout_text;
+  EXPECT_EQ(json::parse(out.stdout_text)["ips"][0]["version"], "4");
+}
+
+TEST_F(PluginTest, DualStack) {
+  AddPool("pool4", "10.65.0.0/24");
+  AddPool("pool6", "fd65::/120");
+  PluginOutput out = Run(Env("ADD"), Config(R"(, "ipam": {"assign_ipv6": true})"));
+  ASSERT_EQ(out.exit_code, 0) << out.stdout_text;
+  json result = json::parse(out.stdout_text);
+  ASSERT_EQ(result["ips"].size(), 2u);
+  EXPECT_EQ(result["ips"][1]["address"].get<std::string>().rfind("fd65::", 0), 0u);
+  EXPECT_EQ(result["routes"][1]["gw"], "fe80::ecee:eeff:feee:eeee");
+}
+
+TEST_F(PluginTest, DelIsIdempotentAndCleansUp) {
+  AddPool("pool4", "10.65.0.0/24");
+  // DEL of something never added succeeds.
+  EXPECT_EQ(Run(Env("DEL", "ghost"), Config()).exit_code, 0);
+  ASSERT_EQ(Run(Env("ADD"), Config()).exit_code, 0);
+  ASSERT_EQ(Endpoints().size(), 1u);
+  PluginOutput out = Run(Env("DEL"), Config());
+  EXPECT_EQ(out.exit_code, 0) << out.stdout_text;
+  EXPECT_TRUE(Endpoints().empty());
+  EXPECT_TRUE(network_.wired.empty());
+  auto store = Store();
+  EXPECT_TRUE(store->List(ipam::kAddressPrefix)->items.empty());
+  EXPECT_TRUE(store->List(ipam::kHandlePrefix)->items.empty());
+  // And again.
+  EXPECT_EQ(Run(Env("DEL"), Config()).exit_code, 0);
+}
+
+TEST_F(PluginTest, DelOfAnOldSandboxLeavesTheNewOneAlone) {
+  AddPool("pool4", "10.65.0.0/24");
+  auto first = Env("ADD", "c1");
+  auto second = Env("ADD", "c2");
+  // Same workload name (K8S_POD_NAME) for both sandboxes.
+  first["CNI_ARGS"] = second["CNI_ARGS"] = "K8S_POD_NAMESPACE=prod;K8S_POD_NAME=web";
+  ASSERT_EQ(Run(first, Config()).exit_code, 0);
+  ASSERT_EQ(Run(second, Config()).exit_code, 0);
+  auto del = first;
+  del["CNI_COMMAND"] = "DEL";
+  ASSERT_EQ(Run(del, Config()).exit_code, 0);
+  auto endpoints = Endpoints();
+  ASSERT_EQ(endpoints.size(), 1u);
+  EXPECT_EQ(endpoints[0].workload_endpoint().container_id, "c2");
+  EXPECT_EQ(network_.wired.size(), 1u);
+}
+
+TEST_F(PluginTest, CheckFindsBrokenAttachments) {
+  AddPool("pool4", "10.65.0.0/24");
+  PluginOutput added = Run(Env("ADD"), Config());
+  ASSERT_EQ(added.exit_code, 0);
+  std::string prev = fmt::format(R"(, "prevResult": {})", added.stdout_text);
+  EXPECT_EQ(Run(Env("CHECK"), Config(prev)).exit_code, 0);
+  // The veth disappears behind the plugin's back.
+  network_.wired.clear();
+  PluginOutput out = Run(Env("CHECK"), Config(prev));
+  EXPECT_EQ(Code(out), 100);
+  EXPECT_NE(out.stdout_text.find("missing"), std::string::npos);
+  // CHECK of a container that was never added.
+  EXPECT_EQ(Code(Run(Env("CHECK", "ghost"), Config())), 100);
+  // CHECK needs 0.4.0 or later.
+  EXPECT_EQ(Code(Run(Env("CHECK"), Config("", "0.3.1"))), 1);
+}
+
+TEST_F(PluginTest, FailedWiringLeavesNothingBehind) {
+  AddPool("pool4", "10.65.0.0/24");
+  network_.fail_setup = true;
+  PluginOutput out = Run(Env("ADD"), Config());
+  EXPECT_NE(out.exit_code, 0);
+  EXPECT_TRUE(Endpoints().empty());
+  auto store = Store();
+  EXPECT_TRUE(store->List(ipam::kAddressPrefix)->items.empty());
+}
+
+TEST_F(PluginTest, ExhaustedPoolIsNamed) {
+  AddPool("tiny", "10.66.0.0/30", 30);
+  for (int i = 0; i < 4; ++i) {
+    ASSERT_EQ(Run(Env("ADD", fmt::format("c{}", i)), Config()).exit_code, 0);
+  }
+  PluginOutput out = Run(Env("ADD", "c4"), Config());
+  EXPECT_EQ(Code(out), 101);
+  EXPECT_NE(out.stdout_text.find("tiny"), std::string::npos);
+  EXPECT_NE(out.stdout_text.find("10.66.0.0/30"), std::string::npos);
+  EXPECT_EQ(Endpoints().size(), 4u);
+}
+
+TEST_F(PluginTest, ConcurrentAddsNeverShareAnAddress) {
+  AddPool("pool4", "10.67.0.0/26");
+  std::vector<std::thread> threads;
+  std::vector<std::string> addresses(40);
+  for (int i = 0; i < 40; ++i) {
+    threads.emplace_back([&, i] {
+      PluginOutput out = Run(Env("ADD", fmt::format("p{}", i)), Config());
+      if (out.exit_code == 0) {
+        addresses[i] = json::parse(out.stdout_text)["ips"][0]["address"];
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  std::set<std::string> unique;
+  for (const auto& a : addresses) {
+    ASSERT_FALSE(a.empty());
+    unique.insert(a);
+  }
+  EXPECT_EQ(unique.size(), 40u);
+}
+
+TEST_F(PluginTest, Status) {
+  EXPECT_EQ(Code(Run({{"CNI_COMMAND", "STATUS"}}, Config())), 50);
+  AddPool("pool4", "10.65.0.0/24");
+  EXPECT_EQ(Run({{"CNI_COMMAND", "STATUS"}}, Config()).exit_code, 0);
+  EXPECT_EQ(Code(Run({{"CNI_COMMAND", "STATUS"}},
+                     Config().replace(Config().find(url_), url_.size(), "bogus://x"))),
+            50);
+}
+
+TEST_F(PluginTest, GarbageCollectionRemovesUnlistedAttachments) {
+  AddPool("pool4", "10.65.0.0/24");
+  ASSERT_EQ(Run(Env("ADD", "keep"), Config()).exit_code, 0);
+  ASSERT_EQ(Run(Env("ADD", "stale"), Config()).exit_code, 0);
+  std::string valid =
+      R"(, "cni.dev/valid-attachments": [{"containerID": "keep", "ifname": "eth0"}])";
+  PluginOutput out = Run({{"CNI_COMMAND", "GC"}}, Config(valid));
+  ASSERT_EQ(out.exit_code, 0) << out.stdout_text;
+  auto endpoints = Endpoints();
+  ASSERT_EQ(endpoints.size(), 1u);
+  EXPECT_EQ(endpoints[0].workload_endpoint().container_id, "keep");
+  auto store = Store();
+  EXPECT_EQ(store->List(ipam::kAddressPrefix)->items.size(), 1u);
+}
+
+}  // namespace
+}  // namespace tabby::cni

@@ -1,0 +1,509 @@
+// End to end on one host, with the real binaries: tabbyd in a host network namespace, workloads
+// in their own namespaces wired by tabby-cni, policy written with tabbyctl, real packets from
+// tabby-probe. Each test builds its own host, datastore and agent, and removes them.
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "datastore/datastore.h"
+#include "support/netns.h"
+#include "support/process.h"
+#include "support/root.h"
+#include "support/temp_dir.h"
+#include "support/wait.h"
+
+namespace tabby::test {
+namespace {
+
+using nlohmann::json;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+constexpr char kNode[] = "host1";
+
+struct TestWorkload {
+  std::string name;
+  std::string ipv4;
+  std::string ipv6;
+  std::string endpoint;  // WorkloadEndpoint name
+  std::unique_ptr<ScopedNetns> netns;
+  std::unique_ptr<ChildProcess> server;
+};
+
+class EndToEnd : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    TABBY_REQUIRE_ROOT();
+    auto dir = TempDir::Create();
+    ASSERT_TRUE(dir.ok()) << dir.status();
+    dir_ = std::make_unique<TempDir>(std::move(*dir));
+    url_ = "sqlite://" + dir_->File("tabby.db");
+    auto host = ScopedNetns::Create();
+    ASSERT_TRUE(host.ok()) << host.status();
+    host_ = std::make_unique<ScopedNetns>(std::move(*host));
+    StartAgent();
+    Apply(R"(
+apiVersion: projectcalico.org/v3
+kind: IPPool
+metadata: {name: pool4}
+spec: {cidr: 10.70.0.0/24}
+---
+apiVersion: projectcalico.org/v3
+kind: IPPool
+metadata: {name: pool6}
+spec: {cidr: "fd70::/120", blockSize: 122}
+)");
+  }
+
+  void TearDown() override {
+    // Workloads first (their CNI DEL needs the host), then the agent, then the host.
+    for (auto& [name, w] : workloads_) {
+      if (w.server) w.server->Stop();
+    }
+    workloads_.clear();
+    if (agent_) agent_->Stop();
+  }
+
+  void StartAgent() {
+    auto agent = host_->Start({TABBYD, "--datastore", url_, "--node", kNode, "--state-dir",
+                               dir_->File("state"), "--log-level", "warn"});
+    ASSERT_TRUE(agent.ok()) << agent.status();
+    agent_ = std::move(*agent);
+  }
+
+  CommandResult Ctl(std::vector<std::string> args, const std::string& stdin_file = "") {
+    args.insert(args.begin(), TABBYCTL);
+    CommandOptions options;
+    options.env = {"TABBY_DATASTORE=" + url_};
+    return RunCommand(args, options);
+  }
+
+  void Apply(const std::string& yaml) {
+    std::string file = dir_->File(fmt::format("apply-{}.yaml", ++applies_));
+    std::ofstream(file) << yaml;
+    CommandResult result = Ctl({"apply", "-f", file});
+    ASSERT_TRUE(result.ok()) << result.Describe();
+    WaitProgrammed();
+  }
+
+  // Waits until the agent reports it has programmed the datastore's current revision.
+  void WaitProgrammed() {
+    auto store = datastore::Open(url_);
+    ASSERT_TRUE(store.ok());
+    auto revision = (*store)->CurrentRevision();
+    ASSERT_TRUE(revision.ok());
+    std::string status_file = dir_->File("state/status.json");
+    bool done = WaitFor(
+        [&] {
+          std::ifstream in(status_file);
+          json status = json::parse(in, nullptr, false);
+          return !status.is_discarded() && status.value("revision", int64_t{0}) >= *revision;
+        },
+        seconds(20));
+    ASSERT_TRUE(done) << "agent did not program revision " << *revision
+                      << "; agent: " << agent_->Describe();
+  }
+
+  std::string NetConf(bool ipv6, int wait_seconds) {
+    return fmt::format(
+        R"({{"cniVersion": "1.0.0", "name": "e2e", "type": "tabby", "datastore": "{}",
+            "nodename": "{}", "orchestrator": "test", "ipam": {{"assign_ipv6": {}}},
+            "wait_for_agent_seconds": {}, "agent_state_dir": "{}"}})",
+        url_, kNode, ipv6 ? "true" : "false", wait_seconds, dir_->File("state"));
+  }
+
+  // Runs the plugin as a runtime would. ADD waits for the agent to program the new workload
+  // unless `wait_for_agent` is false.
+  CommandResult Cni(const std::string& command, const TestWorkload& w, const std::string& args,
+                    bool ipv6, bool wait_for_agent = true) {
+    std::string conf = dir_->File("netconf-" + w.name + ".json");
+    std::ofstream(conf) << NetConf(ipv6, wait_for_agent ? 20 : 0);
+    CommandOptions options;
+    options.netns_path = host_->path();
+    options.env = {"CNI_COMMAND=" + command, "CNI_CONTAINERID=ctr-" + w.name,
+                   "CNI_NETNS=" + w.netns->path(), "CNI_IFNAME=eth0",
+                   "CNI_ARGS=K8S_POD_NAMESPACE=e2e;K8S_POD_NAME=" + w.name + args};
+    return RunCommand({"sh", "-c", std::string(TABBY_CNI) + " < " + conf}, options);
+  }
+
+  // Adds a workload through the CNI plugin and starts a probe server in it.
+  TestWorkload& AddWorkload(const std::string& name, const std::string& labels,
+                            const std::string& ports = "", bool ipv6 = false) {
+    TestWorkload& w = workloads_[name];
+    w.name = name;
+    auto netns = ScopedNetns::Create();
+    EXPECT_TRUE(netns.ok()) << netns.status();
+    w.netns = std::make_unique<ScopedNetns>(std::move(*netns));
+    std::string args = ";TABBY_LABELS=" + labels;
+    if (!ports.empty()) args += ";TABBY_PORTS=" + ports;
+    CommandResult added = Cni("ADD", w, args, ipv6);
+    EXPECT_TRUE(added.ok()) << added.Describe() << added.out;
+    json result = json::parse(added.out, nullptr, false);
+    EXPECT_FALSE(result.is_discarded()) << added.out;
+    for (const auto& ip : result["ips"]) {
+      std::string address = ip["address"];
+      std::string bare = address.substr(0, address.find('/'));
+      (address.find(':') == std::string::npos ? w.ipv4 : w.ipv6) = bare;
+    }
+    w.endpoint = fmt::format("{}-test-{}-eth0", kNode, name);
+    auto server = w.netns->Start(
+        {TABBY_PROBE, "serve", "--tcp", "80,81,9000", "--udp", "80,81", "--sink", "5001"},
+        CommandOptions{.env = {"TABBY_PROBE_NAME=" + name}});
+    EXPECT_TRUE(server.ok()) << server.status();
+    w.server = std::move(*server);
+    EXPECT_TRUE(w.server->WaitForOutput("ready", seconds(10))) << w.server->Describe();
+    return w;
+  }
+
+  void RemoveWorkload(const std::string& name) {
+    TestWorkload& w = workloads_.at(name);
+    w.server->Stop();
+    CommandResult deleted = Cni("DEL", w, "", false);
+    EXPECT_TRUE(deleted.ok()) << deleted.Describe() << deleted.out;
+    workloads_.erase(name);
+  }
+
+  bool Reach(const std::string& from, const std::string& to, int port = 80,
+             const std::string& protocol = "--tcp", bool ipv6 = false) {
+    const TestWorkload& source = workloads_.at(from);
+    const TestWorkload& target = workloads_.at(to);
+    CommandResult result =
+        source.netns->Run({TABBY_PROBE, "connect", protocol, ipv6 ? target.ipv6 : target.ipv4,
+                           std::to_string(port), "--timeout-ms", "400"});
+    return result.ok();
+  }
+
+  bool Ping(const std::string& from, const std::string& to) {
+    return workloads_.at(from)
+        .netns->Run({"ping", "-c", "1", "-W", "1", workloads_.at(to).ipv4})
+        .ok();
+  }
+
+  std::unique_ptr<TempDir> dir_;
+  std::string url_;
+  std::unique_ptr<ScopedNetns> host_;
+  std::unique_ptr<ChildProcess> agent_;
+  std::map<std::string, TestWorkload> workloads_;
+  int applies_ = 0;
+};
+
+TEST_F(EndToEnd, OpenByDefaultTcpUdpIcmp) {
+  AddWorkload("a", "app=a");
+  AddWorkload("b", "app=b");
+  EXPECT_NE(workloads_["a"].ipv4, workloads_["b"].ipv4);
+  EXPECT_TRUE(Reach("a", "b"));
+  EXPECT_TRUE(Reach("b", "a", 81, "--udp"));
+  EXPECT_TRUE(Ping("a", "b"));
+}
+
+TEST_F(EndToEnd, IngressPolicyAllowsOnlyWhatItSays) {
+  AddWorkload("a", "app=client");
+  AddWorkload("b", "app=server");
+  AddWorkload("c", "app=other");
+  Apply(R"(
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata: {name: server-ingress}
+spec:
+  selector: app == 'server'
+  ingress:
+  - action: Allow
+    protocol: TCP
+    source: {selector: app == 'client'}
+    destination: {ports: [80]}
+  - action: Allow
+    protocol: UDP
+    source: {selector: app == 'client'}
+    destination: {ports: ["81"]}
+  - action: Allow
+    protocol: ICMP
+    source: {selector: app == 'client'}
+)");
+  EXPECT_TRUE(Reach("a", "b", 80));
+  EXPECT_FALSE(Reach("a", "b", 81));  // TCP 81 not allowed
+  EXPECT_TRUE(Reach("a", "b", 81, "--udp"));
+  EXPECT_FALSE(Reach("a", "b", 80, "--udp"));
+  EXPECT_TRUE(Ping("a", "b"));
+  EXPECT_FALSE(Reach("c", "b", 80));
+  EXPECT_FALSE(Ping("c", "b"));
+  // b is isolated for ingress only: it can still reach others.
+  EXPECT_TRUE(Reach("b", "c", 80));
+}
+
+TEST_F(EndToEnd, EgressAtTheSourceAndIngressAtTheDestinationMustAgree) {
+  AddWorkload("a", "app=client");
+  AddWorkload("b", "app=server");
+  Apply(R"(
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata: {name: client-egress}
+spec:
+  selector: app == 'client'
+  types: [Egress]
+  egress:
+  - action: Allow
+    protocol: TCP
+    destination: {ports: [81]}
+)");
+  EXPECT_FALSE(Reach("a", "b", 80));  // the destination would allow; the source does not
+  EXPECT_TRUE(Reach("a", "b", 81));
+  Apply(R"(
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata: {name: server-ingress}
+spec:
+  selector: app == 'server'
+  ingress:
+  - action: Allow
+    protocol: TCP
+    destination: {ports: [80]}
+)");
+  EXPECT_FALSE(Reach("a", "b", 81));  // now the destination does not allow 81
+  EXPECT_FALSE(Reach("a", "b", 80));
+}
+
+TEST_F(EndToEnd, OrderDenyBeforeAllowAndPassToProfile) {
+  AddWorkload("a", "app=client", "");
+  AddWorkload("b", "app=server");
+  Apply(R"(
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata: {name: allow-all}
+spec:
+  order: 200
+  selector: app == 'server'
+  ingress: [{action: Allow}]
+---
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata: {name: deny-81}
+spec:
+  order: 100
+  selector: app == 'server'
+  ingress:
+  - action: Deny
+    protocol: TCP
+    destination: {ports: [81]}
+)");
+  EXPECT_TRUE(Reach("a", "b", 80));
+  EXPECT_FALSE(Reach("a", "b", 81));
+  // Pass skips the remaining policies and goes to the profiles; b has none, so the default
+  // (allow) decides.
+  Apply(R"(
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata: {name: deny-81}
+spec:
+  order: 100
+  selector: app == 'server'
+  ingress:
+  - action: Pass
+    protocol: TCP
+    destination: {ports: [81]}
+---
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata: {name: allow-all}
+spec:
+  order: 200
+  selector: app == 'server'
+  ingress: [{action: Deny}]
+)");
+  EXPECT_TRUE(Reach("a", "b", 81));   // passed over the deny
+  EXPECT_FALSE(Reach("a", "b", 80));  // denied by allow-all (now a deny)
+}
+
+TEST_F(EndToEnd, NamedPortsAndPortRanges) {
+  AddWorkload("a", "app=client");
+  AddWorkload("b", "app=server", "web:TCP:81,dns:UDP:80");
+  Apply(R"(
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata: {name: named}
+spec:
+  selector: app == 'server'
+  ingress:
+  - action: Allow
+    protocol: TCP
+    destination: {ports: [web]}
+  - action: Allow
+    protocol: UDP
+    destination: {ports: [dns]}
+  - action: Allow
+    protocol: TCP
+    destination: {ports: ["9000:9010"]}
+)");
+  EXPECT_TRUE(Reach("a", "b", 81));
+  EXPECT_FALSE(Reach("a", "b", 80));
+  EXPECT_TRUE(Reach("a", "b", 80, "--udp"));
+  EXPECT_FALSE(Reach("a", "b", 81, "--udp"));
+  EXPECT_TRUE(Reach("a", "b", 9000));
+}
+
+TEST_F(EndToEnd, LabelChangesTakeEffect) {
+  AddWorkload("a", "role=friend");
+  AddWorkload("b", "app=server");
+  Apply(R"(
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata: {name: friends}
+spec:
+  selector: app == 'server'
+  ingress:
+  - action: Allow
+    source: {selector: role == 'friend'}
+)");
+  EXPECT_TRUE(Reach("a", "b"));
+  CommandResult relabel = Ctl({"label", "workloadendpoint", workloads_["a"].endpoint, "-n", "e2e",
+                               "role=stranger", "--overwrite"});
+  ASSERT_TRUE(relabel.ok()) << relabel.Describe();
+  WaitProgrammed();
+  EXPECT_FALSE(Reach("a", "b"));
+  relabel = Ctl({"label", "workloadendpoint", workloads_["b"].endpoint, "-n", "e2e", "app-"});
+  ASSERT_TRUE(relabel.ok()) << relabel.Describe();
+  WaitProgrammed();
+  EXPECT_TRUE(Reach("a", "b"));  // no longer selected: open again
+}
+
+TEST_F(EndToEnd, NewAndDeletedWorkloads) {
+  AddWorkload("a", "app=client");
+  AddWorkload("b", "app=server");
+  Apply(R"(
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata: {name: clients-only}
+spec:
+  selector: app == 'server'
+  ingress:
+  - action: Allow
+    source: {selector: app == 'client'}
+)");
+  // A workload that arrives later is in the policy's set as soon as ADD returns.
+  AddWorkload("c", "app=client");
+  EXPECT_TRUE(Reach("c", "b"));
+  std::string old_address = workloads_["a"].ipv4;
+  RemoveWorkload("a");
+  // Its address is free again and no endpoint remains for it.
+  CommandResult endpoints = Ctl({"get", "workloadendpoints", "-n", "e2e", "-o", "json"});
+  ASSERT_TRUE(endpoints.ok());
+  EXPECT_EQ(endpoints.out.find(old_address), std::string::npos);
+  AddWorkload("d", "app=stranger");
+  EXPECT_FALSE(Reach("d", "b"));
+}
+
+TEST_F(EndToEnd, SpoofedSourceIsDropped) {
+  AddWorkload("a", "app=a");
+  AddWorkload("b", "app=b");
+  // a adds b's address... no: an address nobody owns, and tries to use it as its source.
+  ASSERT_TRUE(
+      workloads_["a"].netns->RunOk({"ip", "addr", "add", "10.70.0.250/32", "dev", "eth0"}).ok());
+  CommandResult spoofed =
+      workloads_["a"].netns->Run({TABBY_PROBE, "connect", "--tcp", workloads_["b"].ipv4, "80",
+                                  "--timeout-ms", "400", "--source", "10.70.0.250"});
+  EXPECT_FALSE(spoofed.ok());
+  EXPECT_TRUE(Reach("a", "b"));
+  CommandResult counters =
+      host_->Run({"nft", "list", "counter", "inet", "tabby", "drop-spoofed-source"});
+  ASSERT_TRUE(counters.ok()) << counters.Describe();
+  EXPECT_EQ(counters.out.find("packets 0 "), std::string::npos) << counters.out;
+}
+
+TEST_F(EndToEnd, AgentRestartDoesNotBreakAnEstablishedStream) {
+  AddWorkload("a", "app=client");
+  AddWorkload("b", "app=server");
+  Apply(R"(
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata: {name: stream}
+spec:
+  selector: app == 'server'
+  ingress:
+  - action: Allow
+    source: {selector: app == 'client'}
+)");
+  auto stream = workloads_["a"].netns->Start(
+      {TABBY_PROBE, "stream", workloads_["b"].ipv4, "5001", "--seconds", "6"});
+  ASSERT_TRUE(stream.ok()) << stream.status();
+  agent_->Stop();
+  StartAgent();
+  WaitProgrammed();
+  // A change while the stream flows, too.
+  Apply(R"(
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata: {name: unrelated}
+spec:
+  selector: app == 'nobody'
+  ingress: [{action: Deny}]
+)");
+  agent_->Stop();
+  StartAgent();
+  WaitProgrammed();
+  std::optional<int> exit_code = (*stream)->Wait(seconds(30));
+  ASSERT_TRUE(exit_code.has_value()) << (*stream)->Describe();
+  EXPECT_EQ(*exit_code, 0) << (*stream)->Describe();
+  EXPECT_TRUE(Reach("a", "b"));
+}
+
+TEST_F(EndToEnd, FailClosedWhileTheAgentIsDown) {
+  AddWorkload("a", "app=a");
+  agent_->Stop();
+  // A workload wired while no agent runs: its interface is unknown to the firewall.
+  TestWorkload& b = workloads_["b"];
+  b.name = "b";
+  auto netns = ScopedNetns::Create();
+  ASSERT_TRUE(netns.ok());
+  b.netns = std::make_unique<ScopedNetns>(std::move(*netns));
+  CommandResult added = Cni("ADD", b, ";TABBY_LABELS=app=b", false, /*wait_for_agent=*/false);
+  ASSERT_TRUE(added.ok()) << added.Describe();
+  b.ipv4 = json::parse(added.out)["ips"][0]["address"].get<std::string>();
+  b.ipv4 = b.ipv4.substr(0, b.ipv4.find('/'));
+  auto server = b.netns->Start({TABBY_PROBE, "serve", "--tcp", "80"});
+  ASSERT_TRUE(server.ok());
+  b.server = std::move(*server);
+  ASSERT_TRUE(b.server->WaitForOutput("ready", seconds(10)));
+  EXPECT_FALSE(Reach("a", "b"));
+  EXPECT_FALSE(Reach("b", "a"));
+  StartAgent();
+  WaitProgrammed();
+  EXPECT_TRUE(Reach("a", "b"));
+}
+
+TEST_F(EndToEnd, DefaultDenyForUnselectedWorkloads) {
+  AddWorkload("a", "app=a");
+  AddWorkload("b", "app=b");
+  EXPECT_TRUE(Reach("a", "b"));
+  Apply(R"(
+apiVersion: tabby.dev/v1
+kind: ClusterConfiguration
+metadata: {name: default}
+spec: {defaultEndpointPolicy: Deny}
+)");
+  EXPECT_FALSE(Reach("a", "b"));
+}
+
+TEST_F(EndToEnd, Ipv6) {
+  AddWorkload("a", "app=client", "", /*ipv6=*/true);
+  AddWorkload("b", "app=server", "", /*ipv6=*/true);
+  AddWorkload("c", "app=other", "", /*ipv6=*/true);
+  ASSERT_FALSE(workloads_["b"].ipv6.empty());
+  EXPECT_TRUE(WaitFor([&] { return Reach("a", "b", 80, "--tcp", true); }, seconds(10)));
+  Apply(R"(
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata: {name: v6}
+spec:
+  selector: app == 'server'
+  ingress:
+  - action: Allow
+    source: {selector: app == 'client'}
+)");
+  EXPECT_TRUE(Reach("a", "b", 80, "--tcp", true));
+  EXPECT_FALSE(Reach("c", "b", 80, "--tcp", true));
+  EXPECT_TRUE(Reach("a", "b", 80, "--udp", true));
+}
+
+}  // namespace
+}  // namespace tabby::test
