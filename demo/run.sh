@@ -98,6 +98,7 @@ wait_for profile probe
 say "Four probes, each its own network namespace, wired by the tabby CNI plugin"
 for p in "${probes[@]}"; do
   ip netns add "$host-$p"
+  ip -n "$host-$p" link set lo up  # as a container runtime does
   result=$(cni ADD "$p")
   address[$p]=$(echo "$result" | grep -o '"address": *"[0-9.]*' | grep -o '[0-9.]*$')
   echo "  probe ${p^^}: ${address[$p]}  labels probe=$p,group=${group[$p]}"

@@ -20,9 +20,11 @@ namespace {
 
 using nlohmann::json;
 
-// Bounds on what one stream may expand to: aliases let a small text describe a huge tree.
+// Bounds on what one stream may expand to: aliases let a small text describe a huge tree. Without
+// aliases every value takes at least one byte of text, so a stream may hold as many values as it
+// has bytes, plus some slack for aliases.
 constexpr int kMaxDepth = 64;
-constexpr size_t kMaxValues = 1 << 20;
+constexpr size_t kAliasSlack = 1 << 16;
 
 constexpr std::string_view kTagStr = "tag:yaml.org,2002:str";
 constexpr std::string_view kTagPrefix = "tag:yaml.org,2002:";
@@ -136,15 +138,15 @@ json ResolvePlain(std::string_view s) {
 
 class Converter {
  public:
-  explicit Converter(LocationTable* locations) : locations_(locations) {}
+  Converter(LocationTable* locations, size_t* values_left)
+      : locations_(locations), values_left_(values_left) {}
 
   absl::Status Convert(const YAML::Node& node, const std::string& path, Location key_location,
                        int depth, json* out) {
-    if (++values_ > kMaxValues) {
-      return Error(node, fmt::format("document too large (more than {} values after expanding "
-                                     "aliases)",
-                                     kMaxValues));
+    if (*values_left_ == 0) {
+      return Error(node, "document too large after expanding aliases");
     }
+    --*values_left_;
     if (depth > kMaxDepth) {
       return Error(node,
                    fmt::format("document nested too deeply (more than {} levels)", kMaxDepth));
@@ -237,7 +239,7 @@ class Converter {
   }
 
   LocationTable* locations_;
-  size_t values_ = 0;
+  size_t* values_left_;
 };
 
 bool IsIdentifierKey(std::string_view key) {
@@ -356,12 +358,13 @@ absl::StatusOr<std::vector<YamlDocument>> ParseYamlStream(std::string_view text)
   }
   std::vector<YamlDocument> documents;
   int index = 0;
+  size_t values_left = text.size() + kAliasSlack;
   for (const YAML::Node& node : nodes) {
     ++index;
     if (node.IsNull()) continue;
     YamlDocument document;
     document.index = index;
-    Converter converter(&document.locations);
+    Converter converter(&document.locations, &values_left);
     absl::Status status = converter.Convert(node, "", Location{}, 0, &document.value);
     if (!status.ok()) {
       return absl::InvalidArgumentError(fmt::format("document {}, {}", index, MessageOf(status)));

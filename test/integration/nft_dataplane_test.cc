@@ -8,10 +8,12 @@
 #include "dataplane/nft_dataplane.h"
 
 #include <fmt/format.h>
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <chrono>
 #include <cstdlib>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -26,6 +28,7 @@
 #include "dataplane/nft_render.h"
 #include "support/process.h"
 #include "support/root.h"
+#include "support/temp_dir.h"
 #include "support/topology.h"
 #include "support/wait.h"
 
@@ -50,6 +53,10 @@ constexpr char kProbe[] = TABBY_PROBE_PATH;
 constexpr char kTcpPorts[] = "8080,8081,9090";
 constexpr char kUdpPorts[] = "5353,5354,6000";
 constexpr int kSinkPort = 7000;
+// Probes to this target name go to the host's own addresses.
+constexpr char kHostName[] = "host";
+constexpr char kHostIpv4[] = "192.0.2.1";
+constexpr char kHostIpv6[] = "2001:db8:ff::1";
 // Expected-allowed probes get a generous deadline (a noisy machine must not fail them); expected-
 // denied ones a short one (a drop can only show as the absence of an answer).
 constexpr int kAllowedTimeoutMs = 5000;
@@ -89,6 +96,17 @@ class NftDataplaneTest : public ::testing::Test {
     ASSERT_TRUE(host.ok()) << host.status();
     host_ = std::move(*host);
     for (const char* name : {"a", "b", "c", "d"}) ASSERT_NO_FATAL_FAILURE(AddWorkload(name));
+    // The host itself has addresses and a server too, for workload-to-host traffic.
+    const test::ScopedNetns& host_netns = host_->netns();
+    ASSERT_OK(
+        host_netns.RunOk({"ip", "addr", "add", std::string(kHostIpv4) + "/32", "dev", "uplink0"}));
+    ASSERT_OK(host_netns.RunOk(
+        {"ip", "-6", "addr", "add", std::string(kHostIpv6) + "/128", "dev", "uplink0", "nodad"}));
+    auto server = host_netns.Start({kProbe, "serve", "--tcp", kTcpPorts},
+                                   {.env = {std::string("TABBY_PROBE_NAME=") + kHostName}});
+    ASSERT_TRUE(server.ok()) << server.status();
+    ASSERT_TRUE((*server)->WaitForOutput("ready", milliseconds(10000))) << (*server)->Describe();
+    servers_[kHostName] = std::move(*server);
   }
 
   // On failure (or with TABBY_DUMP_RULESET set), the host's ruleset, to see what was programmed.
@@ -154,8 +172,12 @@ class NftDataplaneTest : public ::testing::Test {
 
   CommandResult Connect(const std::string& from, const std::string& to, const Probe& p,
                         int timeout_ms) const {
-    const Workload& target = W(to);
-    std::string address = p.family == 4 ? target.ipv4 : *target.ipv6;
+    std::string address;
+    if (to == kHostName) {
+      address = p.family == 4 ? kHostIpv4 : kHostIpv6;
+    } else {
+      address = p.family == 4 ? W(to).ipv4 : *W(to).ipv6;
+    }
     std::vector<std::string> argv = {kProbe,
                                      "connect",
                                      p.proto == Proto::kTcp ? "--tcp" : "--udp",
@@ -282,6 +304,8 @@ TEST_F(NftDataplaneTest, OpenByDefault) {
     }
   }
   EXPECT_TRUE(Reaches("a", "b", {.port = 5353, .proto = Proto::kUdp}));
+  EXPECT_TRUE(Reaches("a", kHostName));
+  EXPECT_TRUE(Reaches("a", kHostName, {.family = 6}));
   EXPECT_TRUE(Pings("a", "b"));
   EXPECT_TRUE(Pings("a", "b", 6));
   EXPECT_EQ(CounterPackets(kCounterSpoofed), 0u);
@@ -320,6 +344,10 @@ TEST_F(NftDataplaneTest, EgressPolicyAtSourceBlocksWhatDestinationAllows) {
   EXPECT_TRUE(Reaches("a", "c"));
   EXPECT_TRUE(Reaches("a", "c", {.family = 6}));
   EXPECT_TRUE(Blocked("a", "d"));
+  // Egress policy also covers traffic to the host itself.
+  EXPECT_TRUE(Blocked("a", kHostName));
+  EXPECT_TRUE(Blocked("a", kHostName, {.family = 6}));
+  EXPECT_TRUE(Reaches("d", kHostName));
   // Replies to connections others open to a are not egress-filtered.
   EXPECT_TRUE(Reaches("d", "a"));
 }
@@ -574,6 +602,60 @@ TEST_F(NftDataplaneTest, IncrementalLabelChangeFlipsReachability) {
   // All of it incrementally: one full sync at the start, one transaction per change.
   EXPECT_EQ(dataplane_->stats().full_syncs, 1u);
   EXPECT_EQ(dataplane_->stats().transactions, 3u);
+}
+
+// An agent that finds a table from another version (a base chain at another priority, a rule
+// without our comment, stale chains, sets, map entries and anti-spoofing elements) converges it in
+// one transaction, to a fixed point: the next restart writes nothing.
+TEST_F(NftDataplaneTest, SyncConvergesAnOutdatedTable) {
+  auto dir = test::TempDir::Create();
+  ASSERT_TRUE(dir.ok()) << dir.status();
+  std::ofstream(dir->File("old.nft")) << R"(
+add table inet tabby
+add chain inet tabby forward-ingress { type filter hook forward priority filter + 5; policy accept; }
+add rule inet tabby forward-ingress oifname "tabby*" drop
+add chain inet tabby gnp.old.in
+add rule inet tabby gnp.old.in accept comment "tabby:0000000000000000"
+add chain inet tabby fw-tabbya
+add rule inet tabby fw-tabbya drop
+add set inet tabby sel-old-4 { type ipv4_addr; }
+add element inet tabby sel-old-4 { 198.51.100.9 }
+add map inet tabby from-wl { type ifname : verdict; }
+add element inet tabby from-wl { "tabbya" : goto gnp.old.in, "tabbygone" : goto fw-tabbya }
+add set inet tabby wl-src4 { type ifname . ipv4_addr; flags interval; }
+add element inet tabby wl-src4 { "tabbya" . 203.0.113.0/24, "tabbyzz" . 198.51.100.50 }
+)";
+  ASSERT_OK(host_->netns().RunOk({"nft", "-f", dir->File("old.nft")}));
+  EXPECT_TRUE(Blocked("b", "a"));  // the old forward-ingress drops everything
+
+  UpsertDefaultEndpoints();
+  calc_.Upsert(calc::testing::GlobalPolicy("b-from-a", "app == 'b'",
+                                           {calc::testing::RuleAllowFrom("app == 'a'")}));
+  ASSERT_OK(Program());
+  EXPECT_EQ(dataplane_->stats().transactions, 1u);
+  EXPECT_TRUE(Reaches("b", "a"));
+  EXPECT_TRUE(Reaches("a", "b"));
+  EXPECT_TRUE(Blocked("c", "b"));
+
+  CommandResult listing = host_->netns().Run({"nft", "list", "table", "inet", "tabby"});
+  ASSERT_TRUE(listing.ok()) << listing.Describe();
+  EXPECT_THAT(listing.out, ::testing::HasSubstr("hook forward priority filter + 10;"));
+  EXPECT_THAT(listing.out, ::testing::Not(::testing::HasSubstr("priority filter + 5")));
+  for (const char* gone : {"gnp.old.in", "sel-old-4", "tabbygone", "tabbyzz", "203.0.113.0"}) {
+    EXPECT_THAT(listing.out, ::testing::Not(::testing::HasSubstr(gone))) << listing.out;
+  }
+  EXPECT_THAT(listing.out, ::testing::HasSubstr("\"tabbya\" : goto fw-tabbya"));
+  // Every rule is ours now.
+  for (const auto& handle : Handles()) {
+    if (handle.rfind("rule ", 0) == 0) {
+      EXPECT_THAT(handle, ::testing::HasSubstr("tabby:"));
+    }
+  }
+
+  std::vector<std::string> before = Handles();
+  ASSERT_OK(Restart(calc_.state()));
+  EXPECT_EQ(dataplane_->stats().transactions, 0u);
+  EXPECT_EQ(Handles(), before);
 }
 
 TEST_F(NftDataplaneTest, RestartAdoptsTableAndKeepsStreamFlowing) {
