@@ -1,18 +1,47 @@
 #include "support/netns.h"
 
 #include <fmt/format.h>
+#include <signal.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <filesystem>
 #include <random>
+#include <system_error>
 
 namespace tabby::test {
+namespace {
+
+constexpr std::string_view kPrefix = "tabbyt-";
+
+// Deletes namespaces a crashed test left behind: ours are named tabbyt-<pid>-..., and a
+// namespace whose creating process is gone has no owner any more.
+void SweepOrphans() {
+  std::error_code error;
+  for (const auto& entry : std::filesystem::directory_iterator("/var/run/netns", error)) {
+    std::string name = entry.path().filename().string();
+    if (name.rfind(kPrefix, 0) != 0) continue;
+    size_t dash = name.find('-', kPrefix.size());
+    if (dash == std::string::npos) continue;
+    std::string pid_text = name.substr(kPrefix.size(), dash - kPrefix.size());
+    if (pid_text.empty() || pid_text.find_first_not_of("0123456789") != std::string::npos) {
+      continue;
+    }
+    pid_t pid = static_cast<pid_t>(std::stol(pid_text));
+    if (pid == getpid() || kill(pid, 0) == 0 || errno != ESRCH) continue;
+    RunCommand({"ip", "netns", "del", name});
+  }
+}
+
+}  // namespace
 
 absl::StatusOr<ScopedNetns> ScopedNetns::Create() {
+  SweepOrphans();
   std::random_device random;
   absl::Status last = absl::OkStatus();
   for (int attempt = 0; attempt < 5; ++attempt) {
     // The pid keeps names apart between processes, the random part within one.
-    std::string name = fmt::format("tabbyt-{}-{:06x}", getpid(), random() & 0xffffff);
+    std::string name = fmt::format("{}{}-{:06x}", kPrefix, getpid(), random() & 0xffffff);
     last = RunChecked({"ip", "netns", "add", name});
     if (!last.ok()) continue;  // e.g. the name exists: try another
     ScopedNetns netns(std::move(name));

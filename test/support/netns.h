@@ -1,5 +1,7 @@
 // A network namespace that exists exactly as long as this object: created with a unique name
 // (tabbyt-<pid>-<random>), so parallel test runs never collide, and deleted on every path.
+// Creating one also deletes namespaces left by test processes that died without cleaning up
+// (their pid no longer exists).
 #pragma once
 
 #include <string>
