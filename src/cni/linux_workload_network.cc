@@ -44,6 +44,7 @@ absl::Status ConfigureHostSide(Netlink& host, const WorkloadWiring& wiring) {
   // without a default route (an isolated network, a test namespace) would leave the workload
   // unable to resolve its gateway, so route the gateway address to lo: it is link-local and
   // never carries traffic, it only makes the host answer ARP for it.
+  RETURN_IF_ERROR(host.SetLinkUp("lo"));  // a route via lo needs lo up (always so on real hosts)
   RETURN_IF_ERROR(host.ReplaceRoute(Route{IpNetwork::Host(*IpAddress::Parse(kIpv4Gateway)), "lo",
                                           std::nullopt, /*link_scope=*/true}));
   return host.SetLinkUp(dev);

@@ -476,7 +476,7 @@ TEST_F(NftDataplaneFakeTest, OneMemberChangeIsOneElementCommand) {
   NftDataplane dataplane(client_);
   ASSERT_TRUE(dataplane.Sync(calc_.state()).ok());
   client_.scripts.clear();
-  const std::string id = SelectorSetId();
+  std::string id = SelectorSetId();
 
   // One address leaves the selector's set: one command, nothing else.
   calc::Delta removal;

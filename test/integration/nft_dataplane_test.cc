@@ -186,7 +186,7 @@ class NftDataplaneTest : public ::testing::Test {
                                      "--timeout-ms",
                                      std::to_string(timeout_ms)};
     if (!p.source.empty()) {
-      argv.push_back("--source");
+      argv.emplace_back("--source");
       argv.push_back(p.source);
     }
     return W(from).netns.Run(argv);
@@ -199,7 +199,7 @@ class NftDataplaneTest : public ::testing::Test {
   }
 
   ::testing::AssertionResult Reaches(const std::string& from, const std::string& to,
-                                     Probe p = {}) const {
+                                     const Probe& p = {}) const {
     CommandResult r = Connect(from, to, p, kAllowedTimeoutMs);
     std::string expected = "tabby-probe " + to;
     if (r.ok() && r.out.find(expected) != std::string::npos) {
@@ -210,7 +210,7 @@ class NftDataplaneTest : public ::testing::Test {
   }
 
   ::testing::AssertionResult Blocked(const std::string& from, const std::string& to,
-                                     Probe p = {}) const {
+                                     const Probe& p = {}) const {
     CommandResult r = Connect(from, to, p, kDeniedTimeoutMs);
     if (r.exit_code == 1 && r.err.find("timed out") != std::string::npos) {
       return ::testing::AssertionSuccess();
@@ -223,7 +223,7 @@ class NftDataplaneTest : public ::testing::Test {
                      int wait_seconds) const {
     const Workload& target = W(to);
     std::vector<std::string> argv = {"busybox", "ping"};
-    if (family == 6) argv.push_back("-6");
+    if (family == 6) argv.emplace_back("-6");
     for (const char* a : {"-c", "1", "-W"}) argv.emplace_back(a);
     argv.push_back(std::to_string(wait_seconds));
     argv.push_back(family == 4 ? target.ipv4 : *target.ipv6);

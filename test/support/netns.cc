@@ -1,10 +1,10 @@
 #include "support/netns.h"
 
 #include <fmt/format.h>
-#include <signal.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <csignal>
 #include <filesystem>
 #include <random>
 #include <system_error>
@@ -27,7 +27,7 @@ void SweepOrphans() {
     if (pid_text.empty() || pid_text.find_first_not_of("0123456789") != std::string::npos) {
       continue;
     }
-    pid_t pid = static_cast<pid_t>(std::stol(pid_text));
+    auto pid = static_cast<pid_t>(std::stol(pid_text));
     if (pid == getpid() || kill(pid, 0) == 0 || errno != ESRCH) continue;
     RunCommand({"ip", "netns", "del", name});
   }

@@ -4,12 +4,12 @@
 #include <fmt/format.h>
 #include <poll.h>
 #include <sched.h>
-#include <signal.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <csignal>
 #include <cstring>
 
 extern char** environ;  // NOLINT: POSIX
@@ -54,10 +54,12 @@ absl::StatusOr<Spawned> Spawn(const std::vector<std::string>& argv, const Comman
   if (argv.empty()) return absl::InvalidArgumentError("empty command line");
   // Everything the child needs is prepared before fork: after it, only async-signal-safe calls.
   std::vector<char*> args;
+  args.reserve(argv.size() + 1);
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
   std::vector<std::string> env_strings = MergedEnvironment(options.env);
   std::vector<char*> env;
+  env.reserve(env_strings.size() + 1);
   for (auto& e : env_strings) env.push_back(e.data());
   env.push_back(nullptr);
 

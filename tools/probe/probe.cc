@@ -19,7 +19,6 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
-#include <signal.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -27,6 +26,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <csignal>
 #include <cstdlib>
 #include <cstring>
 #include <optional>
@@ -425,7 +425,7 @@ int Serve(const std::vector<std::string>& args) {
     gethostname(host, sizeof(host) - 1);
     name = host;
   }
-  const std::string line = fmt::format("tabby-probe {}\n", name);
+  std::string line = fmt::format("tabby-probe {}\n", name);
 
   std::vector<Listener> listeners;
   auto add = [&](const std::vector<int>& ports, Listener::Kind kind) {

@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# CNI ADD and DEL latency: tabby versus the reference bridge + host-local plugins, invoked the
+# same way, side by side in one run (TESTING.md's method): CNI_* environment, the plugin run in a
+# host network namespace, N workloads added in a row, then deleted in a row. Rounds alternate
+# between the two plugins so that machine noise hits both alike. Prints per-plugin mean and p99
+# and the ratio tabby / reference.
+#
+#   bench/cni_latency.sh [WORKLOADS_PER_ROUND] [ROUNDS] [BUILD_DIR]     (as root)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+count=${1:-50}
+rounds=${2:-3}
+build=${3:-build}
+CNI=$PWD/$build/src/cmd/tabby-cni/tabby-cni
+CTL=$PWD/$build/src/cmd/tabbyctl/tabbyctl
+REF=/usr/lib/cni
+[ "$(id -u)" -eq 0 ] || { echo "run as root" >&2; exit 1; }
+[ -x "$CNI" ] || { echo "build first: ninja -C $build tabby-cni tabbyctl" >&2; exit 1; }
+[ -x "$REF/bridge" ] || { echo "containernetworking-plugins is not installed" >&2; exit 1; }
+
+work=$(mktemp -d /tmp/tabby-bench-cni.XXXXXX)
+host=tabbybench-$$
+cleanup() {
+  set +e
+  for ns in $(ip netns list | awk '{print $1}' | grep "^$host"); do ip netns del "$ns"; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+ip netns add "$host"
+ip -n "$host" link set lo up
+export TABBY_DATASTORE="sqlite://$work/tabby.db"
+"$CTL" apply -f - >/dev/null <<'EOF'
+apiVersion: projectcalico.org/v3
+kind: IPPool
+metadata: {name: bench}
+spec: {cidr: 10.80.0.0/16}
+EOF
+cat > "$work/tabby.json" <<EOF
+{"cniVersion": "1.0.0", "name": "bench", "type": "tabby", "nodename": "bench",
+ "datastore": "sqlite://$work/tabby.db"}
+EOF
+cat > "$work/bridge.json" <<EOF
+{"cniVersion": "1.0.0", "name": "benchbr", "type": "bridge", "bridge": "benchbr0",
+ "isGateway": true, "ipMasq": false,
+ "ipam": {"type": "host-local", "subnet": "10.81.0.0/16", "dataDir": "$work/host-local"}}
+EOF
+
+now_ns() { date +%s%N; }
+
+# run_round PLUGIN_BINARY CONFIG LABEL: N ADDs then N DELs; appends latencies (µs) to files.
+run_round() {
+  local plugin=$1 config=$2 label=$3
+  for i in $(seq 1 "$count"); do ip netns add "$host-$label-$i"; done
+  for i in $(seq 1 "$count"); do
+    local start end
+    start=$(now_ns)
+    ip netns exec "$host" env CNI_COMMAND=ADD CNI_CONTAINERID="$label-$i" \
+      CNI_NETNS="/var/run/netns/$host-$label-$i" CNI_IFNAME=eth0 CNI_PATH="$REF" \
+      CNI_ARGS="IgnoreUnknown=1;K8S_POD_NAMESPACE=bench;K8S_POD_NAME=$label-$i" "$plugin" <"$config" >"$work/out" || { cat "$work/out" >&2; exit 1; }
+    end=$(now_ns)
+    echo $(((end - start) / 1000)) >>"$work/$label.add"
+  done
+  for i in $(seq 1 "$count"); do
+    local start end
+    start=$(now_ns)
+    ip netns exec "$host" env CNI_COMMAND=DEL CNI_CONTAINERID="$label-$i" \
+      CNI_NETNS="/var/run/netns/$host-$label-$i" CNI_IFNAME=eth0 CNI_PATH="$REF" \
+      CNI_ARGS="IgnoreUnknown=1;K8S_POD_NAMESPACE=bench;K8S_POD_NAME=$label-$i" "$plugin" <"$config" >"$work/out" || { cat "$work/out" >&2; exit 1; }
+    end=$(now_ns)
+    echo $(((end - start) / 1000)) >>"$work/$label.del"
+  done
+  for i in $(seq 1 "$count"); do ip netns del "$host-$label-$i"; done
+}
+
+for r in $(seq 1 "$rounds"); do
+  run_round "$CNI" "$work/tabby.json" tabby
+  run_round "$REF/bridge" "$work/bridge.json" reference
+done
+
+# stats FILE -> "mean p99" in ms
+stats() {
+  sort -n "$1" | awk '{v[NR]=$1; s+=$1} END {
+    i=int(NR*0.99); if (i<1) i=1; if (i>NR) i=NR;
+    printf "%.2f %.2f", s/NR/1000, v[i]/1000 }'
+}
+read -r tabby_add tabby_add99 <<<"$(stats "$work/tabby.add")"
+read -r ref_add ref_add99 <<<"$(stats "$work/reference.add")"
+read -r tabby_del tabby_del99 <<<"$(stats "$work/tabby.del")"
+read -r ref_del ref_del99 <<<"$(stats "$work/reference.del")"
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+samples=$((count * rounds))
+echo "CNI latency, $samples workloads per plugin ($rounds alternating rounds of $count)"
+printf '| operation | tabby mean (p99) ms | bridge+host-local mean (p99) ms | ratio tabby/reference |\n'
+printf '|---|---|---|---|\n'
+printf '| ADD | %s (%s) | %s (%s) | %s |\n' "$tabby_add" "$tabby_add99" "$ref_add" "$ref_add99" \
+  "$(ratio "$tabby_add" "$ref_add")"
+printf '| DEL | %s (%s) | %s (%s) | %s |\n' "$tabby_del" "$tabby_del99" "$ref_del" "$ref_del99" \
+  "$(ratio "$tabby_del" "$ref_del")"
