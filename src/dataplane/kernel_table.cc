@@ -1,8 +1,7 @@
 #include "dataplane/kernel_table.h"
 
-#include <netdb.h>
-
 #include <fmt/format.h>
+#include <netdb.h>
 
 #include <nlohmann/json.hpp>
 
@@ -18,8 +17,8 @@ int ProtocolNumber(const json& value) {
   if (!value.is_string()) return -1;
   std::string name = value.get<std::string>();
   static const std::map<std::string, int> kKnown = {
-      {"icmp", 1}, {"tcp", 6}, {"udp", 17}, {"ipv6-icmp", 58}, {"icmpv6", 58},
-      {"sctp", 132}, {"udplite", 136}};
+      {"icmp", 1},    {"tcp", 6},    {"udp", 17},     {"ipv6-icmp", 58},
+      {"icmpv6", 58}, {"sctp", 132}, {"udplite", 136}};
   if (auto it = kKnown.find(name); it != kKnown.end()) return it->second;
   protoent entry{};
   protoent* result = nullptr;
@@ -55,8 +54,7 @@ std::string ElementText(const json& elem) {
     if (parts.size() == 3) {  // address . protocol . port
       int protocol = ProtocolNumber(parts[1]);
       if (protocol >= 0 && parts[2].is_number_integer()) {
-        return fmt::format("{} . {} . {}", AddressText(parts[0]), protocol,
-                           parts[2].get<int>());
+        return fmt::format("{} . {} . {}", AddressText(parts[0]), protocol, parts[2].get<int>());
       }
     }
     if (parts.size() == 2 && parts[0].is_string()) {  // interface . address
@@ -107,9 +105,9 @@ std::string HookSignature(const std::string& hook_clause) {
     priority = hook_clause.substr(start, hook_clause.find(';', start) - start);
   }
   // Named priorities as nft prints them numerically.
-  static const std::map<std::string, int> kNamed = {{"raw", -300}, {"mangle", -150},
-                                                     {"dstnat", -100}, {"filter", 0},
-                                                     {"security", 50}, {"srcnat", 100}};
+  static const std::map<std::string, int> kNamed = {{"raw", -300},    {"mangle", -150},
+                                                    {"dstnat", -100}, {"filter", 0},
+                                                    {"security", 50}, {"srcnat", 100}};
   int value = 0;
   size_t plus = priority.find_first_of("+-", 1);
   std::string base = priority.substr(0, plus == std::string::npos ? priority.size() : plus);

@@ -20,8 +20,8 @@ struct KernelChain {
 struct KernelTable {
   bool exists = false;
   std::map<std::string, KernelChain> chains;
-  std::map<std::string, std::set<std::string>> sets;   // name -> canonical elements
-  std::map<std::string, std::string> set_types;        // name -> type signature
+  std::map<std::string, std::set<std::string>> sets;               // name -> canonical elements
+  std::map<std::string, std::string> set_types;                    // name -> type signature
   std::map<std::string, std::map<std::string, std::string>> maps;  // name -> key -> verdict
   std::set<std::string> counters;
 };

@@ -1,6 +1,7 @@
 #include "dataplane/netlink.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <net/if.h>
 #include <netlink/netlink.h>
 #include <netlink/route/addr.h>
@@ -13,8 +14,6 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
-
-#include <fmt/format.h>
 
 #include "base/files.h"
 #include "base/status_macros.h"
@@ -45,8 +44,8 @@ using RoutePtr = NlPtr<rtnl_route, rtnl_route_put>;
 using CachePtr = NlPtr<nl_cache, nl_cache_free>;
 
 AddrPtr ToNlAddr(const IpAddress& address, int prefix_length) {
-  AddrPtr addr(nl_addr_build(address.is_v4() ? AF_INET : AF_INET6, address.bytes(),
-                             address.byte_length()));
+  AddrPtr addr(
+      nl_addr_build(address.is_v4() ? AF_INET : AF_INET6, address.bytes(), address.byte_length()));
   nl_addr_set_prefixlen(addr.get(), prefix_length);
   return addr;
 }
@@ -299,9 +298,9 @@ absl::StatusOr<std::unique_ptr<NetnsGuard>> NetnsGuard::Enter(const std::string&
   if (target < 0) {
     int err = errno;
     close(original);
-    return absl::Status(err == ENOENT ? absl::StatusCode::kNotFound : absl::StatusCode::kInternal,
-                        fmt::format("cannot open network namespace {}: {}", netns_path,
-                                    std::strerror(err)));
+    return absl::Status(
+        err == ENOENT ? absl::StatusCode::kNotFound : absl::StatusCode::kInternal,
+        fmt::format("cannot open network namespace {}: {}", netns_path, std::strerror(err)));
   }
   int rc = setns(target, CLONE_NEWNET);
   int err = errno;
@@ -325,7 +324,8 @@ absl::Status WriteSysctl(const std::string& key, const std::string& value) {
   std::string path = "/proc/sys/" + key;
   std::ofstream out(path);
   if (!out) {
-    return absl::InternalError(fmt::format("cannot open sysctl {}: {}", path, std::strerror(errno)));
+    return absl::InternalError(
+        fmt::format("cannot open sysctl {}: {}", path, std::strerror(errno)));
   }
   out << value;
   out.flush();

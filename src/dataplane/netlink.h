@@ -21,9 +21,9 @@ inline constexpr int kRouteProtocol = 0xc5;  // 197
 
 struct Route {
   IpNetwork destination;
-  std::string interface_name;         // empty for a blackhole route
+  std::string interface_name;  // empty for a blackhole route
   std::optional<IpAddress> gateway;
-  bool link_scope = false;            // scope link (directly attached)
+  bool link_scope = false;  // scope link (directly attached)
   bool blackhole = false;
   int protocol = kRouteProtocol;
 };

@@ -1,8 +1,7 @@
 #include "dataplane/nft_client.h"
 
-#include <nftables/libnftables.h>
-
 #include <fmt/format.h>
+#include <nftables/libnftables.h>
 
 namespace tabby::dataplane {
 namespace {
@@ -38,8 +37,8 @@ class LibNftablesClient final : public NftClient {
     nft_ctx_output_set_flags(ctx_, 0);
     if (rc != 0) {
       if (error.find("No such file or directory") != std::string::npos) return std::nullopt;
-      return absl::InternalError(fmt::format("cannot list nftables table {} {}: {}", family, name,
-                                             error));
+      return absl::InternalError(
+          fmt::format("cannot list nftables table {} {}: {}", family, name, error));
     }
     return std::optional<std::string>(std::move(output));
   }
@@ -50,8 +49,6 @@ class LibNftablesClient final : public NftClient {
 
 }  // namespace
 
-std::unique_ptr<NftClient> MakeLibNftablesClient() {
-  return std::make_unique<LibNftablesClient>();
-}
+std::unique_ptr<NftClient> MakeLibNftablesClient() { return std::make_unique<LibNftablesClient>(); }
 
 }  // namespace tabby::dataplane

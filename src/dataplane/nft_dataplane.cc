@@ -46,15 +46,14 @@ class NftDataplane::Batch {
 
   void EnsureSet(const SetDef& set) {
     if (table_.sets.contains(set.name)) return;
-    create_.push_back(fmt::format("add set {} {} {{ {} }}", TableRef(), set.name,
-                                  set.TypeClause()));
+    create_.push_back(
+        fmt::format("add set {} {} {{ {} }}", TableRef(), set.name, set.TypeClause()));
     table_.sets[set.name];
   }
 
   void EnsureMap(const std::string& name) {
     if (table_.maps.contains(name)) return;
-    create_.push_back(
-        fmt::format("add map {} {} {{ type ifname : verdict; }}", TableRef(), name));
+    create_.push_back(fmt::format("add map {} {} {{ type ifname : verdict; }}", TableRef(), name));
     table_.maps[name];
   }
 
@@ -104,10 +103,9 @@ class NftDataplane::Batch {
       it = table_.chains.end();
     }
     if (it == table_.chains.end()) {
-      create_.push_back(chain.hook.empty()
-                            ? fmt::format("add chain {} {}", TableRef(), chain.name)
-                            : fmt::format("add chain {} {} {{ {} }}", TableRef(), chain.name,
-                                          chain.hook));
+      create_.push_back(chain.hook.empty() ? fmt::format("add chain {} {}", TableRef(), chain.name)
+                                           : fmt::format("add chain {} {} {{ {} }}", TableRef(),
+                                                         chain.name, chain.hook));
       it = table_.chains.emplace(chain.name, KernelChain{hook, {}}).first;
     } else if (it->second.hashes == hashes) {
       return;  // already holds exactly these rules
@@ -181,8 +179,8 @@ class NftDataplane::Batch {
   }
 
   KernelTable& table_;
-  std::vector<std::string> create_, elements_remove_, elements_add_, rules_, map_remove_,
-      map_add_, chain_flush_, chain_delete_, set_delete_;
+  std::vector<std::string> create_, elements_remove_, elements_add_, rules_, map_remove_, map_add_,
+      chain_flush_, chain_delete_, set_delete_;
 };
 
 namespace {
@@ -251,7 +249,8 @@ absl::Status NftDataplane::Sync(const calc::DesiredState& desired) {
       }
     }
   };
-  sync_sets(desired.ip_sets, SetKind::kAddress, [](const IpAddress& a) { return AddressElement(a); });
+  sync_sets(desired.ip_sets, SetKind::kAddress,
+            [](const IpAddress& a) { return AddressElement(a); });
   sync_sets(desired.port_sets, SetKind::kPort,
             [](const calc::PortSetMember& m) { return PortElement(m); });
 
@@ -301,9 +300,9 @@ absl::Status NftDataplane::Apply(const calc::Delta& delta, const calc::DesiredSt
   auto sets_added = [&](const std::set<std::string>& ids, SetKind kind) {
     for (const auto& id : ids) {
       for (int family : {4, 6}) {
-        batch.EnsureSet(SetDef{
-            kind == SetKind::kPort ? PortSetName(id, family) : AddressSetName(id, family), kind,
-            family});
+        batch.EnsureSet(
+            SetDef{kind == SetKind::kPort ? PortSetName(id, family) : AddressSetName(id, family),
+                   kind, family});
       }
     }
   };

@@ -1,8 +1,8 @@
 #include "dataplane/nft_render.h"
 
-#include <algorithm>
-
 #include <fmt/format.h>
+
+#include <algorithm>
 
 #include "base/hash.h"
 
@@ -67,8 +67,8 @@ std::vector<IpNetwork> NetsOfFamily(const std::vector<IpNetwork>& nets, int fami
   });
   std::vector<IpNetwork> kept;
   for (const auto& n : of_family) {
-    bool covered = std::any_of(kept.begin(), kept.end(),
-                               [&](const IpNetwork& k) { return k.Contains(n); });
+    bool covered =
+        std::any_of(kept.begin(), kept.end(), [&](const IpNetwork& k) { return k.Contains(n); });
     if (!covered) kept.push_back(n);
   }
   std::sort(kept.begin(), kept.end());
@@ -165,17 +165,14 @@ std::string Join(const std::vector<std::string>& parts) {
 
 std::vector<std::string> RenderRuleTexts(const CompiledRule& rule, const std::string& log_text) {
   std::vector<std::string> out;
-  bool any_family_specific = rule.ip_version || rule.protocol == 1 || rule.protocol == 58 ||
-                             !rule.source.nets.empty() || !rule.destination.nets.empty() ||
-                             !rule.source.not_nets.empty() || !rule.destination.not_nets.empty() ||
-                             !rule.source.ip_set.empty() || !rule.destination.ip_set.empty() ||
-                             !rule.source.not_ip_set.empty() ||
-                             !rule.destination.not_ip_set.empty() ||
-                             !rule.source.named_port_sets.empty() ||
-                             !rule.destination.named_port_sets.empty() ||
-                             !rule.source.not_named_port_sets.empty() ||
-                             !rule.destination.not_named_port_sets.empty() || rule.icmp ||
-                             rule.not_icmp;
+  bool any_family_specific =
+      rule.ip_version || rule.protocol == 1 || rule.protocol == 58 || !rule.source.nets.empty() ||
+      !rule.destination.nets.empty() || !rule.source.not_nets.empty() ||
+      !rule.destination.not_nets.empty() || !rule.source.ip_set.empty() ||
+      !rule.destination.ip_set.empty() || !rule.source.not_ip_set.empty() ||
+      !rule.destination.not_ip_set.empty() || !rule.source.named_port_sets.empty() ||
+      !rule.destination.named_port_sets.empty() || !rule.source.not_named_port_sets.empty() ||
+      !rule.destination.not_named_port_sets.empty() || rule.icmp || rule.not_icmp;
   for (int family : {4, 6}) {
     if (!FamilyPossible(rule, family)) continue;
     std::vector<std::string> parts;
@@ -272,16 +269,16 @@ std::vector<ChainDef> BaseChains() {
   std::string workload = fmt::format("\"{}*\"", kInterfacePrefix);
   std::vector<ChainDef> chains;
   // Anti-spoofing runs before conntrack, so a spoofed packet never creates or matches state.
-  chains.push_back(BaseChain(
-      kCheckSourceChain, "",
-      {fmt::format("iifname . ip saddr @{} return", kSourceSet4),
-       fmt::format("iifname . ip6 saddr @{} return", kSourceSet6),
-       // Link-local sources carry neighbour discovery; :: is duplicate address detection.
-       "ip6 saddr fe80::/10 return",
-       "ip6 saddr :: meta l4proto ipv6-icmp return", DropCounted(kCounterSpoofed)}));
-  chains.push_back(BaseChain(
-      "prerouting", "type filter hook prerouting priority raw; policy accept;",
-      {fmt::format("iifname {} jump {}", workload, kCheckSourceChain)}));
+  chains.push_back(
+      BaseChain(kCheckSourceChain, "",
+                {fmt::format("iifname . ip saddr @{} return", kSourceSet4),
+                 fmt::format("iifname . ip6 saddr @{} return", kSourceSet6),
+                 // Link-local sources carry neighbour discovery; :: is duplicate address detection.
+                 "ip6 saddr fe80::/10 return", "ip6 saddr :: meta l4proto ipv6-icmp return",
+                 DropCounted(kCounterSpoofed)}));
+  chains.push_back(BaseChain("prerouting",
+                             "type filter hook prerouting priority raw; policy accept;",
+                             {fmt::format("iifname {} jump {}", workload, kCheckSourceChain)}));
   chains.push_back(BaseChain(
       "forward-egress", "type filter hook forward priority filter; policy accept;",
       {"ct state established,related accept",
@@ -326,8 +323,8 @@ std::vector<ChainDef> RenderEndpointChains(const calc::EndpointProgram& endpoint
     if (direction.policies.empty()) {
       main.rules.push_back(MakeRule("goto " + profile_chain_name));
     } else {
-      main.rules.push_back(MakeRule(
-          fmt::format("meta mark set meta mark & 0x{:08x}", ~kPassMark & 0xffffffffu)));
+      main.rules.push_back(
+          MakeRule(fmt::format("meta mark set meta mark & 0x{:08x}", ~kPassMark & 0xffffffffu)));
       for (const auto& id : direction.policies) {
         main.rules.push_back(MakeRule("jump " + id));
         main.rules.push_back(MakeRule(
@@ -336,6 +333,12 @@ std::vector<ChainDef> RenderEndpointChains(const calc::EndpointProgram& endpoint
       main.rules.push_back(MakeRule(DropCounted(kCounterEndOfTier)));
     }
     ChainDef profiles{profile_chain_name, "", {}};
+    if (!direction.policies.empty()) {
+      // Reached after a Pass: the mark bit has done its job; do not leak it to other users of
+      // the packet mark.
+      profiles.rules.push_back(
+          MakeRule(fmt::format("meta mark set meta mark & 0x{:08x}", ~kPassMark & 0xffffffffu)));
+    }
     for (const auto& id : direction.profiles) profiles.rules.push_back(MakeRule("jump " + id));
     if (!direction.profiles.empty()) {
       profiles.rules.push_back(MakeRule(DropCounted(kCounterNoProfile)));

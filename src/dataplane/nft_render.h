@@ -73,17 +73,18 @@ struct RenderedRule {
 
 struct ChainDef {
   std::string name;
-  std::string hook;  // empty for a regular chain, else e.g. "type filter hook forward priority filter; policy accept;"
+  std::string hook;  // empty for a regular chain, else e.g. "type filter hook forward priority
+                     // filter; policy accept;"
   std::vector<RenderedRule> rules;
 };
 
 // Kernel object names.
 std::string AddressSetName(const std::string& set_id, int family);
 std::string PortSetName(const std::string& set_id, int family);
-std::string EgressChainName(const std::string& interface_name);         // fw-<if>
-std::string IngressChainName(const std::string& interface_name);        // tw-<if>
-std::string EgressProfileChainName(const std::string& interface_name);  // fwp-<if>
-std::string IngressProfileChainName(const std::string& interface_name); // twp-<if>
+std::string EgressChainName(const std::string& interface_name);          // fw-<if>
+std::string IngressChainName(const std::string& interface_name);         // tw-<if>
+std::string EgressProfileChainName(const std::string& interface_name);   // fwp-<if>
+std::string IngressProfileChainName(const std::string& interface_name);  // twp-<if>
 inline constexpr char kFromWorkloadMap[] = "from-wl";
 inline constexpr char kToWorkloadMap[] = "to-wl";
 inline constexpr char kSourceSet4[] = "wl-src4";

@@ -51,8 +51,8 @@ absl::Status WorkloadRoutes::Apply(const calc::Delta& delta, const calc::Desired
     // workload with the same address already has.
     if (!netlink_.GetLink(interface).ok()) continue;
     for (const auto& address : old->second.addresses) {
-      absl::Status status = netlink_.DeleteRoute(
-          Route{address, interface, std::nullopt, /*link_scope=*/true});
+      absl::Status status =
+          netlink_.DeleteRoute(Route{address, interface, std::nullopt, /*link_scope=*/true});
       // Usually the interface and its routes went away with the workload.
       if (!status.ok() && status.code() != absl::StatusCode::kNotFound && first_error.ok()) {
         first_error = status;

@@ -24,6 +24,9 @@ absl::StatusOr<std::unique_ptr<Host>> Host::Create() {
   RETURN_IF_ERROR(ns.RunOk({"ip", "link", "set", "uplink1", "up"}));
   RETURN_IF_ERROR(ns.RunOk({"ip", "link", "set", "uplink0", "up"}));
   RETURN_IF_ERROR(ns.RunOk({"ip", "route", "add", "default", "dev", "uplink0"}));
+  // As the CNI plugin does: the gateway address routed to lo, so proxy ARP answers for it.
+  RETURN_IF_ERROR(
+      ns.RunOk({"ip", "route", "add", std::string(kWorkloadGateway4) + "/32", "dev", "lo"}));
   return host;
 }
 

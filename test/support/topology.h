@@ -9,10 +9,9 @@
 //                                          ip_forward=1, ipv6 all.forwarding=1
 //
 // Proxy ARP answers for 169.254.1.1 only if the host has a route to it through another
-// interface, which a real host's default route provides. A namespace has none, so the host gets
-// an uplink `uplink0` (one end of a veth pair whose
-// other end, uplink1, is in the host too) holding its default route (a multi-host test may replace
-// that route).
+// interface; like the CNI plugin, the host routes 169.254.1.1/32 to lo. The host also gets an
+// uplink `uplink0` (one end of a veth pair whose other end, uplink1, is in the host too) holding
+// its default route and room for its own addresses (a multi-host test may replace that route).
 //
 // Destruction deletes every workload namespace (and with it the veth pairs), then the host's.
 #pragma once
