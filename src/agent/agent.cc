@@ -38,8 +38,9 @@ void Agent::WriteStatus(datastore::Revision revision, bool in_sync, const std::s
       {"routesAdded", routes_.routes_added()},
       {"lastError", error},
   };
-  absl::Status written =
-      WriteFileAtomically(options_.state_dir + "/status.json", status.dump(2) + "\n");
+  absl::Status written = WriteFileAtomically(
+      options_.state_dir + "/status.json",
+      status.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
   if (!written.ok()) spdlog::warn("agent: cannot write status: {}", MessageOf(written));
 }
 

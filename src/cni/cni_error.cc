@@ -13,7 +13,8 @@ std::string CniError::ToJson(const std::string& cni_version) const {
                         {"code", static_cast<int>(code)},
                         {"msg", message}};
   if (!details.empty()) out["details"] = details;
-  return out.dump(2);
+  // Messages quote the caller's input, which may not be UTF-8: replace, never throw.
+  return out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 CniError FromStatus(const absl::Status& status, std::string_view context) {

@@ -305,7 +305,7 @@ ParseResult ParseInvocation(const std::function<std::optional<std::string>(const
     try {
       json ignored = json::parse(stdin_text);
       (void)ignored;
-    } catch (const json::parse_error& e) {
+    } catch (const json::exception& e) {  // parse_error, or out_of_range for huge numbers
       details = e.what();
     }
     return fail(

@@ -9,8 +9,11 @@
 #include <cstdint>
 #include <limits>
 #include <optional>
+#include <sstream>
 #include <string>
+#include <unordered_map>
 #include <utility>
+#include <vector>
 
 #include "base/status_macros.h"
 #include "model/internal.h"
@@ -23,7 +26,7 @@ using nlohmann::json;
 // Bounds on what one stream may expand to: aliases let a small text describe a huge tree. Without
 // aliases every value takes at least one byte of text, so a stream may hold as many values as it
 // has bytes, plus some slack for aliases.
-constexpr int kMaxDepth = 64;
+constexpr size_t kMaxDepth = 64;
 constexpr size_t kAliasSlack = 1 << 16;
 
 constexpr std::string_view kTagStr = "tag:yaml.org,2002:str";
@@ -136,110 +139,194 @@ json ResolvePlain(std::string_view s) {
   return json(std::string(s));
 }
 
-class Converter {
+// A problem found while building a document; thrown out of the parser's callbacks.
+struct BuildError {
+  Location location;
+  std::string message;
+};
+
+Location LocationOf(const YAML::Mark& mark) {
+  if (mark.is_null() || mark.line < 0) return Location{};
+  return Location{mark.line + 1, mark.column + 1};
+}
+
+// Builds one document's JSON value and location table from the parser's events. Aliases are
+// expanded by copying the anchored value; every value, copies included, is charged against a
+// budget shared by the whole stream.
+class JsonBuilder : public YAML::EventHandler {
  public:
-  Converter(LocationTable* locations, size_t* values_left)
+  JsonBuilder(LocationTable* locations, size_t* values_left)
       : locations_(locations), values_left_(values_left) {}
 
-  absl::Status Convert(const YAML::Node& node, const std::string& path, Location key_location,
-                       int depth, json* out) {
-    if (*values_left_ == 0) {
-      return Error(node, "document too large after expanding aliases");
-    }
-    --*values_left_;
-    if (depth > kMaxDepth) {
-      return Error(node,
-                   fmt::format("document nested too deeply (more than {} levels)", kMaxDepth));
-    }
-    Location location = key_location.line > 0 ? key_location : LocationOf(node);
-    if (location.line > 0) locations_->Add(path, location);
-    switch (node.Type()) {
-      case YAML::NodeType::Undefined:
-      case YAML::NodeType::Null:
-        *out = nullptr;
-        return absl::OkStatus();
-      case YAML::NodeType::Scalar:
-        return ConvertScalar(node, out);
-      case YAML::NodeType::Sequence: {
-        *out = json::array();
-        size_t index = 0;
-        for (const YAML::Node& item : node) {
-          json value;
-          absl::Status status =
-              Convert(item, PathIndex(path, index), Location{}, depth + 1, &value);
-          if (!status.ok()) return status;
-          out->push_back(std::move(value));
-          ++index;
-        }
-        return absl::OkStatus();
-      }
-      case YAML::NodeType::Map: {
-        *out = json::object();
-        for (const auto& entry : node) {
-          // Copies: iterator values are temporaries (Node copies share the tree).
-          const YAML::Node key = entry.first;
-          const YAML::Node item = entry.second;
-          if (!key.IsScalar()) {
-            return Error(key.IsNull() ? YAML::Node(node) : key, "a map key must be a string");
-          }
-          const std::string& name = key.Scalar();
-          if (!IsValidUtf8(name)) return Error(key, "map key is not valid UTF-8");
-          if (out->contains(name)) {
-            return Error(key, fmt::format("duplicate key \"{}\"", name));
-          }
-          json value;
-          absl::Status status =
-              Convert(item, PathKey(path, name), LocationOf(key), depth + 1, &value);
-          if (!status.ok()) return status;
-          (*out)[name] = std::move(value);
-        }
-        return absl::OkStatus();
-      }
-    }
-    return Error(node, "unsupported YAML node");
+  bool has_root() const { return root_.has_value(); }
+  json TakeRoot() { return *std::move(root_); }
+  const Location& root_location() const { return root_location_; }
+  int root_position() const { return root_position_; }
+
+  void OnDocumentStart(const YAML::Mark&) override {}
+  void OnDocumentEnd() override {}
+
+  void OnNull(const YAML::Mark& mark, YAML::anchor_t anchor) override {
+    if (IsKeyPosition()) throw BuildError{LocationOf(mark), "a map key must be a string"};
+    Charge(mark, 1);
+    Add(mark, nullptr, anchor, 1);
   }
+
+  void OnAlias(const YAML::Mark& mark, YAML::anchor_t anchor) override {
+    if (IsKeyPosition()) throw BuildError{LocationOf(mark), "a map key cannot be an alias"};
+    auto it = anchors_.find(anchor);
+    if (it == anchors_.end()) {
+      throw BuildError{LocationOf(mark), "alias refers to a node that is not complete"};
+    }
+    Charge(mark, it->second.count);
+    json copy = it->second.value;
+    Add(mark, std::move(copy), 0, it->second.count);
+  }
+
+  void OnScalar(const YAML::Mark& mark, const std::string& tag, YAML::anchor_t anchor,
+                const std::string& value) override {
+    if (!IsValidUtf8(value)) throw BuildError{LocationOf(mark), "value is not valid UTF-8"};
+    Charge(mark, 1);
+    if (IsKeyPosition()) {
+      Frame& frame = stack_.back();
+      if (frame.value.contains(value)) {
+        throw BuildError{LocationOf(mark), fmt::format("duplicate key \"{}\"", value)};
+      }
+      frame.key = value;
+      frame.key_location = LocationOf(mark);
+      return;
+    }
+    Add(mark, Resolve(mark, tag, value), anchor, 1);
+  }
+
+  void OnSequenceStart(const YAML::Mark& mark, const std::string& tag, YAML::anchor_t anchor,
+                       YAML::EmitterStyle::value) override {
+    Open(mark, tag, anchor, json::array());
+  }
+  void OnSequenceEnd() override { Close(); }
+
+  void OnMapStart(const YAML::Mark& mark, const std::string& tag, YAML::anchor_t anchor,
+                  YAML::EmitterStyle::value) override {
+    Open(mark, tag, anchor, json::object());
+  }
+  void OnMapEnd() override { Close(); }
 
  private:
-  static Location LocationOf(const YAML::Node& node) {
-    YAML::Mark mark = node.Mark();
-    if (mark.is_null() || mark.line < 0) return Location{};
-    return Location{mark.line + 1, mark.column + 1};
+  struct Frame {
+    json value;
+    std::string path;
+    YAML::anchor_t anchor = 0;
+    size_t count = 1;
+    std::optional<std::string> key;  // the key whose value comes next (maps)
+    Location key_location;
+  };
+  struct Anchored {
+    json value;
+    size_t count;
+  };
+
+  bool IsKeyPosition() const {
+    return !stack_.empty() && stack_.back().value.is_object() && !stack_.back().key.has_value();
   }
 
-  static absl::Status Error(const YAML::Node& node, std::string_view message) {
-    Location location = LocationOf(node);
-    if (location.line == 0) return absl::InvalidArgumentError(std::string(message));
-    return absl::InvalidArgumentError(
-        fmt::format("line {}, column {}: {}", location.line, location.column, message));
+  void Charge(const YAML::Mark& mark, size_t count) {
+    if (*values_left_ < count) {
+      throw BuildError{LocationOf(mark), "document too large after expanding aliases"};
+    }
+    *values_left_ -= count;
   }
 
-  static absl::Status ConvertScalar(const YAML::Node& node, json* out) {
-    const std::string& text = node.Scalar();
-    if (!IsValidUtf8(text)) return Error(node, "value is not valid UTF-8");
-    const std::string& tag = node.Tag();
-    if (tag == "!" || tag == kTagStr) {
-      *out = text;
-    } else if (tag == "?" || tag.empty()) {
-      *out = ResolvePlain(text);
-    } else if (std::string_view(tag).substr(0, kTagPrefix.size()) == kTagPrefix) {
+  // The path of the value that starts at `mark`, recording where it is.
+  std::string ChildPath(const YAML::Mark& mark) {
+    if (stack_.empty()) {
+      root_location_ = LocationOf(mark);
+      root_position_ = mark.pos;
+      if (root_location_.line > 0) locations_->Add("", root_location_);
+      return "";
+    }
+    Frame& parent = stack_.back();
+    std::string path;
+    Location location = LocationOf(mark);
+    if (parent.value.is_object()) {
+      path = PathKey(parent.path, *parent.key);
+      if (parent.key_location.line > 0) location = parent.key_location;
+    } else {
+      path = PathIndex(parent.path, parent.value.size());
+    }
+    if (location.line > 0) locations_->Add(path, location);
+    return path;
+  }
+
+  void Attach(json value, YAML::anchor_t anchor, size_t count) {
+    if (anchor != 0) anchors_[anchor] = Anchored{value, count};
+    if (stack_.empty()) {
+      root_ = std::move(value);
+      return;
+    }
+    Frame& parent = stack_.back();
+    parent.count += count;
+    if (parent.value.is_object()) {
+      parent.value[*parent.key] = std::move(value);
+      parent.key.reset();
+    } else {
+      parent.value.push_back(std::move(value));
+    }
+  }
+
+  void Add(const YAML::Mark& mark, json value, YAML::anchor_t anchor, size_t count) {
+    ChildPath(mark);
+    Attach(std::move(value), anchor, count);
+  }
+
+  void Open(const YAML::Mark& mark, const std::string& tag, YAML::anchor_t anchor, json empty) {
+    if (IsKeyPosition()) throw BuildError{LocationOf(mark), "a map key must be a string"};
+    if (tag != "?" && tag != "!" && !tag.empty() &&
+        tag != (empty.is_object() ? "tag:yaml.org,2002:map" : "tag:yaml.org,2002:seq")) {
+      throw BuildError{LocationOf(mark), fmt::format("unsupported tag \"{}\"", tag)};
+    }
+    if (stack_.size() >= kMaxDepth) {
+      throw BuildError{LocationOf(mark),
+                       fmt::format("document nested too deeply (more than {} levels)", kMaxDepth)};
+    }
+    Charge(mark, 1);
+    Frame frame;
+    frame.path = ChildPath(mark);
+    frame.value = std::move(empty);
+    frame.anchor = anchor;
+    stack_.push_back(std::move(frame));
+  }
+
+  void Close() {
+    Frame frame = std::move(stack_.back());
+    stack_.pop_back();
+    Attach(std::move(frame.value), frame.anchor, frame.count);
+  }
+
+  static json Resolve(const YAML::Mark& mark, const std::string& tag, const std::string& text) {
+    if (tag == "!" || tag == kTagStr) return text;
+    if (tag == "?" || tag.empty()) return ResolvePlain(text);
+    if (std::string_view(tag).substr(0, kTagPrefix.size()) == kTagPrefix) {
       std::string_view type = std::string_view(tag).substr(kTagPrefix.size());
       json value = ResolvePlain(text);
       bool matches = (type == "int" && value.is_number_integer()) ||
                      (type == "float" && value.is_number()) ||
                      (type == "bool" && value.is_boolean()) || (type == "null" && value.is_null());
       if (!matches) {
-        return Error(node, fmt::format("\"{}\" is not a valid !!{}", text, type));
+        throw BuildError{LocationOf(mark), fmt::format("\"{}\" is not a valid !!{}", text, type)};
       }
       if (type == "float") value = value.get<double>();
-      *out = std::move(value);
-    } else {
-      return Error(node, fmt::format("unsupported tag \"{}\"", tag));
+      return value;
     }
-    return absl::OkStatus();
+    throw BuildError{LocationOf(mark), fmt::format("unsupported tag \"{}\"", tag)};
   }
 
   LocationTable* locations_;
   size_t* values_left_;
+  std::vector<Frame> stack_;
+  std::unordered_map<YAML::anchor_t, Anchored> anchors_;
+  std::optional<json> root_;
+  Location root_location_;
+  int root_position_ = -1;
 };
 
 bool IsIdentifierKey(std::string_view key) {
@@ -344,31 +431,52 @@ Location LocationTable::Find(std::string_view path) const {
 }
 
 absl::StatusOr<std::vector<YamlDocument>> ParseYamlStream(std::string_view text) {
-  std::vector<YAML::Node> nodes;
-  try {
-    nodes = YAML::LoadAll(std::string(text));
-  } catch (const YAML::Exception& e) {
-    if (e.mark.is_null()) {
-      return absl::InvalidArgumentError(fmt::format("YAML syntax error: {}", e.msg));
+  auto syntax_error = [](const YAML::Mark& mark, std::string_view message) {
+    if (mark.is_null()) {
+      return absl::InvalidArgumentError(fmt::format("YAML syntax error: {}", message));
     }
     return absl::InvalidArgumentError(fmt::format("line {}, column {}: YAML syntax error: {}",
-                                                  e.mark.line + 1, e.mark.column + 1, e.msg));
-  } catch (const std::exception& e) {
-    return absl::InvalidArgumentError(fmt::format("YAML syntax error: {}", e.what()));
-  }
+                                                  mark.line + 1, mark.column + 1, message));
+  };
+  // Not YAML::LoadAll: yaml-cpp 0.7 loops forever on some invalid streams (a lone ",": each call
+  // yields an empty document without consuming anything). Here every document must make progress.
+  std::istringstream stream{std::string(text)};
+  YAML::Parser parser(stream);
   std::vector<YamlDocument> documents;
-  int index = 0;
   size_t values_left = text.size() + kAliasSlack;
-  for (const YAML::Node& node : nodes) {
-    ++index;
-    if (node.IsNull()) continue;
+  int last_empty_position = -1;
+  for (int index = 1;; ++index) {
     YamlDocument document;
     document.index = index;
-    Converter converter(&document.locations, &values_left);
-    absl::Status status = converter.Convert(node, "", Location{}, 0, &document.value);
-    if (!status.ok()) {
-      return absl::InvalidArgumentError(fmt::format("document {}, {}", index, MessageOf(status)));
+    JsonBuilder builder(&document.locations, &values_left);
+    try {
+      if (!parser.HandleNextDocument(builder)) break;
+    } catch (const BuildError& e) {
+      std::string where = e.location.line > 0 ? fmt::format(", line {}, column {}", e.location.line,
+                                                            e.location.column)
+                                              : "";
+      return absl::InvalidArgumentError(fmt::format("document {}{}: {}", index, where, e.message));
+    } catch (const YAML::Exception& e) {
+      return syntax_error(e.mark, e.msg);
+    } catch (const std::exception& e) {
+      return absl::InvalidArgumentError(fmt::format("YAML syntax error: {}", e.what()));
     }
+    // Every document consumes at least one byte; more documents than bytes means no progress.
+    if (static_cast<size_t>(index) > text.size() + 1) {
+      return absl::InvalidArgumentError("YAML syntax error: the parser made no progress");
+    }
+    if (!builder.has_root()) continue;
+    document.value = builder.TakeRoot();
+    if (document.value.is_null()) {
+      if (builder.root_position() >= 0 && builder.root_position() == last_empty_position) {
+        const Location& at = builder.root_location();
+        return absl::InvalidArgumentError(fmt::format(
+            "line {}, column {}: YAML syntax error: unexpected character", at.line, at.column));
+      }
+      last_empty_position = builder.root_position();
+      continue;
+    }
+    last_empty_position = -1;
     documents.push_back(std::move(document));
   }
   return documents;

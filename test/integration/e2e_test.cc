@@ -6,6 +6,7 @@
 
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "datastore/datastore.h"
 #include "support/netns.h"
@@ -469,6 +470,46 @@ TEST_F(EndToEnd, FailClosedWhileTheAgentIsDown) {
   StartAgent();
   WaitProgrammed();
   EXPECT_TRUE(Reach("a", "b"));
+}
+
+TEST_F(EndToEnd, ConcurrentAddsFromManyProcessesNeverShareAnAddress) {
+  constexpr int kWorkloads = 24;
+  std::vector<std::unique_ptr<ScopedNetns>> namespaces;
+  std::vector<std::unique_ptr<ChildProcess>> plugins;
+  std::string conf = dir_->File("netconf-concurrent.json");
+  std::ofstream(conf) << NetConf(false, 0);
+  for (int i = 0; i < kWorkloads; ++i) {
+    auto netns = ScopedNetns::Create();
+    ASSERT_TRUE(netns.ok()) << netns.status();
+    namespaces.push_back(std::make_unique<ScopedNetns>(std::move(*netns)));
+  }
+  // All plugin processes start before any finishes.
+  for (int i = 0; i < kWorkloads; ++i) {
+    CommandOptions options;
+    options.netns_path = host_->path();
+    options.env = {"CNI_COMMAND=ADD", fmt::format("CNI_CONTAINERID=many-{}", i),
+                   "CNI_NETNS=" + namespaces[i]->path(), "CNI_IFNAME=eth0",
+                   fmt::format("CNI_ARGS=K8S_POD_NAMESPACE=e2e;K8S_POD_NAME=many{}", i)};
+    auto plugin = ChildProcess::Start({"sh", "-c", std::string(TABBY_CNI) + " < " + conf}, options);
+    ASSERT_TRUE(plugin.ok()) << plugin.status();
+    plugins.push_back(std::move(*plugin));
+  }
+  std::set<std::string> addresses;
+  for (auto& plugin : plugins) {
+    std::optional<int> exit_code = plugin->Wait(seconds(60));
+    ASSERT_TRUE(exit_code.has_value() && *exit_code == 0) << plugin->Describe();
+    json result = json::parse(plugin->out(), nullptr, false);
+    ASSERT_FALSE(result.is_discarded()) << plugin->out();
+    addresses.insert(result["ips"][0]["address"].get<std::string>());
+  }
+  EXPECT_EQ(addresses.size(), static_cast<size_t>(kWorkloads));
+  // And the host routes every one to its own veth.
+  CommandResult routes = host_->Run({"ip", "-o", "route", "show", "proto", "197"});
+  ASSERT_TRUE(routes.ok()) << routes.Describe();
+  for (const auto& address : addresses) {
+    std::string bare = address.substr(0, address.find('/'));
+    EXPECT_NE(routes.out.find(bare + " dev tabby"), std::string::npos) << bare << routes.out;
+  }
 }
 
 TEST_F(EndToEnd, DefaultDenyForUnselectedWorkloads) {
