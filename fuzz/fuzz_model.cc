@@ -19,9 +19,8 @@ using tabby::model::Resource;
 
 void Check(bool ok, const char* what, std::string_view detail, std::string_view input) {
   if (ok) return;
-  std::fprintf(stderr, "fuzz_model: %s\n%.*s\ninput: %.*s\n", what,
-               static_cast<int>(detail.size()), detail.data(), static_cast<int>(input.size()),
-               input.data());
+  std::fprintf(stderr, "fuzz_model: %s\n%.*s\ninput: %.*s\n", what, static_cast<int>(detail.size()),
+               detail.data(), static_cast<int>(input.size()), input.data());
   std::abort();
 }
 
@@ -44,14 +43,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     std::string json = tabby::model::EncodeJson(resource);
     absl::StatusOr<Resource> stored = tabby::model::DecodeStored(json);
     Check(stored.ok(), "encoded JSON does not decode",
-          stored.ok() ? json : std::string(tabby::MessageOf(stored.status())) + "\n" + json,
-          input);
+          stored.ok() ? json : std::string(tabby::MessageOf(stored.status())) + "\n" + json, input);
     Check(*stored == expected, "JSON round trip changed the resource", json, input);
     Check(tabby::model::EncodeJson(*stored) == json, "JSON re-encoding differs", json, input);
 
     std::string yaml = tabby::model::EncodeYaml(resource);
-    absl::StatusOr<std::vector<Resource>> from_yaml =
-        tabby::model::DecodeDocuments(yaml, "yaml");
+    absl::StatusOr<std::vector<Resource>> from_yaml = tabby::model::DecodeDocuments(yaml, "yaml");
     Check(from_yaml.ok(), "encoded YAML does not decode",
           from_yaml.ok() ? yaml : std::string(tabby::MessageOf(from_yaml.status())) + "\n" + yaml,
           input);
@@ -60,8 +57,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   if (!decoded->empty()) {
     std::string list = tabby::model::EncodeListYaml(*decoded);
-    absl::StatusOr<std::vector<Resource>> from_list =
-        tabby::model::DecodeDocuments(list, "list");
+    absl::StatusOr<std::vector<Resource>> from_list = tabby::model::DecodeDocuments(list, "list");
     Check(from_list.ok() && from_list->size() == decoded->size(), "list does not decode", list,
           input);
   }

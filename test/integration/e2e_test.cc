@@ -512,6 +512,28 @@ TEST_F(EndToEnd, ConcurrentAddsFromManyProcessesNeverShareAnAddress) {
   }
 }
 
+TEST_F(EndToEnd, CniCheckAndDelAgainstTheRealKernel) {
+  TestWorkload& a = AddWorkload("a", "app=a");
+  CommandResult checked = Cni("CHECK", a, "", false);
+  EXPECT_TRUE(checked.ok()) << checked.Describe() << checked.out;
+  // The veth disappears behind the plugin's back: CHECK reports it with a code.
+  CommandResult wep = Ctl({"get", "workloadendpoint", a.endpoint, "-n", "e2e", "-o", "json"});
+  ASSERT_TRUE(wep.ok()) << wep.Describe();
+  std::string host_ifname = json::parse(wep.out)["spec"]["interfaceName"];
+  ASSERT_FALSE(host_ifname.empty()) << wep.out;
+  ASSERT_TRUE(host_->RunOk({"ip", "link", "del", host_ifname}).ok());
+  checked = Cni("CHECK", a, "", false);
+  EXPECT_FALSE(checked.ok());
+  json error = json::parse(checked.out, nullptr, false);
+  ASSERT_FALSE(error.is_discarded()) << checked.out;
+  EXPECT_EQ(error["code"], 100) << checked.out;
+  // DEL still cleans up what is left, and a second DEL is fine.
+  EXPECT_TRUE(Cni("DEL", a, "", false).ok());
+  EXPECT_TRUE(Cni("DEL", a, "", false).ok());
+  CommandResult endpoints = Ctl({"get", "workloadendpoints", "-A", "-o", "json"});
+  EXPECT_EQ(endpoints.out.find(a.ipv4), std::string::npos) << endpoints.out;
+}
+
 TEST_F(EndToEnd, DefaultDenyForUnselectedWorkloads) {
   AddWorkload("a", "app=a");
   AddWorkload("b", "app=b");

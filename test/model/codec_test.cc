@@ -759,6 +759,48 @@ TEST(Decode, YamlSyntaxErrors) {
   EXPECT_THAT(DecodeError("apiVersion: tabby.dev/v1\nkind: !custom IPPool\n"),
               HasSubstr("unsupported tag \"!custom\""));
   EXPECT_THAT(DecodeError("a: \"\xff\xfe\"\n"), HasSubstr("not valid UTF-8"));
+  // yaml-cpp 0.7's LoadAll never returns on these (jbeder/yaml-cpp#1040); the decoder must.
+  EXPECT_EQ(DecodeError(","),
+            "test.yaml: line 1, column 1: YAML syntax error: unexpected character");
+  EXPECT_THAT(DecodeError("apiVersion: tabby.dev/v1\n---\n,\n"), HasSubstr("line 3, column 1"));
+  EXPECT_THAT(DecodeError("{:"), HasSubstr("test.yaml: line 1, column "));
+  EXPECT_THAT(DecodeError("? [a]\n: b\n"), HasSubstr("a map key must be a string"));
+  EXPECT_THAT(DecodeError("a: &x [*x]\n"),
+              HasSubstr("alias refers to a node that is not complete"));
+  EXPECT_THAT(DecodeError("a: *nope\n"), HasSubstr("YAML syntax error"));
+}
+
+TEST(Decode, AliasesExpand) {
+  Resource r = DecodeOne(R"yaml(apiVersion: tabby.dev/v1
+kind: GlobalNetworkPolicy
+metadata: {name: anchors}
+spec:
+  ingress:
+  - &web {action: Allow, protocol: TCP, destination: {ports: [80, 443]}}
+  - *web
+  egress:
+  - action: Allow
+    destination: {nets: &nets [10.0.0.0/8]}
+  - action: Deny
+    protocol: UDP
+    destination: {notNets: *nets, ports: [1]}
+)yaml");
+  ASSERT_EQ(r.policy().ingress.size(), 2u);
+  EXPECT_EQ(r.policy().egress[1].destination.not_nets, std::vector<std::string>{"10.0.0.0/8"});
+  EXPECT_EQ(r.policy().ingress[0], r.policy().ingress[1]);
+  std::string message = DecodeError(R"yaml(apiVersion: tabby.dev/v1
+kind: GlobalNetworkPolicy
+metadata: {name: anchors}
+spec:
+  egress:
+  - action: Allow
+    destination: {nets: &nets [10.0.0.0/8]}
+  - action: Deny
+    destination: {notNets: *nets, ports: [1]}
+)yaml");
+  // An error inside an alias is reported where the alias is used.
+  EXPECT_THAT(message, HasSubstr("line 9, field spec.egress[1].destination.ports: rules that "
+                                 "specify ports must set protocol"));
 }
 
 TEST(Decode, AliasBombsAreBounded) {
