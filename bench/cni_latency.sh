@@ -47,28 +47,24 @@ EOF
 
 now_ns() { date +%s%N; }
 
-# run_round PLUGIN_BINARY CONFIG LABEL: N ADDs then N DELs; appends latencies (µs) to files.
+# invoke COMMAND PLUGIN CONFIG LABEL I: one timed plugin call; appends its latency (µs) to a file.
+invoke() {
+  local command=$1 plugin=$2 config=$3 label=$4 i=$5 start end
+  start=$(now_ns)
+  ip netns exec "$host" env CNI_COMMAND="$command" CNI_CONTAINERID="$label-$i" \
+    CNI_NETNS="/var/run/netns/$host-$label-$i" CNI_IFNAME=eth0 CNI_PATH="$REF" \
+    CNI_ARGS="IgnoreUnknown=1;K8S_POD_NAMESPACE=bench;K8S_POD_NAME=$label-$i" "$plugin" \
+    <"$config" >"$work/out" || { cat "$work/out" >&2; exit 1; }
+  end=$(now_ns)
+  echo $(((end - start) / 1000)) >>"$work/$label.${command,,}"
+}
+
+# run_round PLUGIN_BINARY CONFIG LABEL: N ADDs, then N DELs.
 run_round() {
   local plugin=$1 config=$2 label=$3
   for i in $(seq 1 "$count"); do ip netns add "$host-$label-$i"; done
-  for i in $(seq 1 "$count"); do
-    local start end
-    start=$(now_ns)
-    ip netns exec "$host" env CNI_COMMAND=ADD CNI_CONTAINERID="$label-$i" \
-      CNI_NETNS="/var/run/netns/$host-$label-$i" CNI_IFNAME=eth0 CNI_PATH="$REF" \
-      CNI_ARGS="IgnoreUnknown=1;K8S_POD_NAMESPACE=bench;K8S_POD_NAME=$label-$i" "$plugin" <"$config" >"$work/out" || { cat "$work/out" >&2; exit 1; }
-    end=$(now_ns)
-    echo $(((end - start) / 1000)) >>"$work/$label.add"
-  done
-  for i in $(seq 1 "$count"); do
-    local start end
-    start=$(now_ns)
-    ip netns exec "$host" env CNI_COMMAND=DEL CNI_CONTAINERID="$label-$i" \
-      CNI_NETNS="/var/run/netns/$host-$label-$i" CNI_IFNAME=eth0 CNI_PATH="$REF" \
-      CNI_ARGS="IgnoreUnknown=1;K8S_POD_NAMESPACE=bench;K8S_POD_NAME=$label-$i" "$plugin" <"$config" >"$work/out" || { cat "$work/out" >&2; exit 1; }
-    end=$(now_ns)
-    echo $(((end - start) / 1000)) >>"$work/$label.del"
-  done
+  for i in $(seq 1 "$count"); do invoke ADD "$plugin" "$config" "$label" "$i"; done
+  for i in $(seq 1 "$count"); do invoke DEL "$plugin" "$config" "$label" "$i"; done
   for i in $(seq 1 "$count"); do ip netns del "$host-$label-$i"; done
 }
 

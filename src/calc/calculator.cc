@@ -606,33 +606,47 @@ void DiffSet(const std::string& id, const Counts* current, bool full,
   if (!minus.empty()) members_removed[id] = std::move(minus);
 }
 
+// Emits the change of every set that was created, removed or had members touched since the
+// last flush. `current(id)` gives the set's member counts, or null when it is not active.
+template <typename Member, typename Current>
+void DiffTouchedSets(const std::set<std::string>& dirty,
+                     const std::map<std::string, std::set<Member>>& touched, Current current,
+                     std::map<std::string, std::set<Member>>& published,
+                     std::set<std::string>& added,
+                     std::map<std::string, std::set<Member>>& members_added,
+                     std::map<std::string, std::set<Member>>& members_removed,
+                     std::set<std::string>& removed) {
+  std::set<std::string> ids = dirty;
+  for (const auto& [id, members] : touched) ids.insert(id);
+  for (const auto& id : ids) {
+    auto touched_members = touched.find(id);
+    DiffSet<Member>(id, current(id), dirty.contains(id),
+                    touched_members == touched.end() ? nullptr : &touched_members->second,
+                    published, added, members_added, members_removed, removed);
+  }
+}
+
 }  // namespace
 
 Delta Calculator::Flush() {
   Delta delta;
 
-  std::set<std::string> ip_ids = dirty_ip_sets_;
-  for (const auto& [id, members] : touched_ip_members_) ip_ids.insert(id);
-  for (const auto& id : ip_ids) {
-    auto it = ip_sets_.find(id);
-    auto touched = touched_ip_members_.find(id);
-    DiffSet<IpAddress>(id, it == ip_sets_.end() ? nullptr : &it->second.addresses,
-                       dirty_ip_sets_.contains(id),
-                       touched == touched_ip_members_.end() ? nullptr : &touched->second,
-                       published_.ip_sets, delta.ip_sets_added, delta.ip_members_added,
-                       delta.ip_members_removed, delta.ip_sets_removed);
-  }
-  std::set<std::string> port_ids = dirty_port_sets_;
-  for (const auto& [id, members] : touched_port_members_) port_ids.insert(id);
-  for (const auto& id : port_ids) {
-    auto it = port_sets_.find(id);
-    auto touched = touched_port_members_.find(id);
-    DiffSet<PortSetMember>(id, it == port_sets_.end() ? nullptr : &it->second.port_members,
-                           dirty_port_sets_.contains(id),
-                           touched == touched_port_members_.end() ? nullptr : &touched->second,
-                           published_.port_sets, delta.port_sets_added, delta.port_members_added,
-                           delta.port_members_removed, delta.port_sets_removed);
-  }
+  DiffTouchedSets<IpAddress>(
+      dirty_ip_sets_, touched_ip_members_,
+      [&](const std::string& id) {
+        auto it = ip_sets_.find(id);
+        return it == ip_sets_.end() ? nullptr : &it->second.addresses;
+      },
+      published_.ip_sets, delta.ip_sets_added, delta.ip_members_added, delta.ip_members_removed,
+      delta.ip_sets_removed);
+  DiffTouchedSets<PortSetMember>(
+      dirty_port_sets_, touched_port_members_,
+      [&](const std::string& id) {
+        auto it = port_sets_.find(id);
+        return it == port_sets_.end() ? nullptr : &it->second.port_members;
+      },
+      published_.port_sets, delta.port_sets_added, delta.port_members_added,
+      delta.port_members_removed, delta.port_sets_removed);
 
   for (const auto& id : dirty_programs_) {
     auto owner = program_owner_.find(id);
