@@ -9,6 +9,7 @@
 #include <set>
 
 #include "datastore/datastore.h"
+#include "support/agent_status.h"
 #include "support/netns.h"
 #include "support/process.h"
 #include "support/root.h"
@@ -95,16 +96,8 @@ spec: {cidr: "fd70::/120", blockSize: 122}
     ASSERT_TRUE(store.ok());
     auto revision = (*store)->CurrentRevision();
     ASSERT_TRUE(revision.ok());
-    std::string status_file = dir_->File("state/status.json");
-    bool done = WaitFor(
-        [&] {
-          std::ifstream in(status_file);
-          json status = json::parse(in, nullptr, false);
-          return !status.is_discarded() && status.value("revision", int64_t{0}) >= *revision;
-        },
-        seconds(20));
-    ASSERT_TRUE(done) << "agent did not program revision " << *revision
-                      << "; agent: " << agent_->Describe();
+    ASSERT_TRUE(WaitForAgentRevision(dir_->File("state/status.json"), *revision))
+        << "agent did not program revision " << *revision << "; agent: " << agent_->Describe();
   }
 
   std::string NetConf(bool ipv6, int wait_seconds) {

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "datastore/datastore.h"
+#include "support/agent_status.h"
 #include "support/netns.h"
 #include "support/process.h"
 #include "support/root.h"
@@ -113,14 +114,8 @@ class PodmanTest : public ::testing::Test {
     auto store = datastore::Open(url_);
     ASSERT_TRUE(store.ok());
     int64_t revision = *(*store)->CurrentRevision();
-    bool done = WaitFor(
-        [&] {
-          std::ifstream in(dir_->File("state/status.json"));
-          json status = json::parse(in, nullptr, false);
-          return !status.is_discarded() && status.value("revision", int64_t{0}) >= revision;
-        },
-        seconds(20));
-    ASSERT_TRUE(done) << agent_->Describe();
+    ASSERT_TRUE(WaitForAgentRevision(dir_->File("state/status.json"), revision))
+        << agent_->Describe();
   }
 
   void Apply(const std::string& yaml) {

@@ -1,0 +1,19 @@
+// Waiting for tabbyd: it writes the datastore revision it has programmed to
+// <state-dir>/status.json after every apply, so a test that changed something waits for the
+// revision of its change instead of sleeping.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+namespace tabby::test {
+
+// The revision in `status_file`, or 0 while it does not exist or does not parse.
+int64_t AgentRevision(const std::string& status_file);
+
+// Waits until the agent reports `revision` or later; false on timeout.
+bool WaitForAgentRevision(const std::string& status_file, int64_t revision,
+                          std::chrono::milliseconds timeout = std::chrono::seconds(20));
+
+}  // namespace tabby::test
