@@ -15,6 +15,7 @@
 #   bench/throughput.sh [SECONDS_PER_RUN] [ROUNDS] [BUILD_DIR]      (as root)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lib.sh
 seconds=${1:-5}
 rounds=${2:-3}
 build=${3:-build}
@@ -49,17 +50,7 @@ metadata: {name: bench}
 spec: {cidr: 10.90.0.0/24}
 EOF
 
-wait_programmed() {
-  local want have
-  want=$("$CTL" get "$@" -o json | sed -n 's/.*"resourceVersion": *"\([0-9]*\)".*/\1/p' | head -n 1)
-  for _ in $(seq 1 3000); do
-    have=$(sed -n 's/.*"revision": *\([0-9]*\).*/\1/p' "$state/status.json" 2>/dev/null)
-    [ "${have:-0}" -ge "${want:-1}" ] && return 0
-    sleep 0.02
-  done
-  echo "the agent did not catch up" >&2
-  exit 1
-}
+wait_programmed() { tabby_wait_programmed "$CTL" "$state" "$@"; }
 
 declare -A address
 add_workload() {

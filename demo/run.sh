@@ -7,6 +7,7 @@
 #   demo/run.sh [BUILD_DIR]      (as root; scripts/demo builds first and then runs this)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lib.sh
 build=${1:-build}
 bin() { echo "$build/$1"; }
 TABBYD=$(bin src/cmd/tabbyd/tabbyd)
@@ -60,17 +61,7 @@ cni() {
 
 # Waits until the agent has programmed the current version of one resource: the agent reports
 # the datastore revision it has applied in its status file.
-wait_for() {
-  local want have
-  want=$("$CTL" get "$@" -o json | sed -n 's/.*"resourceVersion": *"\([0-9]*\)".*/\1/p' | head -n 1)
-  for _ in $(seq 1 500); do
-    have=$(sed -n 's/.*"revision": *\([0-9]*\).*/\1/p' "$state/status.json" 2>/dev/null)
-    [ "${have:-0}" -ge "${want:-1}" ] && return 0
-    sleep 0.02
-  done
-  echo "demo: the agent did not catch up (see $state/status.json)" >&2
-  return 1
-}
+wait_for() { tabby_wait_programmed "$CTL" "$state" "$@"; }
 
 matrix() {
   say "$1"

@@ -102,7 +102,9 @@ absl::Status Agent::FollowWatch(datastore::Revision from, const std::atomic<bool
         calc_->Remove(decoded->id.kind, decoded->id.namespace_name, decoded->id.name);
       }
     }
-    calc::DesiredState before = calc_->state();
+    // Only the local endpoints are needed to move routes: copying the whole state (sets of
+    // thousands of peers) per batch would make every event cost O(cluster).
+    std::map<std::string, calc::EndpointProgram> before = calc_->state().endpoints;
     calc::Delta delta = calc_->Flush();
     if (!delta.empty()) {
       absl::Status programmed = nft_.Apply(delta, calc_->state());

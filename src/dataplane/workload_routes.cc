@@ -42,11 +42,12 @@ absl::Status WorkloadRoutes::Sync(const calc::DesiredState& desired) {
   return first_error;
 }
 
-absl::Status WorkloadRoutes::Apply(const calc::Delta& delta, const calc::DesiredState& before) {
+absl::Status WorkloadRoutes::Apply(const calc::Delta& delta,
+                                   const std::map<std::string, calc::EndpointProgram>& before) {
   absl::Status first_error;
   for (const auto& interface : delta.endpoints_removed) {
-    auto old = before.endpoints.find(interface);
-    if (old == before.endpoints.end()) continue;
+    auto old = before.find(interface);
+    if (old == before.end()) continue;
     // Routes die with their interface; deleting by destination alone could hit a route a new
     // workload with the same address already has.
     if (!netlink_.GetLink(interface).ok()) continue;
@@ -60,8 +61,8 @@ absl::Status WorkloadRoutes::Apply(const calc::Delta& delta, const calc::Desired
     }
   }
   for (const auto& [interface, endpoint] : delta.endpoints_upserted) {
-    auto old = before.endpoints.find(interface);
-    if (old != before.endpoints.end() && old->second.addresses == endpoint.addresses) continue;
+    auto old = before.find(interface);
+    if (old != before.end() && old->second.addresses == endpoint.addresses) continue;
     absl::Status status = Ensure(endpoint, nullptr);
     if (!status.ok() && first_error.ok()) first_error = status;
   }

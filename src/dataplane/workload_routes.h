@@ -4,6 +4,7 @@
 // not decide to remove: a workload the CNI plugin just wired may not be known to the agent yet.
 #pragma once
 
+#include <map>
 #include <set>
 #include <string>
 
@@ -22,7 +23,9 @@ class WorkloadRoutes {
   absl::Status Sync(const calc::DesiredState& desired);
   // Ensures the routes of the endpoints a delta upserted; removes routes of endpoints it removed
   // (only routes with our protocol via the endpoint's interface).
-  absl::Status Apply(const calc::Delta& delta, const calc::DesiredState& before);
+  // `before` is the local endpoints as they were before the delta.
+  absl::Status Apply(const calc::Delta& delta,
+                     const std::map<std::string, calc::EndpointProgram>& before);
 
   uint64_t routes_added() const { return routes_added_; }
 

@@ -24,6 +24,7 @@
 
 #include "base/files.h"
 #include "base/status_macros.h"
+#include "base/unique_fd.h"
 
 namespace tabby::datastore {
 namespace internal {
@@ -152,30 +153,6 @@ std::string Dirname(const std::string& path) {
 absl::Status ErrnoError(std::string_view what, int err) {
   return absl::InternalError(fmt::format("{}: {}", what, std::strerror(err)));
 }
-
-class UniqueFd {
- public:
-  UniqueFd() = default;
-  explicit UniqueFd(int fd) : fd_(fd) {}
-  UniqueFd(UniqueFd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  UniqueFd& operator=(UniqueFd&& other) noexcept {
-    if (this != &other) {
-      Reset();
-      fd_ = std::exchange(other.fd_, -1);
-    }
-    return *this;
-  }
-  ~UniqueFd() { Reset(); }
-  int get() const { return fd_; }
-  bool valid() const { return fd_ >= 0; }
-  void Reset() {
-    if (fd_ >= 0) close(fd_);
-    fd_ = -1;
-  }
-
- private:
-  int fd_ = -1;
-};
 
 }  // namespace
 

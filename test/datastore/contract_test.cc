@@ -18,6 +18,8 @@
 #include <tuple>
 #include <vector>
 
+#include "datastore/forked_children.h"
+
 namespace tabby::datastore::testing {
 
 using absl::StatusCode;
@@ -90,27 +92,9 @@ std::vector<std::string> Describe(const std::vector<Event>& events) {
   return out;
 }
 
-// Waits for `pid`; returns its exit status, or -1 with a test failure.
-int WaitChild(pid_t pid) {
-  int status = 0;
-  while (waitpid(pid, &status, 0) < 0) {
-    if (errno != EINTR) {
-      ADD_FAILURE() << "waitpid " << pid << ": " << std::strerror(errno);
-      return -1;
-    }
-  }
-  if (WIFEXITED(status)) return WEXITSTATUS(status);
-  ADD_FAILURE() << "child " << pid << " died: " << (WIFSIGNALED(status) ? WTERMSIG(status) : -1);
-  return -1;
-}
-
-// Prints `message` from a child process (no gtest there) and returns `code`.
-int ChildFail(int code, const std::string& message) {
-  std::string line = fmt::format("child {}: {}\n", getpid(), message);
-  ssize_t ignored = write(STDERR_FILENO, line.data(), line.size());
-  (void)ignored;
-  return code;
-}
+using forked::ChildFail;
+using forked::ForkedChildren;
+using forked::WaitChild;
 
 // ---------------------------------------------------------------------------------------------
 // Single-key semantics.
@@ -562,43 +546,21 @@ TEST_P(DatastoreContractTest, ManyProcessesShareOneStore) {
 
   // Children open their own handles; none may be open here across fork().
   ds_.reset();
-  int go[2];
-  ASSERT_EQ(pipe(go), 0);
-  std::fflush(nullptr);
-  std::vector<pid_t> children;
-  for (int i = 0; i < kProcesses; ++i) {
-    pid_t pid = fork();
-    if (pid == 0) {
-      close(go[1]);
-      char byte;
-      // Start together, when the parent closes the pipe (EOF).
-      if (read(go[0], &byte, 1) != 0) _exit(ChildFail(1, "unexpected start signal"));
-      _exit(CounterChild(*store_, i, kIterations));
-    }
-    if (pid < 0) {
-      ADD_FAILURE() << "fork: " << std::strerror(errno);
-      break;
-    }
-    children.push_back(pid);
-  }
-  close(go[0]);
+  ForkedChildren children(kProcesses, [&](int i) { return CounterChild(*store_, i, kIterations); });
+  ASSERT_EQ(children.size(), size_t{kProcesses});
 
   // Watch while the children run.
   ds_ = Connect();
   absl::StatusOr<std::unique_ptr<Watch>> watch =
       ds_ != nullptr ? ds_->WatchPrefix("/mp/", start) : absl::InternalError("no handle");
-  close(go[1]);
+  children.Release();
   std::vector<Event> live;
   if (watch.ok()) {
     live = Collect(**watch, kWrites, absl::Seconds(120));
   } else {
     ADD_FAILURE() << watch.status();
   }
-  for (pid_t pid : children) {
-    if (::testing::Test::HasFailure()) kill(pid, SIGKILL);
-    EXPECT_EQ(WaitChild(pid), 0) << "child " << pid;
-  }
-  ASSERT_EQ(children.size(), size_t{kProcesses});
+  for (int code : children.Wait(::testing::Test::HasFailure())) EXPECT_EQ(code, 0);
   ASSERT_NE(ds_, nullptr);
 
   // No lost update: the counter went up by one per increment, in revision order.

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "datastore/contract_test.h"
+#include "datastore/forked_children.h"
 #include "datastore/temp_dir.h"
 
 namespace tabby::datastore::testing {
@@ -167,41 +168,18 @@ TEST_F(SqliteDatastoreTest, WriteLockHeldBeyondTimeoutIsUnavailable) {
 
 TEST_F(SqliteDatastoreTest, ConcurrentFirstOpenFromManyProcesses) {
   constexpr int kProcesses = 6;
-  int go[2];
-  ASSERT_EQ(pipe(go), 0);
-  std::fflush(nullptr);
-  std::vector<pid_t> children;
-  for (int i = 0; i < kProcesses; ++i) {
-    pid_t pid = fork();
-    if (pid == 0) {
-      close(go[1]);
-      char byte;
-      if (read(go[0], &byte, 1) != 0) _exit(1);
-      FakeClock clock;
-      SqliteOptions options;
-      options.clock = &clock;
-      absl::StatusOr<std::unique_ptr<SqliteDatastore>> ds = SqliteDatastore::Open(path_, options);
-      if (!ds.ok()) {
-        fprintf(stderr, "child %d: %s\n", i, ds.status().ToString().c_str());
-        _exit(2);
-      }
-      absl::StatusOr<Revision> created = (*ds)->Create(fmt::format("/first/{}", i), "x");
-      if (!created.ok()) {
-        fprintf(stderr, "child %d: %s\n", i, created.status().ToString().c_str());
-        _exit(3);
-      }
-      _exit(0);
-    }
-    ASSERT_GT(pid, 0);
-    children.push_back(pid);
-  }
-  close(go[0]);
-  close(go[1]);  // start
-  for (pid_t pid : children) {
-    int status = 0;
-    ASSERT_EQ(waitpid(pid, &status, 0), pid);
-    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status;
-  }
+  forked::ForkedChildren children(kProcesses, [&](int i) {
+    FakeClock clock;
+    SqliteOptions options;
+    options.clock = &clock;
+    absl::StatusOr<std::unique_ptr<SqliteDatastore>> ds = SqliteDatastore::Open(path_, options);
+    if (!ds.ok()) return forked::ChildFail(2, ds.status().ToString());
+    absl::StatusOr<Revision> created = (*ds)->Create(fmt::format("/first/{}", i), "x");
+    if (!created.ok()) return forked::ChildFail(3, created.status().ToString());
+    return 0;
+  });
+  ASSERT_EQ(children.size(), size_t{kProcesses});
+  for (int code : children.Wait()) EXPECT_EQ(code, 0);
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<SqliteDatastore> ds, OpenStore());
   ASSERT_OK_AND_ASSIGN(ListResult list, ds->List("/first/"));
   EXPECT_EQ(list.items.size(), size_t{kProcesses});
