@@ -18,6 +18,11 @@ using dataplane::NetnsGuard;
 using dataplane::Route;
 using dataplane::WriteSysctl;
 
+// The host end's alias names the container that created it, so that DEL can tell its own
+// interface from one a newer container of the same workload (same name) owns, without a
+// datastore read, and can start removing it at once.
+std::string OwnerAlias(const std::string& owner) { return "tabby container " + owner; }
+
 bool HasV6(const WorkloadWiring& wiring) {
   for (const auto& a : wiring.addresses) {
     if (!a.is_v4()) return true;
@@ -39,6 +44,10 @@ absl::Status ConfigureHostSide(Netlink& host, const WorkloadWiring& wiring) {
     RETURN_IF_ERROR(WriteSysctl(fmt::format("net/ipv6/conf/{}/accept_ra", dev), "0"));
     RETURN_IF_ERROR(WriteSysctl(fmt::format("net/ipv6/conf/{}/forwarding", dev), "1"));
     RETURN_IF_ERROR(WriteSysctl("net/ipv6/conf/all/forwarding", "1"));
+  } else {
+    // An IPv4-only workload needs nothing IPv6 on the host side; without it the interface
+    // skips link-local addressing and duplicate address detection.
+    RETURN_IF_ERROR(WriteSysctl(fmt::format("net/ipv6/conf/{}/disable_ipv6", dev), "1"));
   }
   // Proxy ARP answers only for addresses the host routes through another interface. A host
   // without a default route (an isolated network, a test namespace) would leave the workload
@@ -94,7 +103,7 @@ class LinuxWorkloadNetwork final : public WorkloadNetwork {
                                              wiring.netns_path, std::strerror(errno)));
     }
     absl::Status created = host->CreateVeth(wiring.host_ifname, wiring.container_ifname, netns_fd,
-                                            wiring.mtu, kHostVethMac);
+                                            wiring.mtu, kHostVethMac, OwnerAlias(wiring.owner));
     close(netns_fd);
     RETURN_IF_ERROR(created);
 
@@ -103,9 +112,15 @@ class LinuxWorkloadNetwork final : public WorkloadNetwork {
     return wired;
   }
 
-  absl::Status Teardown(const std::string& host_ifname) override {
+  absl::Status Teardown(const std::string& host_ifname, const std::string& owner) override {
     ASSIGN_OR_RETURN(auto host, Netlink::Open());
-    absl::Status removed = host->DeleteLink(host_ifname);
+    auto link = host->GetLink(host_ifname);
+    if (!link.ok()) {
+      return link.status().code() == absl::StatusCode::kNotFound ? absl::OkStatus() : link.status();
+    }
+    if (!link->alias.empty() && link->alias != OwnerAlias(owner)) return absl::OkStatus();
+    // By index, so that an interface a concurrent ADD just put in its place survives.
+    absl::Status removed = host->DeleteLinkIndex(link->index);
     if (removed.code() == absl::StatusCode::kNotFound) return absl::OkStatus();
     return removed;
   }

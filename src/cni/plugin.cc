@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <future>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -128,6 +129,7 @@ class Call {
     auto undo_ipam = [&]() { (void)allocator.ReleaseHandle(request.handle); };
 
     WorkloadWiring wiring;
+    wiring.owner = inv_.container_id;
     wiring.netns_path = inv_.netns;
     wiring.container_ifname = inv_.ifname;
     wiring.host_ifname = HostInterfaceName(identity.namespace_name, identity.workload, inv_.ifname);
@@ -166,7 +168,7 @@ class Call {
     datastore::ResourceStore resources(*store_);
     auto stored = resources.Apply(endpoint);
     if (!stored.ok()) {
-      (void)env_.network->Teardown(wiring.host_ifname);
+      (void)env_.network->Teardown(wiring.host_ifname, inv_.container_id);
       undo_ipam();
       CniError error = FromStatus(stored.status(), "cannot record the workload endpoint");
       return Fail(error);
@@ -240,40 +242,44 @@ class Call {
     (void)ResolveIdentity(inv_, identity);  // DEL must work even with arguments ADD refused
     std::string host_ifname =
         HostInterfaceName(identity.namespace_name, identity.workload, inv_.ifname);
-    std::optional<CniError> unreachable = Connect();
-    std::optional<model::Resource> endpoint;
-    bool ours = true;  // does the host interface belong to this container?
-    if (!unreachable) {
-      auto found = FindEndpoint(identity);
-      if (!found.ok()) return Fail(FromStatus(found.status(), "cannot read workload endpoint"));
-      endpoint = std::move(*found);
-      // A newer sandbox of the same workload owns the endpoint and the interface name now.
-      if (endpoint && endpoint->workload_endpoint().container_id != inv_.container_id) {
-        ours = false;
-      }
+    // Deleting the veth pair is most of DEL's time (the kernel waits out RCU grace periods while
+    // it unregisters both ends) and is mostly sleeping, so it runs alongside the datastore work.
+    // The interface records its owner, so this needs no datastore read first. Releasing the
+    // addresses before the interface is gone is safe: a new workload given one of them replaces
+    // the /32 route, and deleting the old interface removes only its own routes.
+    std::future<absl::Status> removed = std::async(std::launch::async, [this, &host_ifname] {
+      return env_.network->Teardown(host_ifname, inv_.container_id);
+    });
+    std::optional<CniError> datastore_error = Connect();
+    if (!datastore_error) datastore_error = ForgetEndpoint(identity);
+    absl::Status teardown = removed.get();
+    if (!teardown.ok()) {
+      return Fail({ErrorCode::kInternal, fmt::format("cannot remove {}", host_ifname),
+                   std::string(MessageOf(teardown))});
     }
-    if (ours) {
-      absl::Status removed = env_.network->Teardown(host_ifname);
-      if (!removed.ok()) {
-        return Fail({ErrorCode::kInternal, fmt::format("cannot remove {}", host_ifname),
-                     std::string(MessageOf(removed))});
-      }
-    }
-    // Without the datastore the addresses cannot be released now: ask the runtime to retry.
-    if (unreachable) return Fail(*unreachable);
+    // Without the datastore the addresses cannot be released now: the runtime retries.
+    if (datastore_error) return Fail(*datastore_error);
+    return Success();
+  }
+
+  // Releases this attachment's addresses and deletes its endpoint unless a newer container of
+  // the same workload owns the endpoint now.
+  std::optional<CniError> ForgetEndpoint(const WorkloadIdentity& identity) {
+    auto endpoint = FindEndpoint(identity);
+    if (!endpoint.ok()) return FromStatus(endpoint.status(), "cannot read workload endpoint");
     ipam::SimpleAllocator allocator(*store_);
     absl::Status released = allocator.ReleaseHandle(Handle());
-    if (!released.ok()) return Fail(FromStatus(released, "cannot release addresses"));
-    if (endpoint && ours) {
+    if (!released.ok()) return FromStatus(released, "cannot release addresses");
+    if (*endpoint && (*endpoint)->workload_endpoint().container_id == inv_.container_id) {
       datastore::ResourceStore resources(*store_);
-      absl::Status deleted =
-          resources.Delete(datastore::ResourceStore::IdOf(*endpoint),
-                           std::strtoll(endpoint->metadata.resource_version.c_str(), nullptr, 10));
+      absl::Status deleted = resources.Delete(
+          datastore::ResourceStore::IdOf(**endpoint),
+          std::strtoll((*endpoint)->metadata.resource_version.c_str(), nullptr, 10));
       if (!deleted.ok() && deleted.code() != absl::StatusCode::kNotFound) {
-        return Fail(FromStatus(deleted, "cannot delete workload endpoint"));
+        return FromStatus(deleted, "cannot delete workload endpoint");
       }
     }
-    return Success();
+    return std::nullopt;
   }
 
   PluginOutput Check() {
@@ -370,7 +376,7 @@ class Call {
         absl::Status released = allocator.ReleaseHandle(handle->second);
         if (!released.ok()) return Fail(FromStatus(released, "cannot release addresses"));
       }
-      (void)env_.network->Teardown(spec.interface_name);
+      (void)env_.network->Teardown(spec.interface_name, spec.container_id);
       absl::Status deleted =
           resources.Delete(datastore::ResourceStore::IdOf(endpoint),
                            std::strtoll(endpoint.metadata.resource_version.c_str(), nullptr, 10));

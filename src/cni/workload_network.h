@@ -25,6 +25,7 @@ inline constexpr char kIpv4Gateway[] = "169.254.1.1";
 inline constexpr char kIpv6Gateway[] = "fe80::ecee:eeff:feee:eeee";
 
 struct WorkloadWiring {
+  std::string owner;  // the container the pair belongs to, recorded on the host end
   std::string netns_path;
   std::string container_ifname;
   std::string host_ifname;
@@ -43,8 +44,10 @@ class WorkloadNetwork {
   // Creates and configures both ends. Replaces a leftover host interface of the same name.
   // On failure, removes what it created.
   virtual absl::StatusOr<WiredWorkload> Setup(const WorkloadWiring& wiring) = 0;
-  // Removes the pair (by its host end). An absent interface is not an error.
-  virtual absl::Status Teardown(const std::string& host_ifname) = 0;
+  // Removes the pair by its host end if it belongs to `owner`. An absent interface, or one a
+  // newer container of the same workload owns now, is left alone and is not an error. An
+  // interface that records no owner counts as `owner`'s.
+  virtual absl::Status Teardown(const std::string& host_ifname, const std::string& owner) = 0;
   // OK if everything Setup creates is present; otherwise FailedPrecondition saying what is not.
   virtual absl::Status Check(const WorkloadWiring& wiring) = 0;
   virtual bool NetnsExists(const std::string& netns_path) = 0;

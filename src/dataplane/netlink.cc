@@ -95,6 +95,7 @@ absl::StatusOr<LinkInfo> Netlink::GetLink(const std::string& name) {
   info.name = name;
   info.up = (rtnl_link_get_flags(link.get()) & IFF_UP) != 0;
   info.mtu = static_cast<int>(rtnl_link_get_mtu(link.get()));
+  if (const char* alias = rtnl_link_get_ifalias(link.get())) info.alias = alias;
   if (nl_addr* mac = rtnl_link_get_addr(link.get())) {
     char buffer[64];
     info.mac = nl_addr2str(mac, buffer, sizeof(buffer));
@@ -103,10 +104,12 @@ absl::StatusOr<LinkInfo> Netlink::GetLink(const std::string& name) {
 }
 
 absl::Status Netlink::CreateVeth(const std::string& name, const std::string& peer_name,
-                                 int peer_netns_fd, int mtu, const std::string& mac) {
+                                 int peer_netns_fd, int mtu, const std::string& mac,
+                                 const std::string& alias) {
   LinkPtr link(rtnl_link_veth_alloc());
   if (link.get() == nullptr) return absl::ResourceExhaustedError("cannot allocate veth");
   rtnl_link_set_name(link.get(), name.c_str());
+  if (!alias.empty()) rtnl_link_set_ifalias(link.get(), alias.c_str());
   if (mtu > 0) rtnl_link_set_mtu(link.get(), static_cast<unsigned>(mtu));
   AddrPtr mac_addr;
   if (!mac.empty()) {
@@ -132,6 +135,14 @@ absl::Status Netlink::DeleteLink(const std::string& name) {
   rtnl_link_set_name(link.get(), name.c_str());
   int err = rtnl_link_delete(socket_, link.get());
   if (err < 0) return NlError(fmt::format("cannot delete interface {}", name), err);
+  return absl::OkStatus();
+}
+
+absl::Status Netlink::DeleteLinkIndex(int index) {
+  LinkPtr link(rtnl_link_alloc());
+  rtnl_link_set_ifindex(link.get(), index);
+  int err = rtnl_link_delete(socket_, link.get());
+  if (err < 0) return NlError(fmt::format("cannot delete interface #{}", index), err);
   return absl::OkStatus();
 }
 

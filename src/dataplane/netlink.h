@@ -34,6 +34,7 @@ struct LinkInfo {
   std::string mac;  // aa:bb:cc:dd:ee:ff
   bool up = false;
   int mtu = 0;
+  std::string alias;  // IFLA_IFALIAS, empty if unset
 };
 
 class Netlink {
@@ -47,10 +48,13 @@ class Netlink {
   // kNotFound if there is no such link.
   absl::StatusOr<LinkInfo> GetLink(const std::string& name);
   // Creates a veth pair: `name` here, `peer_name` in the namespace `peer_netns_fd`.
+  // `alias` (IFLA_IFALIAS, may be empty) is set on the `name` end.
   absl::Status CreateVeth(const std::string& name, const std::string& peer_name, int peer_netns_fd,
-                          int mtu, const std::string& mac);
+                          int mtu, const std::string& mac, const std::string& alias = "");
   // kNotFound if absent.
   absl::Status DeleteLink(const std::string& name);
+  // Deletes by index: kNotFound if that interface is gone, even if another took its name.
+  absl::Status DeleteLinkIndex(int index);
   absl::Status RenameLink(const std::string& name, const std::string& new_name);
   absl::Status SetLinkUp(const std::string& name);
 

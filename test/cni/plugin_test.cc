@@ -26,11 +26,16 @@ class FakeNetwork final : public WorkloadNetwork {
     std::lock_guard lock(mu_);
     if (fail_setup) return absl::InternalError("injected failure");
     wired[wiring.host_ifname] = wiring;
+    owners[wiring.host_ifname] = wiring.owner;
     return WiredWorkload{kHostVethMac, "02:00:00:00:00:01"};
   }
-  absl::Status Teardown(const std::string& host_ifname) override {
+  absl::Status Teardown(const std::string& host_ifname, const std::string& owner) override {
     std::lock_guard lock(mu_);
+    if (auto it = owners.find(host_ifname); it != owners.end() && it->second != owner) {
+      return absl::OkStatus();
+    }
     wired.erase(host_ifname);
+    owners.erase(host_ifname);
     return absl::OkStatus();
   }
   absl::Status Check(const WorkloadWiring& wiring) override {
@@ -46,6 +51,7 @@ class FakeNetwork final : public WorkloadNetwork {
 
   bool fail_setup = false;
   std::map<std::string, WorkloadWiring> wired;
+  std::map<std::string, std::string> owners;  // host interface -> container that created it
 
  private:
   std::mutex mu_;
