@@ -57,6 +57,27 @@ struct Event {
   std::optional<KeyValue> prev;
 };
 
+// A condition of a transaction on one key: its mod_revision equals `mod_revision`, where 0 means
+// the key must be absent.
+struct Compare {
+  std::string key;
+  Revision mod_revision = 0;
+};
+
+// A write in a transaction.
+struct TxnOp {
+  enum class Type { kPut, kDelete };
+  Type type = Type::kPut;
+  std::string key;
+  std::string value;  // kPut only
+  LeaseId lease = 0;  // kPut only
+
+  static TxnOp Put(std::string key, std::string value, LeaseId lease = 0) {
+    return TxnOp{Type::kPut, std::move(key), std::move(value), lease};
+  }
+  static TxnOp Delete(std::string key) { return TxnOp{Type::kDelete, std::move(key), "", 0}; }
+};
+
 // A stream of events for keys under a prefix. Not thread-safe: one consumer.
 class Watch {
  public:
@@ -79,6 +100,16 @@ class Datastore {
   // All keys starting with `prefix`, sorted by key.
   virtual absl::StatusOr<ListResult> List(const std::string& prefix) = 0;
 
+  // The same without the values (each item's value is empty): for callers that need to know
+  // which keys exist under a prefix of large values.
+  virtual absl::StatusOr<ListResult> ListKeys(const std::string& prefix) {
+    auto listing = List(prefix);
+    if (listing.ok()) {
+      for (auto& kv : listing->items) kv.value.clear();
+    }
+    return listing;
+  }
+
   // Current store revision.
   virtual absl::StatusOr<Revision> CurrentRevision() = 0;
 
@@ -97,6 +128,14 @@ class Datastore {
   // Deletes `key`. With `expected` > 0, only if its mod_revision equals it (kAborted otherwise).
   // kNotFound if absent. Returns the revision of the deletion.
   virtual absl::StatusOr<Revision> Delete(const std::string& key, Revision expected = 0) = 0;
+
+  // Atomically: if every compare holds, applies `ops` in order at one new revision (every event
+  // of the transaction carries it) and returns it; otherwise writes nothing and returns kAborted
+  // naming the first compare that failed. `ops` must be non-empty and name each key at most
+  // once; deleting an absent key is a no-op (guard it with a compare if it matters). This is
+  // how several keys change together: a block of addresses and the handle that holds one.
+  virtual absl::StatusOr<Revision> Txn(const std::vector<Compare>& compares,
+                                       const std::vector<TxnOp>& ops) = 0;
 
   // Streams events for keys under `prefix` with revision > `after`.
   virtual absl::StatusOr<std::unique_ptr<Watch>> WatchPrefix(const std::string& prefix,

@@ -16,6 +16,7 @@
 #include <climits>
 #include <cstring>
 #include <random>
+#include <set>
 #include <string_view>
 #include <thread>
 #include <unordered_map>
@@ -482,16 +483,21 @@ absl::StatusOr<std::optional<KeyValue>> ReadKey(Connection& conn, const std::str
   return KeyValueIfAny(stmt, 0, key);
 }
 
-absl::StatusOr<ListResult> ReadPrefix(Connection& conn, const std::string& prefix) {
+absl::StatusOr<ListResult> ReadPrefix(Connection& conn, const std::string& prefix,
+                                      bool keys_only = false) {
   ListResult result;
   ASSIGN_OR_RETURN(result.revision, ReadRevision(conn));
   std::optional<std::string> end = PrefixEnd(prefix);
   // Two statements rather than "(? IS NULL OR key < ?)", which would defeat the range scan.
-  ASSIGN_OR_RETURN(Statement stmt,
-                   conn.Prepare(end ? "SELECT key, value, create_rev, mod_rev, lease FROM kv "
-                                      "WHERE key >= ?1 AND key < ?2 ORDER BY key"
-                                    : "SELECT key, value, create_rev, mod_rev, lease FROM kv "
-                                      "WHERE key >= ?1 ORDER BY key"));
+  // Keys-only listings read the same index range without loading the values.
+  static constexpr const char* kSelect[2][2] = {
+      {"SELECT key, value, create_rev, mod_rev, lease FROM kv WHERE key >= ?1 ORDER BY key",
+       "SELECT key, value, create_rev, mod_rev, lease FROM kv WHERE key >= ?1 AND key < ?2 "
+       "ORDER BY key"},
+      {"SELECT key, x'', create_rev, mod_rev, lease FROM kv WHERE key >= ?1 ORDER BY key",
+       "SELECT key, x'', create_rev, mod_rev, lease FROM kv WHERE key >= ?1 AND key < ?2 "
+       "ORDER BY key"}};
+  ASSIGN_OR_RETURN(Statement stmt, conn.Prepare(kSelect[keys_only][end.has_value()]));
   stmt.Blob(1, prefix);
   if (end) stmt.Blob(2, *end);
   for (;;) {
@@ -742,6 +748,13 @@ class SqliteDatastore::WriteContext {
   absl::StatusOr<Revision> PutKey(const std::string& key, const std::string& value, LeaseId lease,
                                   const std::optional<KeyValue>& prev) {
     ASSIGN_OR_RETURN(Revision rev, NextRevision());
+    RETURN_IF_ERROR(PutKeyAt(rev, key, value, lease, prev));
+    return rev;
+  }
+
+  // Writes `key` = `value` at revision `rev`, already taken by the caller (a transaction).
+  absl::Status PutKeyAt(Revision rev, const std::string& key, const std::string& value,
+                        LeaseId lease, const std::optional<KeyValue>& prev) {
     Revision create_rev = prev ? prev->create_revision : rev;
     ASSIGN_OR_RETURN(
         Statement stmt,
@@ -751,9 +764,10 @@ class SqliteDatastore::WriteContext {
                              "VALUES (?1, ?2, ?3, ?4, ?5)"));
     stmt.Blob(1, key).Blob(2, value).Int(3, create_rev).Int(4, rev).Int(5, lease);
     RETURN_IF_ERROR(stmt.Run());
-    RETURN_IF_ERROR(AppendEvent(rev, kEventPut, key, value, create_rev, lease, prev));
-    return rev;
+    return AppendEvent(rev, kEventPut, key, value, create_rev, lease, prev);
   }
+
+  absl::Status DeleteKeyAt(Revision rev, const KeyValue& prev) { return DeleteRow(rev, prev); }
 
   absl::StatusOr<Revision> DeleteKey(const KeyValue& prev) {
     ASSIGN_OR_RETURN(Revision rev, NextRevision());
@@ -1035,6 +1049,67 @@ absl::StatusOr<Revision> SqliteDatastore::Delete(const std::string& key, Revisio
                     return w.DeleteKey(*current);
                   }),
                   what);
+}
+
+absl::StatusOr<ListResult> SqliteDatastore::ListKeys(const std::string& prefix) {
+  const std::string what = fmt::format("list keys of prefix \"{}\"", internal::Printable(prefix));
+  if (prefix.find('\0') != std::string::npos) {
+    return absl::InvalidArgumentError(fmt::format("{}: prefix contains a NUL byte", what));
+  }
+  std::lock_guard lock(mu_);
+  return Annotate(Read<ListResult>([&](Connection& conn) {
+                    return internal::ReadPrefix(conn, prefix, /*keys_only=*/true);
+                  }),
+                  what);
+}
+
+absl::StatusOr<Revision> SqliteDatastore::Txn(const std::vector<Compare>& compares,
+                                              const std::vector<TxnOp>& ops) {
+  const std::string what = fmt::format(
+      "transaction of {} compare(s) and {} write(s){}", compares.size(), ops.size(),
+      ops.empty() ? "" : fmt::format(" starting at \"{}\"", internal::Printable(ops.front().key)));
+  if (ops.empty()) {
+    return absl::InvalidArgumentError(fmt::format("{}: a transaction needs a write", what));
+  }
+  std::set<std::string> keys;
+  for (const auto& op : ops) {
+    RETURN_IF_ERROR(Annotate(internal::ValidateKey(op.key), what));
+    if (!keys.insert(op.key).second) {
+      return absl::InvalidArgumentError(
+          fmt::format("{}: key \"{}\" is written twice", what, internal::Printable(op.key)));
+    }
+  }
+  for (const auto& compare : compares) {
+    RETURN_IF_ERROR(Annotate(internal::ValidateKey(compare.key), what));
+  }
+  std::lock_guard lock(mu_);
+  return Annotate(
+      Write<Revision>([&](WriteContext& w) -> absl::StatusOr<Revision> {
+        for (const auto& compare : compares) {
+          ASSIGN_OR_RETURN(std::optional<KeyValue> current,
+                           internal::ReadKey(w.conn(), compare.key));
+          Revision actual = current ? current->mod_revision : 0;
+          if (actual != compare.mod_revision) {
+            return absl::AbortedError(
+                fmt::format("\"{}\" is at mod_revision {} (0: absent), expected {}",
+                            internal::Printable(compare.key), actual, compare.mod_revision));
+          }
+        }
+        for (const auto& op : ops) {
+          if (op.type == TxnOp::Type::kPut) RETURN_IF_ERROR(w.CheckLease(op.lease));
+        }
+        ASSIGN_OR_RETURN(Revision rev, w.NextRevision());
+        for (const auto& op : ops) {
+          ASSIGN_OR_RETURN(std::optional<KeyValue> current, internal::ReadKey(w.conn(), op.key));
+          if (op.type == TxnOp::Type::kPut) {
+            RETURN_IF_ERROR(w.PutKeyAt(rev, op.key, op.value, op.lease, current));
+          } else if (current) {
+            RETURN_IF_ERROR(w.DeleteKeyAt(rev, *current));
+          }
+        }
+        return rev;
+      }),
+      what);
 }
 
 absl::StatusOr<std::unique_ptr<Watch>> SqliteDatastore::WatchPrefix(const std::string& prefix,

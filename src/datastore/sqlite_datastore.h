@@ -79,6 +79,7 @@ class SqliteDatastore final : public Datastore {
 
   absl::StatusOr<std::optional<KeyValue>> Get(const std::string& key) override;
   absl::StatusOr<ListResult> List(const std::string& prefix) override;
+  absl::StatusOr<ListResult> ListKeys(const std::string& prefix) override;
   absl::StatusOr<Revision> CurrentRevision() override;
   absl::StatusOr<Revision> Create(const std::string& key, const std::string& value,
                                   LeaseId lease = 0) override;
@@ -87,6 +88,8 @@ class SqliteDatastore final : public Datastore {
   absl::StatusOr<Revision> Put(const std::string& key, const std::string& value,
                                LeaseId lease = 0) override;
   absl::StatusOr<Revision> Delete(const std::string& key, Revision expected = 0) override;
+  absl::StatusOr<Revision> Txn(const std::vector<Compare>& compares,
+                               const std::vector<TxnOp>& ops) override;
   absl::StatusOr<std::unique_ptr<Watch>> WatchPrefix(const std::string& prefix,
                                                      Revision after) override;
   absl::StatusOr<LeaseId> GrantLease(absl::Duration ttl) override;

@@ -1,6 +1,7 @@
 #include "datastore/contract_test.h"
 
 #include <fmt/format.h>
+#include <gmock/gmock.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -598,6 +599,72 @@ TEST_P(DatastoreContractTest, ManyProcessesShareOneStore) {
   EXPECT_EQ(Describe(Collect(*replay, kWrites)), Describe(live));
   ExpectNoMoreEvents(*replay);
   ExpectNoMoreEvents(**watch);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Transactions.
+
+TEST_P(DatastoreContractTest, TxnAppliesEveryWriteAtOneRevision) {
+  ASSERT_OK_AND_ASSIGN(Revision a_rev, ds_->Create("/t/a", "1"));
+  ASSERT_OK(ds_->Create("/t/gone", "x"));
+  ASSERT_OK_AND_ASSIGN(ListResult before, ds_->List("/t/"));
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Watch> watch, ds_->WatchPrefix("/t/", before.revision));
+
+  ASSERT_OK_AND_ASSIGN(Revision rev, ds_->Txn({{"/t/a", a_rev}, {"/t/b", 0}},
+                                              {TxnOp::Put("/t/a", "2"), TxnOp::Put("/t/b", "new"),
+                                               TxnOp::Delete("/t/gone")}));
+  EXPECT_EQ(rev, before.revision + 1) << "a transaction is one revision";
+  ASSERT_OK_AND_ASSIGN(ListResult after, ds_->List("/t/"));
+  EXPECT_EQ(Keys(after), (std::vector<std::string>{"/t/a", "/t/b"}));
+  EXPECT_EQ(after.items[0].value, "2");
+  EXPECT_EQ(after.items[0].mod_revision, rev);
+  EXPECT_EQ(after.items[1].create_revision, rev);
+  EXPECT_EQ(
+      Describe(Collect(*watch, 3)),
+      (std::vector<std::string>{fmt::format("put /t/a@{}", rev), fmt::format("put /t/b@{}", rev),
+                                fmt::format("delete /t/gone@{}", rev)}));
+  ExpectNoMoreEvents(*watch);
+}
+
+TEST_P(DatastoreContractTest, TxnWritesNothingWhenACompareFails) {
+  ASSERT_OK_AND_ASSIGN(Revision a_rev, ds_->Create("/t/a", "1"));
+  ASSERT_OK(ds_->Put("/t/a", "changed"));  // a_rev is stale now
+  ASSERT_OK_AND_ASSIGN(Revision start, ds_->CurrentRevision());
+
+  absl::StatusOr<Revision> stale =
+      ds_->Txn({{"/t/a", a_rev}}, {TxnOp::Put("/t/a", "lost"), TxnOp::Put("/t/c", "lost")});
+  EXPECT_EQ(stale.status().code(), absl::StatusCode::kAborted) << stale.status();
+  EXPECT_THAT(std::string(stale.status().message()), ::testing::HasSubstr("/t/a"));
+  absl::StatusOr<Revision> exists = ds_->Txn({{"/t/a", 0}}, {TxnOp::Put("/t/c", "lost")});
+  EXPECT_EQ(exists.status().code(), absl::StatusCode::kAborted) << exists.status();
+  absl::StatusOr<Revision> absent = ds_->Txn({{"/t/none", 7}}, {TxnOp::Put("/t/c", "lost")});
+  EXPECT_EQ(absent.status().code(), absl::StatusCode::kAborted) << absent.status();
+
+  ASSERT_OK_AND_ASSIGN(Revision end, ds_->CurrentRevision());
+  EXPECT_EQ(end, start);
+  ASSERT_OK_AND_ASSIGN(std::optional<KeyValue> c, ds_->Get("/t/c"));
+  EXPECT_FALSE(c.has_value());
+}
+
+TEST_P(DatastoreContractTest, TxnRefusesMalformedRequests) {
+  EXPECT_EQ(ds_->Txn({}, {}).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ds_->Txn({}, {TxnOp::Put("/t/a", "1"), TxnOp::Delete("/t/a")}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ds_->Txn({}, {TxnOp::Put(std::string("/t/\0", 4), "1")}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ds_->Txn({{"", 0}}, {TxnOp::Put("/t/a", "1")}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST_P(DatastoreContractTest, ListKeysOmitsValues) {
+  ASSERT_OK(ds_->Create("/k/a", "a large value"));
+  ASSERT_OK_AND_ASSIGN(Revision b_rev, ds_->Create("/k/b", "another"));
+  ASSERT_OK(ds_->Create("/other", "x"));
+  ASSERT_OK_AND_ASSIGN(ListResult keys, ds_->ListKeys("/k/"));
+  EXPECT_EQ(Keys(keys), (std::vector<std::string>{"/k/a", "/k/b"}));
+  EXPECT_EQ(keys.items[0].value, "");
+  EXPECT_EQ(keys.items[1].mod_revision, b_rev);
+  EXPECT_EQ(keys.revision, b_rev + 1);
 }
 
 // ---------------------------------------------------------------------------------------------
