@@ -8,12 +8,13 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "base/clock.h"
 #include "base/files.h"
 #include "base/hash.h"
 #include "base/status_macros.h"
 #include "dataplane/nft_render.h"
 #include "datastore/resource_store.h"
-#include "ipam/simple_allocator.h"
+#include "ipam/block_allocator.h"
 #include "model/validate.h"
 
 namespace tabby::cni {
@@ -22,7 +23,6 @@ namespace {
 using nlohmann::json;
 
 constexpr char kNetworkAnnotation[] = "tabby.dev/network";
-constexpr char kHandleAnnotation[] = "tabby.dev/ipam-handle";
 constexpr char kNetnsAnnotation[] = "tabby.dev/netns";
 
 PluginOutput ErrorOutput(const CniError& error, const std::string& version) {
@@ -106,7 +106,7 @@ class Call {
     if (auto error = Connect()) return Fail(*error);
     std::string node = Node();
 
-    ipam::SimpleAllocator allocator(*store_);
+    ipam::BlockAllocator allocator(*store_, SystemClock::Get());
     ipam::AllocationRequest request;
     request.handle = Handle();
     request.node = node;
@@ -149,7 +149,7 @@ class Call {
                                                    EndpointName(identity), identity.namespace_name);
     endpoint.metadata.labels = identity.labels;
     endpoint.metadata.annotations = {{kNetworkAnnotation, conf().name},
-                                     {kHandleAnnotation, request.handle},
+                                     {ipam::kHandleAnnotation, request.handle},
                                      {kNetnsAnnotation, inv_.netns}};
     auto& spec = endpoint.workload_endpoint();
     spec.orchestrator = conf().orchestrator;
@@ -267,7 +267,7 @@ class Call {
   std::optional<CniError> ForgetEndpoint(const WorkloadIdentity& identity) {
     auto endpoint = FindEndpoint(identity);
     if (!endpoint.ok()) return FromStatus(endpoint.status(), "cannot read workload endpoint");
-    ipam::SimpleAllocator allocator(*store_);
+    ipam::BlockAllocator allocator(*store_, SystemClock::Get());
     absl::Status released = allocator.ReleaseHandle(Handle());
     if (!released.ok()) return FromStatus(released, "cannot release addresses");
     if (*endpoint && (*endpoint)->workload_endpoint().container_id == inv_.container_id) {
@@ -319,7 +319,7 @@ class Call {
         }
       }
     }
-    ipam::SimpleAllocator allocator(*store_);
+    ipam::BlockAllocator allocator(*store_, SystemClock::Get());
     auto held = allocator.AddressesOf(Handle());
     if (!held.ok()) return Fail(FromStatus(held.status(), "cannot read IPAM handle"));
     if (held->size() != wiring.addresses.size()) {
@@ -359,7 +359,7 @@ class Call {
     datastore::ResourceStore resources(*store_);
     auto endpoints = resources.List(model::Kind::kWorkloadEndpoint);
     if (!endpoints.ok()) return Fail(FromStatus(endpoints.status(), "cannot list endpoints"));
-    ipam::SimpleAllocator allocator(*store_);
+    ipam::BlockAllocator allocator(*store_, SystemClock::Get());
     std::string node = Node();
     for (const auto& endpoint : *endpoints) {
       const auto& spec = endpoint.workload_endpoint();
@@ -371,7 +371,7 @@ class Call {
       bool listed = valid.contains({spec.container_id, spec.endpoint}) ||
                     valid.contains({spec.container_id, ""});
       if (listed) continue;
-      if (auto handle = endpoint.metadata.annotations.find(kHandleAnnotation);
+      if (auto handle = endpoint.metadata.annotations.find(ipam::kHandleAnnotation);
           handle != endpoint.metadata.annotations.end()) {
         absl::Status released = allocator.ReleaseHandle(handle->second);
         if (!released.ok()) return Fail(FromStatus(released, "cannot release addresses"));

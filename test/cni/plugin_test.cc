@@ -13,7 +13,7 @@
 #include <thread>
 
 #include "datastore/resource_store.h"
-#include "ipam/simple_allocator.h"
+#include "ipam/block.h"
 
 namespace tabby::cni {
 namespace {
@@ -68,6 +68,19 @@ class PluginTest : public ::testing::Test {
   void TearDown() override { std::filesystem::remove_all(dir_); }
 
   std::unique_ptr<datastore::Datastore> Store() { return *datastore::Open(url_); }
+
+  // Addresses allocated in all IPAM blocks.
+  size_t Allocated() {
+    auto store = Store();
+    auto blocks = store->List(ipam::kBlockPrefix);
+    EXPECT_TRUE(blocks.ok()) << blocks.status();
+    size_t count = 0;
+    for (const auto& kv : blocks.ok() ? blocks->items : std::vector<datastore::KeyValue>{}) {
+      auto block = ipam::DecodeBlock(kv.value);
+      if (block.ok()) count += block->allocations.size();
+    }
+    return count;
+  }
 
   void AddPool(const std::string& name, const std::string& cidr, int block_size = 0) {
     auto store = Store();
@@ -220,9 +233,8 @@ TEST_F(PluginTest, DelIsIdempotentAndCleansUp) {
   EXPECT_EQ(out.exit_code, 0) << out.stdout_text;
   EXPECT_TRUE(Endpoints().empty());
   EXPECT_TRUE(network_.wired.empty());
-  auto store = Store();
-  EXPECT_TRUE(store->List(ipam::kAddressPrefix)->items.empty());
-  EXPECT_TRUE(store->List(ipam::kHandlePrefix)->items.empty());
+  EXPECT_EQ(Allocated(), 0u);
+  EXPECT_TRUE(Store()->List(ipam::kHandlePrefix)->items.empty());
   // And again.
   EXPECT_EQ(Run(Env("DEL"), Config()).exit_code, 0);
 }
@@ -267,8 +279,7 @@ TEST_F(PluginTest, FailedWiringLeavesNothingBehind) {
   PluginOutput out = Run(Env("ADD"), Config());
   EXPECT_NE(out.exit_code, 0);
   EXPECT_TRUE(Endpoints().empty());
-  auto store = Store();
-  EXPECT_TRUE(store->List(ipam::kAddressPrefix)->items.empty());
+  EXPECT_EQ(Allocated(), 0u);
 }
 
 TEST_F(PluginTest, ExhaustedPoolIsNamed) {
@@ -324,8 +335,7 @@ TEST_F(PluginTest, GarbageCollectionRemovesUnlistedAttachments) {
   auto endpoints = Endpoints();
   ASSERT_EQ(endpoints.size(), 1u);
   EXPECT_EQ(endpoints[0].workload_endpoint().container_id, "keep");
-  auto store = Store();
-  EXPECT_EQ(store->List(ipam::kAddressPrefix)->items.size(), 1u);
+  EXPECT_EQ(Allocated(), 1u);
 }
 
 }  // namespace

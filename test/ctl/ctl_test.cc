@@ -685,6 +685,10 @@ class RacingDatastore : public datastore::Datastore {
                                              datastore::Revision expected) override {
     return inner_->Delete(key, expected);
   }
+  absl::StatusOr<datastore::Revision> Txn(const std::vector<datastore::Compare>& compares,
+                                          const std::vector<datastore::TxnOp>& ops) override {
+    return inner_->Txn(compares, ops);
+  }
   absl::StatusOr<std::unique_ptr<datastore::Watch>> WatchPrefix(
       const std::string& prefix, datastore::Revision after) override {
     return inner_->WatchPrefix(prefix, after);
