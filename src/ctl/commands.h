@@ -5,12 +5,14 @@
 #include <functional>
 #include <iosfwd>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "datastore/datastore.h"
 #include "model/resources.h"
 
@@ -66,6 +68,30 @@ struct LabelOptions {
   std::string namespace_name = "default";
 };
 int RunLabel(const LabelOptions& options, const DatastoreOpener& open, Streams io);
+
+// --- ipam ------------------------------------------------------------------------------------
+
+struct IpamShowOptions {
+  bool show_blocks = false;  // each block, its host and how full it is
+  std::string ip;            // who holds this address
+};
+int RunIpamShow(const IpamShowOptions& options, const DatastoreOpener& open, Streams io);
+
+// `ipam check` (repair = false) and `ipam release` (repair = true).
+struct IpamRepairOptions {
+  absl::Duration grace = absl::Minutes(10);
+  std::string node;  // only this node's findings; empty = all
+  bool repair = false;
+  bool dry_run = false;
+  std::string ip;  // release: this one address instead of what the check finds
+};
+int RunIpamCheck(const IpamRepairOptions& options, const DatastoreOpener& open, Streams io);
+
+struct IpamConfigureOptions {
+  std::optional<bool> strict_affinity;
+  std::optional<int> max_blocks_per_host;
+};
+int RunIpamConfigure(const IpamConfigureOptions& options, const DatastoreOpener& open, Streams io);
 
 // --- shared helpers --------------------------------------------------------------------------
 

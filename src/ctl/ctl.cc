@@ -177,6 +177,41 @@ int RunCtl(const std::vector<std::string>& args, std::istream& in, std::ostream&
                   "allow changing the value of an existing label");
   AddNamespaceOption(label, label_options.namespace_name);
 
+  CLI::App* ipam =
+      app.add_subcommand("ipam", "IP address management: show, check, release, configure");
+  ipam->require_subcommand(1);
+  IpamShowOptions ipam_show_options;
+  CLI::App* ipam_show = ipam->add_subcommand("show", "IP pools and their utilisation");
+  ipam_show->add_flag("--show-blocks", ipam_show_options.show_blocks,
+                      "also each block, the host that owns it and how full it is");
+  ipam_show->add_option("--ip", ipam_show_options.ip, "show who holds this address");
+  IpamRepairOptions ipam_check_options;
+  IpamRepairOptions ipam_release_options{.repair = true};
+  std::string check_grace = "10m", release_grace = "10m";
+  CLI::App* ipam_check = ipam->add_subcommand(
+      "check", "Report leaked addresses, orphan handles and blocks of hosts that no longer exist");
+  CLI::App* ipam_release =
+      ipam->add_subcommand("release", "Repair what `ipam check` reports (or release one --ip)");
+  for (auto [command, options, grace] :
+       {std::tuple{ipam_check, &ipam_check_options, &check_grace},
+        std::tuple{ipam_release, &ipam_release_options, &release_grace}}) {
+    command
+        ->add_option("--grace", *grace,
+                     "addresses younger than this are never leaks (a workload may be starting)")
+        ->capture_default_str();
+    command->add_option("--node", options->node, "only this node's addresses and blocks");
+  }
+  ipam_release->add_flag("--dry-run", ipam_release_options.dry_run,
+                         "print what would be released, change nothing");
+  ipam_release->add_option("--ip", ipam_release_options.ip,
+                           "release this one address (whoever holds it)");
+  IpamConfigureOptions ipam_configure_options;
+  CLI::App* ipam_configure = ipam->add_subcommand("configure", "Set cluster-wide IPAM settings");
+  ipam_configure->add_option("--strict-affinity", ipam_configure_options.strict_affinity,
+                             "true: hosts never borrow addresses from other hosts' blocks");
+  ipam_configure->add_option("--max-blocks-per-host", ipam_configure_options.max_blocks_per_host,
+                             "blocks a host may claim per address family (0: unlimited)");
+
   CLI::App* version = app.add_subcommand("version", "Print the tabbyctl version");
 
   try {
@@ -217,6 +252,26 @@ int RunCtl(const std::vector<std::string>& args, std::istream& in, std::ostream&
   }
   if (get->parsed()) return RunGet(get_options, open, io);
   if (label->parsed()) return RunLabel(label_options, open, io);
+  if (ipam_show->parsed()) return RunIpamShow(ipam_show_options, open, io);
+  if (ipam_check->parsed() || ipam_release->parsed()) {
+    bool release = ipam_release->parsed();
+    IpamRepairOptions& options = release ? ipam_release_options : ipam_check_options;
+    absl::Duration grace;
+    if (!absl::ParseDuration(release ? release_grace : check_grace, &grace) ||
+        grace < absl::ZeroDuration()) {
+      return PrintError(err, fmt::format("--grace: \"{}\" is not a duration such as 10m or 90s",
+                                         release ? release_grace : check_grace));
+    }
+    options.grace = grace;
+    return RunIpamCheck(options, open, io);
+  }
+  if (ipam_configure->parsed()) {
+    if (!ipam_configure_options.strict_affinity && !ipam_configure_options.max_blocks_per_host) {
+      return PrintError(err,
+                        "nothing to configure: give --strict-affinity or --max-blocks-per-host");
+    }
+    return RunIpamConfigure(ipam_configure_options, open, io);
+  }
   if (version->parsed()) {
     out << "Client Version: " << TABBY_VERSION << "\n";
     out.flush();
