@@ -1,19 +1,87 @@
 #include "agent/agent.h"
 
 #include <fmt/format.h>
+#include <poll.h>
 #include <spdlog/spdlog.h>
 
+#include <array>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "base/files.h"
 #include "base/status_macros.h"
 #include "datastore/resource_store.h"
+#include "ipam/block.h"
+#include "ipam/maintenance.h"
 
 namespace tabby::agent {
+namespace {
+
+// Blocks until either watch may have events, or `timeout`.
+void WaitForEither(datastore::Watch& first, datastore::Watch& second, absl::Duration timeout) {
+  std::array<pollfd, 2> fds = {pollfd{first.ReadinessFd(), POLLIN, 0},
+                               pollfd{second.ReadinessFd(), POLLIN, 0}};
+  // A backend without readiness fds is polled every `timeout` (poll with no fds sleeps).
+  int count = fds[0].fd < 0 ? 0 : (fds[1].fd < 0 ? 1 : 2);
+  (void)poll(fds.data(), count, static_cast<int>(absl::ToInt64Milliseconds(timeout)));
+}
+
+}  // namespace
 
 Agent::Agent(AgentOptions options, datastore::Datastore& store, dataplane::NftClient& nft,
              dataplane::Netlink& netlink, Clock& clock)
-    : options_(std::move(options)), store_(store), nft_(nft), routes_(netlink), clock_(clock) {}
+    : options_(std::move(options)),
+      store_(store),
+      nft_(nft),
+      routes_(netlink),
+      block_routes_(netlink),
+      clock_(clock),
+      last_ipam_gc_(clock.Now()) {}
+
+absl::Status Agent::RegisterNode() {
+  datastore::ResourceStore resources(store_);
+  ASSIGN_OR_RETURN(auto node, resources.Get({model::Kind::kNode, "", options_.node}));
+  if (node) return absl::OkStatus();
+  auto created = resources.Create(model::MakeResource(model::Kind::kNode, options_.node));
+  if (created.ok() || created.status().code() == absl::StatusCode::kAlreadyExists) {
+    spdlog::info("agent: registered node {}", options_.node);
+    return absl::OkStatus();
+  }
+  return Annotate(created.status(), fmt::format("registering node {}", options_.node));
+}
+
+absl::Status Agent::SyncBlockRoutes() {
+  ASSIGN_OR_RETURN(auto affinities, store_.ListKeys(ipam::AffinityPrefix(options_.node)));
+  std::set<IpNetwork> blocks;
+  for (const auto& kv : affinities.items) {
+    auto cidr = ipam::ParseBlockId(kv.key.substr(ipam::AffinityPrefix(options_.node).size()));
+    if (cidr.ok()) blocks.insert(*cidr);
+  }
+  return block_routes_.Sync(blocks);
+}
+
+void Agent::MaybeCollectIpamGarbage() {
+  if (options_.ipam_gc_interval <= absl::ZeroDuration() ||
+      clock_.Now() - last_ipam_gc_ < options_.ipam_gc_interval) {
+    return;
+  }
+  last_ipam_gc_ = clock_.Now();
+  auto report = ipam::CheckIpam(store_, clock_, {options_.ipam_gc_grace, options_.node});
+  if (!report.ok()) {
+    spdlog::warn("agent: IPAM check: {}", MessageOf(report.status()));
+    return;
+  }
+  if (report->clean()) return;
+  auto summary = ipam::RepairIpam(store_, *report);
+  if (!summary.ok()) {
+    spdlog::warn("agent: IPAM repair: {}", MessageOf(summary.status()));
+    return;
+  }
+  spdlog::info(
+      "agent: IPAM: released {} leaked addresses and {} blocks, deleted {} handles ({} skipped)",
+      summary->released_addresses, summary->released_blocks, summary->deleted_handles,
+      summary->skipped);
+}
 
 void Agent::WriteStatus(datastore::Revision revision, bool in_sync, const std::string& error) {
   calc::Calculator::Stats stats = calc_ ? calc_->stats() : calc::Calculator::Stats{};
@@ -36,6 +104,8 @@ void Agent::WriteStatus(datastore::Revision revision, bool in_sync, const std::s
       {"nftTransactions", nft_.stats().transactions},
       {"nftFailures", nft_.stats().failures},
       {"routesAdded", routes_.routes_added()},
+      {"blockRoutesAdded", block_routes_.routes_added()},
+      {"blockRoutesRemoved", block_routes_.routes_removed()},
       {"lastError", error},
   };
   absl::Status written = WriteFileAtomically(
@@ -46,6 +116,8 @@ void Agent::WriteStatus(datastore::Revision revision, bool in_sync, const std::s
 
 absl::StatusOr<datastore::Revision> Agent::Resync() {
   ++resyncs_;
+  absl::Status registered = RegisterNode();
+  if (!registered.ok()) spdlog::warn("agent: {}", MessageOf(registered));
   datastore::ResourceStore resources(store_);
   ASSIGN_OR_RETURN(auto snapshot, resources.ListAll());
   calc_ = std::make_unique<calc::Calculator>(options_.node);
@@ -58,6 +130,8 @@ absl::StatusOr<datastore::Revision> Agent::Resync() {
   }
   absl::Status routed = routes_.Sync(calc_->state());
   if (!routed.ok()) spdlog::warn("agent: workload routes: {}", MessageOf(routed));
+  absl::Status blocks = SyncBlockRoutes();
+  if (!blocks.ok()) spdlog::warn("agent: block routes: {}", MessageOf(blocks));
   last_verify_ = clock_.Now();
   ++applies_;
   spdlog::info("agent: in sync at revision {}: {} local endpoints, {} active programs, {} sets",
@@ -69,15 +143,27 @@ absl::StatusOr<datastore::Revision> Agent::Resync() {
 
 absl::Status Agent::FollowWatch(datastore::Revision from, const std::atomic<bool>& stop) {
   ASSIGN_OR_RETURN(auto watch, store_.WatchPrefix(datastore::kResourcePrefix, from));
+  // The blocks this host owns change when its CNI invocations claim one or leak checks give one
+  // back: a second, narrow watch, so the agent never reads other hosts' IPAM traffic.
+  ASSIGN_OR_RETURN(auto block_watch, store_.WatchPrefix(ipam::AffinityPrefix(options_.node), from));
   datastore::Revision applied = from;
   while (!stop.load()) {
-    ASSIGN_OR_RETURN(auto events, watch->Next(absl::Milliseconds(200)));
+    WaitForEither(*watch, *block_watch, absl::Milliseconds(200));
+    ASSIGN_OR_RETURN(auto block_events, block_watch->Next(absl::ZeroDuration()));
+    if (!block_events.empty()) {
+      absl::Status blocks = SyncBlockRoutes();
+      if (!blocks.ok()) spdlog::warn("agent: block routes: {}", MessageOf(blocks));
+    }
+    ASSIGN_OR_RETURN(auto events, watch->Next(absl::ZeroDuration()));
     if (events.empty()) {
+      MaybeCollectIpamGarbage();
       if (clock_.Now() - last_verify_ >= options_.verify_interval) {
         // Periodic check that nobody changed our table behind our back; no writes if not.
         RETURN_IF_ERROR(nft_.Sync(calc_->state()));
         absl::Status routed = routes_.Sync(calc_->state());
         if (!routed.ok()) spdlog::warn("agent: workload routes: {}", MessageOf(routed));
+        absl::Status blocks = SyncBlockRoutes();
+        if (!blocks.ok()) spdlog::warn("agent: block routes: {}", MessageOf(blocks));
         last_verify_ = clock_.Now();
       }
       continue;

@@ -15,6 +15,7 @@
 #include "absl/time/time.h"
 #include "base/clock.h"
 #include "calc/calculator.h"
+#include "dataplane/block_routes.h"
 #include "dataplane/netlink.h"
 #include "dataplane/nft_client.h"
 #include "dataplane/nft_dataplane.h"
@@ -31,6 +32,10 @@ struct AgentOptions {
   absl::Duration verify_interval = absl::Minutes(5);
   // Wait between attempts while the datastore is unreachable (doubles up to 30 s).
   absl::Duration retry_interval = absl::Milliseconds(200);
+  // How often the agent checks this node's IPAM records for leaks and gives back surplus
+  // empty blocks (0: never), and how old an unreferenced allocation must be to be a leak.
+  absl::Duration ipam_gc_interval = absl::Minutes(5);
+  absl::Duration ipam_gc_grace = absl::Minutes(10);
 };
 
 class Agent {
@@ -48,14 +53,22 @@ class Agent {
   absl::StatusOr<datastore::Revision> Resync();
   absl::Status FollowWatch(datastore::Revision from, const std::atomic<bool>& stop);
   void WriteStatus(datastore::Revision revision, bool in_sync, const std::string& error);
+  // Creates this host's Node resource if there is none: it is how IPAM leak checks know that
+  // the host (and so its blocks) exists.
+  absl::Status RegisterNode();
+  // Reads the blocks this host owns and makes the blackhole routes match.
+  absl::Status SyncBlockRoutes();
+  void MaybeCollectIpamGarbage();
 
   AgentOptions options_;
   datastore::Datastore& store_;
   dataplane::NftDataplane nft_;
   dataplane::WorkloadRoutes routes_;
+  dataplane::BlockRoutes block_routes_;
   Clock& clock_;
   std::unique_ptr<calc::Calculator> calc_;
   absl::Time last_verify_;
+  absl::Time last_ipam_gc_;
   uint64_t applies_ = 0;
   uint64_t apply_failures_ = 0;
   uint64_t events_ = 0;

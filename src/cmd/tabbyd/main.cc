@@ -42,6 +42,15 @@ int main(int argc, char** argv) {
   app.add_option("--verify-interval", verify_seconds,
                  "seconds between checks that the kernel still holds what was programmed")
       ->capture_default_str();
+  double ipam_gc_seconds = 300, ipam_grace_seconds = 600;
+  app.add_option("--ipam-gc-interval", ipam_gc_seconds,
+                 "seconds between checks of this node's IPAM records for leaks and surplus "
+                 "empty blocks (0: never)")
+      ->capture_default_str();
+  app.add_option("--ipam-gc-grace", ipam_grace_seconds,
+                 "seconds an address must have been allocated without a workload endpoint before "
+                 "it counts as leaked")
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
   spdlog::set_level(spdlog::level::from_str(log_level));
@@ -78,6 +87,8 @@ int main(int argc, char** argv) {
   options.node = ResolveNode(node_flag);
   options.state_dir = state_dir;
   options.verify_interval = absl::Seconds(verify_seconds);
+  options.ipam_gc_interval = absl::Seconds(ipam_gc_seconds);
+  options.ipam_gc_grace = absl::Seconds(ipam_grace_seconds);
   spdlog::info("tabbyd: node {} datastore {} state {}", options.node, url, state_dir);
   tabby::agent::Agent agent(options, **store, *nft, **netlink, tabby::SystemClock::Get());
   absl::Status status = agent.Run(stop);
