@@ -9,6 +9,7 @@
 #include "ctl/commands.h"
 #include "ctl/input.h"
 #include "datastore/resource_store.h"
+#include "ipam/pool_guard.h"
 
 namespace tabby::ctl {
 namespace {
@@ -128,6 +129,9 @@ int WriteAll(std::vector<InputResource> items, const WriteSettings& settings,
   absl::StatusOr<std::unique_ptr<datastore::Datastore>> datastore = open();
   if (!datastore.ok()) return PrintError(io.err, MessageOf(datastore.status()));
   ResourceStore store(**datastore);
+  // IP pools may not change under allocated addresses; see ipam/pool_guard.h.
+  ipam::PoolGuard pool_guard(**datastore);
+  store.Guard(model::Kind::kIPPool, pool_guard);
   for (size_t i = 0; i < items.size(); ++i) {
     const InputResource& item = items[i];
     absl::StatusOr<std::string> outcome = WriteOne(store, item.resource, settings);

@@ -129,6 +129,31 @@ absl::StatusOr<ResourceStore::Snapshot> ResourceStore::ListAll() {
   return snapshot;
 }
 
+WriteGuard* ResourceStore::GuardOf(model::Kind kind) const {
+  for (const auto& [guarded, guard] : guards_) {
+    if (guarded == kind) return guard;
+  }
+  return nullptr;
+}
+
+absl::StatusOr<Revision> ResourceStore::Commit(const std::string& key, Revision expected,
+                                               const std::optional<std::string>& value,
+                                               const std::optional<model::Resource>& stored,
+                                               const std::optional<model::Resource>& proposed) {
+  model::Kind kind = proposed ? proposed->kind : stored->kind;
+  WriteGuard* guard = GuardOf(kind);
+  if (guard == nullptr) {
+    // The common case: one key, no transaction needed.
+    if (!value) return store_.Delete(key, expected);
+    if (expected == 0) return store_.Create(key, *value);
+    return store_.Update(key, *value, expected);
+  }
+  ASSIGN_OR_RETURN(WriteGuard::Conditions conditions, guard->Check(stored, proposed));
+  conditions.compares.push_back({key, expected});
+  conditions.ops.push_back(value ? TxnOp::Put(key, *value) : TxnOp::Delete(key));
+  return store_.Txn(conditions.compares, conditions.ops);
+}
+
 absl::StatusOr<model::Resource> ResourceStore::Write(model::Resource resource, bool allow_create,
                                                      bool allow_replace) {
   model::ApplyDefaults(resource);
@@ -137,7 +162,7 @@ absl::StatusOr<model::Resource> ResourceStore::Write(model::Resource resource, b
   std::string key = Key(id);
   std::string display = model::DisplayName(resource);
   // A blind apply retries when it loses a race with another writer; a replace that names a
-  // resourceVersion does not (the caller asked for that version).
+  // resourceVersion does not (the caller asked for that version, and the next read says so).
   for (int attempt = 0; attempt < 10; ++attempt) {
     ASSIGN_OR_RETURN(auto existing, store_.Get(key));
     if (!existing) {
@@ -146,10 +171,10 @@ absl::StatusOr<model::Resource> ResourceStore::Write(model::Resource resource, b
       if (resource.metadata.creation_timestamp.empty()) {
         resource.metadata.creation_timestamp = NowRfc3339();
       }
-      auto revision = store_.Create(key, StoredValue(resource));
-      if (revision.status().code() == absl::StatusCode::kAlreadyExists && allow_replace) continue;
-      if (revision.status().code() == absl::StatusCode::kAlreadyExists) {
-        return absl::AlreadyExistsError(fmt::format("{} already exists", display));
+      auto revision = Commit(key, 0, StoredValue(resource), std::nullopt, resource);
+      if (revision.status().code() == absl::StatusCode::kAlreadyExists ||
+          revision.status().code() == absl::StatusCode::kAborted) {
+        continue;  // someone else created it, or what the guard read changed: look again
       }
       RETURN_IF_ERROR(Annotate(revision.status(), fmt::format("cannot create {}", display)));
       resource.metadata.resource_version = std::to_string(*revision);
@@ -172,8 +197,9 @@ absl::StatusOr<model::Resource> ResourceStore::Write(model::Resource resource, b
       resource.metadata.uid = stored->metadata.uid;
       resource.metadata.creation_timestamp = stored->metadata.creation_timestamp;
     }
-    auto revision = store_.Update(key, StoredValue(resource), expected);
-    if (revision.status().code() == absl::StatusCode::kAborted && !pinned) continue;
+    auto revision = Commit(key, expected, StoredValue(resource),
+                           stored.ok() ? std::optional(*stored) : std::nullopt, resource);
+    if (revision.status().code() == absl::StatusCode::kAborted) continue;
     RETURN_IF_ERROR(Annotate(revision.status(), fmt::format("cannot update {}", display)));
     resource.metadata.resource_version = std::to_string(*revision);
     return resource;
@@ -197,13 +223,32 @@ absl::StatusOr<model::Resource> ResourceStore::Apply(model::Resource resource) {
 }
 
 absl::Status ResourceStore::Delete(const ResourceId& id, Revision expected_revision) {
-  auto revision = store_.Delete(Key(id), expected_revision);
-  if (revision.status().code() == absl::StatusCode::kNotFound) {
+  const std::string key = Key(id);
+  auto not_found = [&] {
     return absl::NotFoundError(
         fmt::format("{} {} does not exist", model::KindName(id.kind),
                     id.namespace_name.empty() ? id.name : id.namespace_name + "/" + id.name));
+  };
+  if (GuardOf(id.kind) == nullptr) {
+    auto revision = store_.Delete(key, expected_revision);
+    if (revision.status().code() == absl::StatusCode::kNotFound) return not_found();
+    return revision.status();
   }
-  return revision.status();
+  // Guarded: the guard sees what is being deleted, and a lost race checks again.
+  for (int attempt = 0; attempt < 10; ++attempt) {
+    ASSIGN_OR_RETURN(auto existing, store_.Get(key));
+    if (!existing) return not_found();
+    if (expected_revision > 0 && existing->mod_revision != expected_revision) {
+      return absl::AbortedError(fmt::format("{} is at revision {}, not {}", key,
+                                            existing->mod_revision, expected_revision));
+    }
+    ASSIGN_OR_RETURN(model::Resource stored, Decode(*existing));
+    auto revision = Commit(key, existing->mod_revision, std::nullopt, stored, std::nullopt);
+    if (revision.status().code() == absl::StatusCode::kAborted) continue;
+    return revision.status();
+  }
+  return absl::AbortedError(
+      fmt::format("cannot delete {}: too many concurrent modifications", key));
 }
 
 absl::StatusOr<ResourceEvent> ResourceStore::DecodeEvent(const Event& event) {

@@ -10,6 +10,7 @@
 
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -34,9 +35,29 @@ struct ResourceEvent {
   Revision revision = 0;
 };
 
+// Checks a write to one kind against the rest of the datastore, for rules that span keys (an IP
+// pool may not shrink away from blocks in use). What it read is returned as compares, and any
+// bookkeeping as extra writes, so that the check and the write land in one transaction: if
+// anything it looked at changes first, the transaction aborts and the write is checked again.
+class WriteGuard {
+ public:
+  virtual ~WriteGuard() = default;
+  struct Conditions {
+    std::vector<Compare> compares;
+    std::vector<TxnOp> ops;
+  };
+  // `stored` is what is there now (nullopt: nothing), `proposed` what would be (nullopt: a
+  // delete). An error refuses the write and is shown to the user as it is.
+  virtual absl::StatusOr<Conditions> Check(const std::optional<model::Resource>& stored,
+                                           const std::optional<model::Resource>& proposed) = 0;
+};
+
 class ResourceStore {
  public:
   explicit ResourceStore(Datastore& store) : store_(store) {}
+
+  // Every later write of `kind` through this store is checked by `guard` (not owned).
+  void Guard(model::Kind kind, WriteGuard& guard) { guards_.push_back({kind, &guard}); }
 
   static std::string KindPrefix(model::Kind kind);
   static std::string Key(const ResourceId& id);
@@ -72,7 +93,17 @@ class ResourceStore {
   absl::StatusOr<model::Resource> Decode(const KeyValue& kv);
   absl::StatusOr<model::Resource> Write(model::Resource resource, bool allow_create,
                                         bool allow_replace);
+  // Writes `value` to `key` (nullopt: deletes it) if the key's mod_revision is `expected` (0:
+  // absent), together with what the kind's guard asks for. kAborted when anything compared
+  // changed.
+  absl::StatusOr<Revision> Commit(const std::string& key, Revision expected,
+                                  const std::optional<std::string>& value,
+                                  const std::optional<model::Resource>& stored,
+                                  const std::optional<model::Resource>& proposed);
+  WriteGuard* GuardOf(model::Kind kind) const;
+
   Datastore& store_;
+  std::vector<std::pair<model::Kind, WriteGuard*>> guards_;
 };
 
 }  // namespace tabby::datastore

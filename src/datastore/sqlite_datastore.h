@@ -54,9 +54,11 @@ struct SqliteOptions {
   // How long a write waits for another process's write transaction before kUnavailable.
   absl::Duration busy_timeout = absl::Seconds(10);
   // Event history kept for watches: at most this many revisions back...
-  int64_t max_events = 100'000;
-  // ...and nothing older than this.
-  absl::Duration max_event_age = absl::Hours(1);
+  int64_t max_events = 10'000;
+  // ...and nothing older than this. A watcher that falls further behind is told so (kOutOfRange)
+  // and lists again. Bounded because an event stores the value and the previous value: an IPAM
+  // block is rewritten on every allocation, and a day of churn would otherwise be gigabytes.
+  absl::Duration max_event_age = absl::Minutes(5);
   // Revisions between automatic compaction checks (each costs one scan of the event log).
   int64_t compact_every = 1000;
   // Safety-net poll of watches in case an inotify event is missed.

@@ -53,6 +53,8 @@ std::string AffinityKey(const std::string& node, const IpNetwork& cidr) {
 }
 std::string HandleKey(const std::string& handle) { return kHandlePrefix + handle; }
 
+std::string PoolClaimsKey(const std::string& pool) { return kPoolClaimsPrefix + pool; }
+
 std::string EncodeBlock(const Block& block) {
   json allocations = json::object();
   for (const auto& [ordinal, a] : block.allocations) {

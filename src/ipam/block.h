@@ -11,6 +11,9 @@
 //   /tabby/v1/ipam/affinities/<node>/<block id>      {"pool": ...}: the blocks a host owns
 //   /tabby/v1/ipam/handles/<handle>                  a HandleRecord: what one interface holds
 //   /tabby/v1/ipam/config                            IpamConfig: strictAffinity, maxBlocksPerHost
+//   /tabby/v1/ipam/pools/<pool>                      touched by every claim of a block of the
+//                                                    pool, so that a pool change can tell that
+//                                                    none happened while it checked (pool_guard.h)
 // A block id is its CIDR with '/' replaced by '-': "10.65.0.64-26", "fd00:65::-122".
 #pragma once
 
@@ -30,6 +33,7 @@ inline constexpr char kBlockPrefix[] = "/tabby/v1/ipam/blocks/";
 inline constexpr char kAffinityPrefix[] = "/tabby/v1/ipam/affinities/";
 inline constexpr char kHandlePrefix[] = "/tabby/v1/ipam/handles/";
 inline constexpr char kConfigKey[] = "/tabby/v1/ipam/config";
+inline constexpr char kPoolClaimsPrefix[] = "/tabby/v1/ipam/pools/";
 
 // The WorkloadEndpoint annotation naming the IPAM handle that holds its addresses; leak checks
 // use it to tell a live workload's addresses from leaked ones.
@@ -77,6 +81,7 @@ std::string BlockKey(const IpNetwork& cidr);
 std::string AffinityPrefix(const std::string& node);
 std::string AffinityKey(const std::string& node, const IpNetwork& cidr);
 std::string HandleKey(const std::string& handle);
+std::string PoolClaimsKey(const std::string& pool);
 
 std::string EncodeBlock(const Block& block);
 absl::StatusOr<Block> DecodeBlock(std::string_view value);

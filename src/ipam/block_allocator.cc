@@ -63,7 +63,8 @@ absl::StatusOr<std::vector<BlockAllocator::Pool>> BlockAllocator::UsablePools(
     auto node_selector = selector::Selector::Parse(spec.node_selector);
     if (!node_selector.ok() || !node_selector->Matches(node_labels)) continue;
     int block_size = spec.block_size > 0 ? spec.block_size : (v4 ? 26 : 122);
-    out.push_back(Pool{pool.metadata.name, *cidr, block_size});
+    out.push_back(Pool{pool.metadata.name, *cidr, block_size,
+                       std::strtoll(pool.metadata.resource_version.c_str(), nullptr, 10)});
   }
   for (const auto& name : wanted) {
     bool found = std::any_of(out.begin(), out.end(), [&](const Pool& p) { return p.name == name; });
@@ -149,14 +150,29 @@ absl::StatusOr<IpAddress> BlockAllocator::Claim(const Pool& pool,
     updated.addresses[address] = block.cidr;
     std::string block_key = BlockKey(candidate);
     std::string affinity_key = AffinityKey(request.node, candidate);
-    ASSIGN_OR_RETURN(
-        datastore::Revision revision,
-        store_.Txn({{block_key, 0}, {affinity_key, 0}, {handle.key, handle.revision}},
+    // The pool must still be as read (not shrunk or deleted meanwhile), and the claim touches
+    // the pool's claims key, which a pool change compares (see pool_guard.h).
+    const std::string pool_key =
+        datastore::ResourceStore::Key({model::Kind::kIPPool, "", pool.name});
+    absl::StatusOr<datastore::Revision> revision =
+        store_.Txn({{block_key, 0},
+                    {affinity_key, 0},
+                    {handle.key, handle.revision},
+                    {pool_key, pool.revision}},
                    {datastore::TxnOp::Put(block_key, EncodeBlock(block)),
                     datastore::TxnOp::Put(affinity_key, nlohmann::json{{"pool", pool.name}}.dump()),
-                    datastore::TxnOp::Put(handle.key, EncodeHandle(updated))}));
+                    datastore::TxnOp::Put(handle.key, EncodeHandle(updated)),
+                    datastore::TxnOp::Put(PoolClaimsKey(pool.name), BlockId(candidate))});
+    if (revision.status().code() == absl::StatusCode::kAborted) {
+      ASSIGN_OR_RETURN(auto current, store_.Get(pool_key));
+      if (!current || current->mod_revision != pool.revision) {
+        return absl::FailedPreconditionError(
+            fmt::format("IP pool {} changed while allocating from it", pool.name));
+      }
+    }
+    RETURN_IF_ERROR(revision.status());
     handle.record = std::move(updated);
-    handle.revision = revision;
+    handle.revision = *revision;
     return address;
   }
   return absl::NotFoundError(fmt::format("IP pool {} has no free block", pool.name));
@@ -258,9 +274,13 @@ absl::StatusOr<std::vector<IpAddress>> BlockAllocator::Allocate(const Allocation
   std::vector<IpAddress> allocated;
   for (bool v4 : {true, false}) {
     if ((v4 ? !request.ipv4 : !request.ipv6) || (v4 ? has4 : has6)) continue;
-    auto pools = UsablePools(request, v4);
-    absl::StatusOr<IpAddress> address =
-        pools.ok() ? AllocateOne(*pools, request, config, handle) : pools.status();
+    absl::StatusOr<IpAddress> address;
+    // A pool that changes under a claim (kFailedPrecondition) is read again.
+    for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
+      auto pools = UsablePools(request, v4);
+      address = pools.ok() ? AllocateOne(*pools, request, config, handle) : pools.status();
+      if (address.status().code() != absl::StatusCode::kFailedPrecondition) break;
+    }
     if (!address.ok()) {
       // All or nothing: give back what this call took.
       for (const auto& a : allocated) (void)ReleaseAddress(a);

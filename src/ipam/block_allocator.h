@@ -40,6 +40,7 @@ class BlockAllocator final : public Allocator {
     std::string name;
     IpNetwork cidr;
     int block_size = 0;
+    datastore::Revision revision = 0;  // of the IPPool resource, as read
   };
 
  private:

@@ -10,6 +10,8 @@
 #include <map>
 #include <sstream>
 
+#include "ctl_fixture.h"
+#include "datastore/forwarding_datastore.h"
 #include "datastore/resource_store.h"
 #include "model/codec.h"
 #include "support/temp_dir.h"
@@ -23,14 +25,6 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::Not;
-
-constexpr char kPool[] = R"(apiVersion: tabby.dev/v1
-kind: IPPool
-metadata:
-  name: pool-a
-spec:
-  cidr: 10.10.0.0/16
-)";
 
 constexpr char kPolicy[] = R"(apiVersion: tabby.dev/v1
 kind: GlobalNetworkPolicy
@@ -76,88 +70,6 @@ spec:
   interfaceName: tabby99887766
   ipNetworks: [10.10.0.9/32]
 )";
-
-std::string Docs(std::initializer_list<std::string_view> docs) {
-  std::string out;
-  for (std::string_view doc : docs) {
-    out += "---\n";
-    out += doc;
-  }
-  return out;
-}
-
-struct Result {
-  int code = -1;
-  std::string out;
-  std::string err;
-};
-
-std::ostream& operator<<(std::ostream& os, const Result& result) {
-  return os << "exit " << result.code << "\nstdout:\n" << result.out << "stderr:\n" << result.err;
-}
-
-class CtlTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    absl::StatusOr<test::TempDir> dir = test::TempDir::Create();
-    ASSERT_TRUE(dir.ok()) << dir.status();
-    dir_.emplace(std::move(*dir));
-    url_ = "sqlite://" + dir_->File("t.db");
-    vars_["TABBY_DATASTORE"] = url_;
-    env_.getenv = [this](const std::string& name) -> std::optional<std::string> {
-      auto it = vars_.find(name);
-      if (it == vars_.end()) return std::nullopt;
-      return it->second;
-    };
-    env_.open_datastore = [](const std::string& url) { return datastore::Open(url); };
-  }
-
-  Result Run(const std::vector<std::string>& args, const std::string& input = "") {
-    std::istringstream in(input);
-    std::ostringstream out, err;
-    Result result;
-    result.code = RunCtl(args, in, out, err, env_);
-    result.out = out.str();
-    result.err = err.str();
-    return result;
-  }
-
-  // Writes `content` to `name` under the temporary directory; returns its path.
-  std::string WriteFile(const std::string& name, std::string_view content) {
-    std::string path = dir_->File(name);
-    std::filesystem::create_directories(std::filesystem::path(path).parent_path());
-    std::ofstream(path) << content;
-    return path;
-  }
-
-  // What the datastore holds, read directly.
-  std::vector<Resource> Stored(Kind kind, const std::string& namespace_name = "") {
-    auto store = datastore::Open(url_);
-    EXPECT_TRUE(store.ok()) << store.status();
-    if (!store.ok()) return {};
-    datastore::ResourceStore resources(**store);
-    auto listed = resources.List(kind, namespace_name);
-    EXPECT_TRUE(listed.ok()) << listed.status();
-    return listed.ok() ? *listed : std::vector<Resource>{};
-  }
-
-  std::vector<std::string> StoredNames(Kind kind, const std::string& namespace_name = "") {
-    std::vector<std::string> names;
-    for (const Resource& r : Stored(kind, namespace_name)) names.push_back(r.metadata.name);
-    return names;
-  }
-
-  size_t StoredCount() {
-    size_t count = 0;
-    for (Kind kind : model::AllKinds()) count += Stored(kind).size();
-    return count;
-  }
-
-  std::optional<test::TempDir> dir_;
-  std::string url_;
-  std::map<std::string, std::string> vars_;
-  CtlEnvironment env_;
-};
 
 // --- apply -----------------------------------------------------------------------------------
 
@@ -644,63 +556,28 @@ TEST_F(CtlTest, LabelAddOverwriteRemove) {
 
 // A datastore that lets another writer change the resource just before the first compare-and-swap
 // update, which then fails (kAborted) as it would in a real race.
-class RacingDatastore : public datastore::Datastore {
+class RacingDatastore : public datastore::ForwardingDatastore {
  public:
   // `updates` counts the calls to Update; it must outlive this.
   RacingDatastore(std::unique_ptr<datastore::Datastore> inner, int& updates)
-      : inner_(std::move(inner)), updates_(updates) {}
+      : ForwardingDatastore(std::move(inner)), updates_(updates) {}
 
-  absl::StatusOr<std::optional<datastore::KeyValue>> Get(const std::string& key) override {
-    return inner_->Get(key);
-  }
-  absl::StatusOr<datastore::ListResult> List(const std::string& prefix) override {
-    return inner_->List(prefix);
-  }
-  absl::StatusOr<datastore::Revision> CurrentRevision() override {
-    return inner_->CurrentRevision();
-  }
-  absl::StatusOr<datastore::Revision> Create(const std::string& key, const std::string& value,
-                                             datastore::LeaseId lease) override {
-    return inner_->Create(key, value, lease);
-  }
   absl::StatusOr<datastore::Revision> Update(const std::string& key, const std::string& value,
                                              datastore::Revision expected,
                                              datastore::LeaseId lease) override {
     if (updates_++ == 0) {
-      auto current = inner_->Get(key);
+      auto current = inner().Get(key);
       if (!current.ok() || !*current) return absl::InternalError("racer: nothing to change");
       auto resource = model::DecodeStored((*current)->value);
       if (!resource.ok()) return resource.status();
       resource->metadata.labels["racer"] = "was-here";
-      auto put = inner_->Put(key, model::EncodeJson(*resource));
+      auto put = inner().Put(key, model::EncodeJson(*resource));
       if (!put.ok()) return put.status();
     }
-    return inner_->Update(key, value, expected, lease);
+    return inner().Update(key, value, expected, lease);
   }
-  absl::StatusOr<datastore::Revision> Put(const std::string& key, const std::string& value,
-                                          datastore::LeaseId lease) override {
-    return inner_->Put(key, value, lease);
-  }
-  absl::StatusOr<datastore::Revision> Delete(const std::string& key,
-                                             datastore::Revision expected) override {
-    return inner_->Delete(key, expected);
-  }
-  absl::StatusOr<datastore::Revision> Txn(const std::vector<datastore::Compare>& compares,
-                                          const std::vector<datastore::TxnOp>& ops) override {
-    return inner_->Txn(compares, ops);
-  }
-  absl::StatusOr<std::unique_ptr<datastore::Watch>> WatchPrefix(
-      const std::string& prefix, datastore::Revision after) override {
-    return inner_->WatchPrefix(prefix, after);
-  }
-  absl::StatusOr<datastore::LeaseId> GrantLease(absl::Duration ttl) override {
-    return inner_->GrantLease(ttl);
-  }
-  absl::Status KeepAlive(datastore::LeaseId lease) override { return inner_->KeepAlive(lease); }
-  absl::Status RevokeLease(datastore::LeaseId lease) override { return inner_->RevokeLease(lease); }
 
  private:
-  std::unique_ptr<datastore::Datastore> inner_;
   int& updates_;
 };
 
