@@ -527,6 +527,41 @@ TEST_F(EndToEnd, CniCheckAndDelAgainstTheRealKernel) {
   EXPECT_EQ(endpoints.out.find(a.ipv4), std::string::npos) << endpoints.out;
 }
 
+// Block IPAM on the host: the agent registers its Node, keeps one blackhole route per block the
+// host owns (the workloads' /32s are more specific), and drops it when the block goes away.
+TEST_F(EndToEnd, EachOwnedBlockHasABlackholeRouteAndEachWorkloadItsOwn) {
+  CommandResult nodes = Ctl({"get", "nodes"});
+  ASSERT_TRUE(nodes.ok()) << nodes.Describe();
+  EXPECT_NE(nodes.out.find(kNode), std::string::npos) << nodes.out;
+
+  TestWorkload& a = AddWorkload("a", "app=a", "", /*ipv6=*/true);
+  AddWorkload("b", "app=b");
+  EXPECT_TRUE(Reach("a", "b"));
+  auto routes = [&](const std::string& family) {
+    CommandResult shown = host_->Run({"ip", family, "route", "show", "proto", "197"});
+    EXPECT_TRUE(shown.ok()) << shown.Describe();
+    return shown.out;
+  };
+  auto has = [](const std::string& text, const std::string& line) {
+    return text.find(line) != std::string::npos;
+  };
+  ASSERT_TRUE(WaitFor([&] { return has(routes("-4"), "blackhole 10.70.0.0/26"); })) << routes("-4");
+  ASSERT_TRUE(WaitFor([&] { return has(routes("-6"), "blackhole fd70::/122"); })) << routes("-6");
+  // Longest prefix: a workload's address goes to its veth, a free address of the block nowhere.
+  CommandResult to_a = host_->Run({"ip", "route", "get", a.ipv4});
+  EXPECT_TRUE(to_a.ok() && has(to_a.out, "dev tabby")) << to_a.Describe() << to_a.out;
+  CommandResult to_free = host_->Run({"ip", "route", "get", "10.70.0.60"});
+  EXPECT_FALSE(to_free.ok() && has(to_free.out, "dev")) << to_free.out;
+
+  // The workloads go, the pool is deleted (its empty blocks with it), the routes follow.
+  RemoveWorkload("a");
+  RemoveWorkload("b");
+  CommandResult deleted = Ctl({"delete", "ippool", "pool4", "pool6"});
+  ASSERT_TRUE(deleted.ok()) << deleted.Describe();
+  EXPECT_TRUE(WaitFor([&] { return !has(routes("-4"), "blackhole"); })) << routes("-4");
+  EXPECT_TRUE(WaitFor([&] { return !has(routes("-6"), "blackhole"); })) << routes("-6");
+}
+
 TEST_F(EndToEnd, DefaultDenyForUnselectedWorkloads) {
   AddWorkload("a", "app=a");
   AddWorkload("b", "app=b");
