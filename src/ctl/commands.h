@@ -93,6 +93,24 @@ struct IpamConfigureOptions {
 };
 int RunIpamConfigure(const IpamConfigureOptions& options, const DatastoreOpener& open, Streams io);
 
+// --- policy --------------------------------------------------------------------------------
+
+struct PolicyExplainOptions {
+  std::string source;       // namespace/name, name, endpoint name or address
+  std::string destination;  // the same
+  int port = 80;
+  std::string protocol = "TCP";
+};
+int RunPolicyExplain(const PolicyExplainOptions& options, const DatastoreOpener& open, Streams io);
+
+struct PolicyMatrixOptions {
+  std::vector<std::string> namespaces;  // empty: every namespace
+  int port = 80;
+  std::string protocol = "TCP";
+  std::vector<std::string> files;  // -f: changes to show the matrix after (not written)
+};
+int RunPolicyMatrix(const PolicyMatrixOptions& options, const DatastoreOpener& open, Streams io);
+
 // --- shared helpers --------------------------------------------------------------------------
 
 // Writes "Error: <message>\n" to `err` and returns 1.

@@ -212,6 +212,34 @@ int RunCtl(const std::vector<std::string>& args, std::istream& in, std::ostream&
   ipam_configure->add_option("--max-blocks-per-host", ipam_configure_options.max_blocks_per_host,
                              "blocks a host may claim per address family (0: unlimited)");
 
+  CLI::App* policy = app.add_subcommand(
+      "policy", "What policy decides, computed from the model without sending packets");
+  policy->require_subcommand(1);
+  PolicyExplainOptions explain_options;
+  CLI::App* explain = policy->add_subcommand(
+      "explain", "Which policies and rules decide a packet from SRC to DST, and the verdict");
+  explain
+      ->add_option("source", explain_options.source,
+                   "namespace/name, name, endpoint name or address")
+      ->required();
+  explain->add_option("destination", explain_options.destination, "the same, for the destination")
+      ->required();
+  PolicyMatrixOptions matrix_options;
+  CLI::App* matrix = policy->add_subcommand(
+      "matrix", "All-to-all reachability of workloads; with -f, as it would be after the changes");
+  matrix
+      ->add_option("-n,--namespace", matrix_options.namespaces,
+                   "only workloads of these namespaces (repeat or comma-separate)")
+      ->delimiter(',');
+  AddFilenameOption(matrix, matrix_options.files);
+  for (auto [command, port, protocol] :
+       {std::tuple{explain, &explain_options.port, &explain_options.protocol},
+        std::tuple{matrix, &matrix_options.port, &matrix_options.protocol}}) {
+    command->add_option("--port", *port, "destination port")->capture_default_str();
+    command->add_option("--protocol", *protocol, "TCP, UDP, SCTP, ICMP or ICMPv6")
+        ->capture_default_str();
+  }
+
   CLI::App* version = app.add_subcommand("version", "Print the tabbyctl version");
 
   try {
@@ -253,6 +281,8 @@ int RunCtl(const std::vector<std::string>& args, std::istream& in, std::ostream&
   if (get->parsed()) return RunGet(get_options, open, io);
   if (label->parsed()) return RunLabel(label_options, open, io);
   if (ipam_show->parsed()) return RunIpamShow(ipam_show_options, open, io);
+  if (explain->parsed()) return RunPolicyExplain(explain_options, open, io);
+  if (matrix->parsed()) return RunPolicyMatrix(matrix_options, open, io);
   if (ipam_check->parsed() || ipam_release->parsed()) {
     bool release = ipam_release->parsed();
     IpamRepairOptions& options = release ? ipam_release_options : ipam_check_options;

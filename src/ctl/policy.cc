@@ -1,0 +1,222 @@
+// tabbyctl policy explain | matrix: what policy decides, computed from the model (calc/analysis.h).
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <ostream>
+#include <set>
+
+#include "base/status_macros.h"
+#include "calc/analysis.h"
+#include "ctl/commands.h"
+#include "ctl/input.h"
+#include "ctl/table.h"
+#include "datastore/resource_store.h"
+#include "model/internal.h"
+
+namespace tabby::ctl {
+namespace {
+
+absl::StatusOr<uint8_t> ProtocolNumber(const std::string& text) {
+  for (auto [name, number] :
+       {std::pair{"tcp", 6}, {"udp", 17}, {"sctp", 132}, {"icmp", 1}, {"icmpv6", 58}}) {
+    if (model::internal::EqualsIgnoreCase(text, name)) return static_cast<uint8_t>(number);
+  }
+  return absl::InvalidArgumentError(
+      fmt::format("--protocol: \"{}\" is not one of TCP, UDP, SCTP, ICMP, ICMPv6", text));
+}
+
+std::string ProtocolName(uint8_t protocol) {
+  switch (protocol) {
+    case 6:
+      return "TCP";
+    case 17:
+      return "UDP";
+    case 132:
+      return "SCTP";
+    case 1:
+      return "ICMP";
+    case 58:
+      return "ICMPv6";
+  }
+  return std::to_string(protocol);
+}
+
+absl::StatusOr<std::vector<model::Resource>> LoadModel(const DatastoreOpener& open) {
+  auto store = open();
+  if (!store.ok()) return store.status();
+  datastore::ResourceStore resources(**store);
+  auto snapshot = resources.ListAll();
+  if (!snapshot.ok()) return snapshot.status();
+  return snapshot->resources;
+}
+
+void PrintDirection(const char* what, const std::string& where,
+                    const std::optional<calc::DirectionVerdict>& verdict, std::ostream& out) {
+  if (!verdict) {
+    out << fmt::format("{}: {} is not a workload; no policy of its own\n", what, where);
+    return;
+  }
+  out << fmt::format("{} at {}: {}\n", what, where, verdict->reason);
+  for (const auto& step : verdict->steps) {
+    if (step.rule_index < 0) {
+      out << fmt::format("  {}: {}\n", step.program, step.outcome);
+    } else {
+      out << fmt::format("  {}: rule {} matched: {}\n", step.program, step.rule_index,
+                         step.outcome);
+    }
+  }
+}
+
+}  // namespace
+
+int RunPolicyExplain(const PolicyExplainOptions& options, const DatastoreOpener& open, Streams io) {
+  auto protocol = ProtocolNumber(options.protocol);
+  if (!protocol.ok()) return PrintError(io.err, MessageOf(protocol.status()));
+  bool icmp = *protocol == 1 || *protocol == 58;
+  if (!icmp && (options.port < 1 || options.port > 65535)) {
+    return PrintError(io.err, "--port must be 1-65535");
+  }
+  auto resources = LoadModel(open);
+  if (!resources.ok()) return PrintError(io.err, MessageOf(resources.status()));
+  calc::PolicyAnalysis analysis(*resources);
+  auto source = analysis.Resolve(options.source);
+  if (!source.ok())
+    return PrintError(io.err, fmt::format("source: {}", MessageOf(source.status())));
+  auto destination = analysis.Resolve(options.destination);
+  if (!destination.ok()) {
+    return PrintError(io.err, fmt::format("destination: {}", MessageOf(destination.status())));
+  }
+  calc::Explanation e =
+      analysis.Explain(*source, *destination, *protocol, static_cast<uint16_t>(options.port));
+  if (!e.problem.empty()) return PrintError(io.err, e.problem);
+  io.out << fmt::format("Packet: {} {} ({}) -> {} ({}){}\n", ProtocolName(*protocol),
+                        e.packet.source.ToString(), e.source.display,
+                        e.packet.destination.ToString(), e.destination.display,
+                        icmp ? " echo request" : fmt::format(" port {}", options.port));
+  if (e.same_workload) {
+    io.out << "Verdict: ALLOWED (a workload's traffic to itself never leaves it)\n";
+    return 0;
+  }
+  PrintDirection("Egress", e.source.display, e.egress, io.out);
+  PrintDirection("Ingress", e.destination.display, e.ingress, io.out);
+  std::string where;
+  if (!e.allowed) {
+    where = e.egress && !e.egress->allowed ? " (egress at the source)"
+                                           : " (ingress at the destination)";
+  }
+  io.out << fmt::format("Verdict: {}{}\n", e.allowed ? "ALLOWED" : "DENIED", where);
+  return 0;
+}
+
+namespace {
+
+// Rows are sources, columns destinations; "." allowed, "X" denied.
+struct Matrix {
+  std::vector<std::string> names;
+  std::vector<std::vector<bool>> allowed;
+};
+
+Matrix Compute(calc::PolicyAnalysis& analysis, const std::set<std::string>& namespaces,
+               uint8_t protocol, uint16_t port) {
+  Matrix matrix;
+  std::vector<size_t> chosen;
+  for (size_t i = 0; i < analysis.workloads().size(); ++i) {
+    if (namespaces.empty() || namespaces.contains(analysis.workloads()[i].namespace_name)) {
+      chosen.push_back(i);
+      matrix.names.push_back(analysis.workloads()[i].display);
+    }
+  }
+  for (size_t from : chosen) {
+    std::vector<bool> row;
+    for (size_t to : chosen) row.push_back(analysis.Allowed(from, to, protocol, port));
+    matrix.allowed.push_back(std::move(row));
+  }
+  return matrix;
+}
+
+// Applies `changes` to `resources` as `tabbyctl apply` would (same kind, namespace and name:
+// replaced; otherwise added).
+std::vector<model::Resource> WithChanges(std::vector<model::Resource> resources,
+                                         const std::vector<InputResource>& changes) {
+  for (const auto& change : changes) {
+    const model::Resource& r = change.resource;
+    auto same = std::find_if(resources.begin(), resources.end(), [&](const model::Resource& x) {
+      return x.kind == r.kind && x.metadata.name == r.metadata.name &&
+             x.metadata.namespace_name == r.metadata.namespace_name;
+    });
+    if (same != resources.end()) {
+      *same = r;
+    } else {
+      resources.push_back(r);
+    }
+  }
+  return resources;
+}
+
+}  // namespace
+
+int RunPolicyMatrix(const PolicyMatrixOptions& options, const DatastoreOpener& open, Streams io) {
+  auto protocol = ProtocolNumber(options.protocol);
+  if (!protocol.ok()) return PrintError(io.err, MessageOf(protocol.status()));
+  if (*protocol != 1 && *protocol != 58 && (options.port < 1 || options.port > 65535)) {
+    return PrintError(io.err, "--port must be 1-65535");
+  }
+  std::vector<InputResource> changes;
+  if (!options.files.empty()) {
+    auto read = ReadInputs(options.files, io.in);
+    if (!read.ok()) return PrintError(io.err, MessageOf(read.status()));
+    changes = std::move(*read);
+  }
+  auto resources = LoadModel(open);
+  if (!resources.ok()) return PrintError(io.err, MessageOf(resources.status()));
+  std::set<std::string> namespaces(options.namespaces.begin(), options.namespaces.end());
+  const uint16_t port = static_cast<uint16_t>(options.port);
+  calc::PolicyAnalysis now(*resources);
+  Matrix current = Compute(now, namespaces, *protocol, port);
+  std::optional<Matrix> after;
+  if (!changes.empty()) {
+    calc::PolicyAnalysis changed(WithChanges(*resources, changes));
+    after = Compute(changed, namespaces, *protocol, port);
+  }
+  const Matrix& shown = after ? *after : current;
+  if (shown.names.empty()) {
+    io.out << "No workloads" << (namespaces.empty() ? "" : " in those namespaces") << ".\n";
+    return 0;
+  }
+  // Cells of the matrix after the changes that differ from now (by workload name: a change may
+  // add or remove none, as only policies and labels are expected in it).
+  auto before_cell = [&](size_t row, size_t column) -> std::optional<bool> {
+    auto r = std::find(current.names.begin(), current.names.end(), shown.names[row]);
+    auto c = std::find(current.names.begin(), current.names.end(), shown.names[column]);
+    if (r == current.names.end() || c == current.names.end()) return std::nullopt;
+    return current.allowed[r - current.names.begin()][c - current.names.begin()];
+  };
+  io.out << fmt::format("{} {}{}: rows are sources, columns destinations; . allowed, X denied{}\n",
+                        ProtocolName(*protocol),
+                        *protocol == 1 || *protocol == 58 ? "echo" : std::to_string(port),
+                        after ? " after the changes" : "", after ? "; * differs from now" : "");
+  Table table{{"FROM \\ TO"}, {}};
+  for (const auto& name : shown.names) table.headers.push_back(name);
+  size_t differences = 0;
+  for (size_t row = 0; row < shown.names.size(); ++row) {
+    std::vector<std::string> cells{shown.names[row]};
+    for (size_t column = 0; column < shown.names.size(); ++column) {
+      bool allowed = shown.allowed[row][column];
+      std::string cell = allowed ? "." : "X";
+      if (after) {
+        std::optional<bool> before = before_cell(row, column);
+        if (!before || *before != allowed) {
+          cell += "*";
+          ++differences;
+        }
+      }
+      cells.push_back(cell);
+    }
+    table.rows.push_back(std::move(cells));
+  }
+  io.out << RenderTable(table);
+  if (after) io.out << fmt::format("{} cells would change.\n", differences);
+  return 0;
+}
+
+}  // namespace tabby::ctl
