@@ -11,8 +11,10 @@
 //       Writes continuously for N seconds (or until SIGTERM/SIGINT), printing "progress BYTES"
 //       about every 100 ms, then "sent BYTES" and "intact" or "broken: REASON". Broken means a
 //       reset, an error, or 2 s without progress; exit 1 then.
-//   tabby-probe matrix --port P [--timeout-ms N] NAME=ADDR...
-//       From here, a TCP probe to each target: one line "NAME ok" or "NAME --" per target.
+//   tabby-probe matrix [--tcp P[,P..]] [--udp P[,P..]] [--timeout-ms N] NAME=ADDR...
+//       From here, probes to every target on every port, all at once: one line per probe,
+//       "NAME PROTO/PORT ok" or "NAME PROTO/PORT --" (with a single --tcp/--port P and no --udp,
+//       the shorter "NAME ok"). --port P means --tcp P.
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <fmt/format.h>
@@ -32,6 +34,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "base/unique_fd.h"
@@ -50,7 +53,7 @@ void Usage() {
              "  tabby-probe serve [--tcp P[,P..]] [--udp P[,P..]] [--sink P[,P..]] [--bind ADDR]\n"
              "  tabby-probe connect --tcp|--udp ADDR PORT [--timeout-ms N] [--source ADDR]\n"
              "  tabby-probe stream ADDR PORT [--seconds N] [--source ADDR]\n"
-             "  tabby-probe matrix --port P [--timeout-ms N] NAME=ADDR...\n");
+             "  tabby-probe matrix [--tcp P,..] [--udp P,..] [--timeout-ms N] NAME=ADDR...\n");
 }
 
 using Fd = tabby::UniqueFd;
@@ -534,24 +537,81 @@ int Connect(const std::vector<std::string>& args) {
   return 0;
 }
 
+// Probes every target on every port at once (one thread each), so that a matrix costs one
+// timeout, not one per denied pair. Lines come out in the order of the targets, then the ports.
 int Matrix(const std::vector<std::string>& args) {
-  auto o = ParseCommon(args);
-  if (!o || o->port == 0 || o->positional.empty()) {
+  // Its own parse: --tcp and --udp take port lists here; --port P is --tcp P.
+  std::vector<int> tcp_ports, udp_ports;
+  int timeout_ms = kDefaultTimeoutMs;
+  std::vector<std::string> targets;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    bool has_value = i + 1 < args.size();
+    if ((a == "--tcp" || a == "--udp" || a == "--port") && has_value) {
+      auto ports = ParsePorts(args[++i]);
+      if (!ports) {
+        Usage();
+        return 2;
+      }
+      auto& into = a == "--udp" ? udp_ports : tcp_ports;
+      into.insert(into.end(), ports->begin(), ports->end());
+    } else if (a == "--timeout-ms" && has_value) {
+      auto n = ParseInt(args[++i], 1, 3600000);
+      if (!n) {
+        Usage();
+        return 2;
+      }
+      timeout_ms = *n;
+    } else if (a.rfind("--", 0) == 0) {
+      Usage();
+      return 2;
+    } else {
+      targets.push_back(a);
+    }
+  }
+  if (targets.empty() || (tcp_ports.empty() && udp_ports.empty())) {
     Usage();
     return 2;
   }
-  for (const auto& item : o->positional) {
+  struct Probe {
+    std::string name;
+    std::string protocol;
+    int port = 0;
+    Address target;
+    bool ok = false;
+  };
+  std::vector<Probe> probes;
+  for (const auto& item : targets) {
     size_t eq = item.find('=');
-    std::string name = item.substr(0, eq);
-    auto target =
-        eq == std::string::npos ? std::nullopt : ParseAddress(item.substr(eq + 1), o->port);
-    if (!target) {
-      fmt::print(stderr, "tabby-probe matrix: bad target '{}' (want NAME=ADDR)\n", item);
-      return 2;
+    for (const auto& [protocol, ports] : {std::pair{"tcp", &tcp_ports}, {"udp", &udp_ports}}) {
+      for (int port : *ports) {
+        auto target =
+            eq == std::string::npos ? std::nullopt : ParseAddress(item.substr(eq + 1), port);
+        if (!target) {
+          fmt::print(stderr, "tabby-probe matrix: bad target '{}' (want NAME=ADDR)\n", item);
+          return 2;
+        }
+        probes.push_back(Probe{item.substr(0, eq), protocol, port, *target});
+      }
     }
-    bool ok = ProbeTcp(*target, "", o->timeout_ms).ok;
-    fmt::print("{} {}\n", name, ok ? "ok" : "--");
-    std::fflush(stdout);
+  }
+  std::vector<std::thread> threads;
+  for (auto& probe : probes) {
+    threads.emplace_back([&probe, timeout_ms] {
+      probe.ok = (probe.protocol == "tcp" ? ProbeTcp(probe.target, "", timeout_ms)
+                                          : ProbeUdp(probe.target, "", timeout_ms))
+                     .ok;
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  // The classic form (one TCP port) prints "NAME ok"; with more, "NAME tcp/80 ok".
+  bool classic = udp_ports.empty() && tcp_ports.size() == 1;
+  for (const auto& probe : probes) {
+    if (classic) {
+      fmt::print("{} {}\n", probe.name, probe.ok ? "ok" : "--");
+    } else {
+      fmt::print("{} {}/{} {}\n", probe.name, probe.protocol, probe.port, probe.ok ? "ok" : "--");
+    }
   }
   return 0;
 }
