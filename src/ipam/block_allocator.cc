@@ -186,19 +186,29 @@ absl::StatusOr<IpAddress> BlockAllocator::AllocateOne(const std::vector<Pool>& p
   for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
     // 1. The node's own blocks, pool by pool in the order the pools were given.
     ASSIGN_OR_RETURN(auto affinities, store_.ListKeys(AffinityPrefix(request.node)));
-    std::vector<std::pair<const Pool*, IpNetwork>> owned;
+    struct Owned {
+      const Pool* pool;
+      IpNetwork cidr;
+      datastore::Revision claimed;  // the affinity's create revision
+    };
+    std::vector<Owned> owned;
     int owned_of_family = 0;
     for (const auto& kv : affinities.items) {
       auto cidr = ParseBlockId(kv.key.substr(AffinityPrefix(request.node).size()));
       if (!cidr.ok() || cidr->is_v4() != v4) continue;
       ++owned_of_family;
-      if (const Pool* pool = PoolOf(pools, *cidr)) owned.emplace_back(pool, *cidr);
+      if (const Pool* pool = PoolOf(pools, *cidr))
+        owned.push_back({pool, *cidr, kv.create_revision});
     }
-    std::stable_sort(owned.begin(), owned.end(), [&](const auto& a, const auto& b) {
-      return std::distance(pools.data(), a.first) < std::distance(pools.data(), b.first);
+    // Within a pool, the most recently claimed block first: the older ones filled up before it
+    // was claimed, so the common case reads one block, not every block the host owns. (Holes
+    // that releases leave in older blocks are still found before a new block is claimed.)
+    std::sort(owned.begin(), owned.end(), [&](const Owned& a, const Owned& b) {
+      auto pa = std::distance(pools.data(), a.pool), pb = std::distance(pools.data(), b.pool);
+      return pa != pb ? pa < pb : a.claimed > b.claimed;
     });
     bool raced = false;
-    for (const auto& [pool, cidr] : owned) {
+    for (const auto& [pool, cidr, claimed] : owned) {
       ASSIGN_OR_RETURN(auto kv, store_.Get(BlockKey(cidr)));
       if (!kv) continue;  // an affinity whose block is gone: ipam check reports it
       ASSIGN_OR_RETURN(Block block, Annotate(DecodeBlock(kv->value), kv->key));
