@@ -127,6 +127,23 @@ absl::Status Netlink::CreateVeth(const std::string& name, const std::string& pee
   int err = rtnl_link_add(socket_, link.get(), NLM_F_CREATE | NLM_F_EXCL);
   rtnl_link_put(peer);
   if (err < 0) return NlError(fmt::format("cannot create veth pair {} / {}", name, peer_name), err);
+  if (alias.empty()) return absl::OkStatus();
+  // The kernel ignores IFLA_IFALIAS in a request that creates a link: set it in a second one.
+  // Without it the pair would not name its owner, so it does not stay without one.
+  LinkPtr change(rtnl_link_alloc());
+  rtnl_link_set_ifalias(change.get(), alias.c_str());
+  absl::Status aliased = ChangeLink(name, change.get(), fmt::format("set the alias of {}", name));
+  if (!aliased.ok()) (void)DeleteLink(name);
+  return aliased;
+}
+
+absl::Status Netlink::ChangeLink(const std::string& name, rtnl_link* change,
+                                 const std::string& what) {
+  ASSIGN_OR_RETURN(int index, IndexOf(name));
+  LinkPtr old_link(rtnl_link_alloc());
+  rtnl_link_set_ifindex(old_link.get(), index);
+  int err = rtnl_link_change(socket_, old_link.get(), change, 0);
+  if (err < 0) return NlError(fmt::format("cannot {}", what), err);
   return absl::OkStatus();
 }
 
@@ -147,27 +164,15 @@ absl::Status Netlink::DeleteLinkIndex(int index) {
 }
 
 absl::Status Netlink::RenameLink(const std::string& name, const std::string& new_name) {
-  ASSIGN_OR_RETURN(int index, IndexOf(name));
-  LinkPtr old_link(rtnl_link_alloc());
-  rtnl_link_set_ifindex(old_link.get(), index);
   LinkPtr change(rtnl_link_alloc());
   rtnl_link_set_name(change.get(), new_name.c_str());
-  int err = rtnl_link_change(socket_, old_link.get(), change.get(), 0);
-  if (err < 0) {
-    return NlError(fmt::format("cannot rename interface {} to {}", name, new_name), err);
-  }
-  return absl::OkStatus();
+  return ChangeLink(name, change.get(), fmt::format("rename interface {} to {}", name, new_name));
 }
 
 absl::Status Netlink::SetLinkUp(const std::string& name) {
-  ASSIGN_OR_RETURN(int index, IndexOf(name));
-  LinkPtr old_link(rtnl_link_alloc());
-  rtnl_link_set_ifindex(old_link.get(), index);
   LinkPtr change(rtnl_link_alloc());
   rtnl_link_set_flags(change.get(), IFF_UP);
-  int err = rtnl_link_change(socket_, old_link.get(), change.get(), 0);
-  if (err < 0) return NlError(fmt::format("cannot set interface {} up", name), err);
-  return absl::OkStatus();
+  return ChangeLink(name, change.get(), fmt::format("set interface {} up", name));
 }
 
 absl::Status Netlink::AddAddress(const std::string& interface_name, const IpNetwork& address) {

@@ -13,6 +13,7 @@
 #include "base/ip.h"
 
 struct nl_sock;  // libnl
+struct rtnl_link;
 
 namespace tabby::dataplane {
 
@@ -71,6 +72,8 @@ class Netlink {
  private:
   explicit Netlink(::nl_sock* socket) : socket_(socket) {}
   absl::StatusOr<int> IndexOf(const std::string& name);
+  // Applies the attributes set in `change` to the link `name`; `what` is for the message.
+  absl::Status ChangeLink(const std::string& name, ::rtnl_link* change, const std::string& what);
   ::nl_sock* socket_;
 };
 

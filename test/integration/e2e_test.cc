@@ -8,13 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
-#include "datastore/datastore.h"
-#include "support/agent_status.h"
-#include "support/netns.h"
-#include "support/process.h"
-#include "support/root.h"
-#include "support/temp_dir.h"
-#include "support/wait.h"
+#include "host_fixture.h"
 
 namespace tabby::test {
 namespace {
@@ -23,165 +17,7 @@ using nlohmann::json;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
-constexpr char kNode[] = "host1";
-
-struct TestWorkload {
-  std::string name;
-  std::string ipv4;
-  std::string ipv6;
-  std::string endpoint;  // WorkloadEndpoint name
-  std::unique_ptr<ScopedNetns> netns;
-  std::unique_ptr<ChildProcess> server;
-};
-
-class EndToEnd : public ::testing::Test {
- protected:
-  void SetUp() override {
-    TABBY_REQUIRE_ROOT();
-    auto dir = TempDir::Create();
-    ASSERT_TRUE(dir.ok()) << dir.status();
-    dir_ = std::make_unique<TempDir>(std::move(*dir));
-    url_ = "sqlite://" + dir_->File("tabby.db");
-    auto host = ScopedNetns::Create();
-    ASSERT_TRUE(host.ok()) << host.status();
-    host_ = std::make_unique<ScopedNetns>(std::move(*host));
-    StartAgent();
-    Apply(R"(
-apiVersion: projectcalico.org/v3
-kind: IPPool
-metadata: {name: pool4}
-spec: {cidr: 10.70.0.0/24}
----
-apiVersion: projectcalico.org/v3
-kind: IPPool
-metadata: {name: pool6}
-spec: {cidr: "fd70::/120", blockSize: 122}
-)");
-  }
-
-  void TearDown() override {
-    // Workloads first (their CNI DEL needs the host), then the agent, then the host.
-    for (auto& [name, w] : workloads_) {
-      if (w.server) w.server->Stop();
-    }
-    workloads_.clear();
-    if (agent_) agent_->Stop();
-  }
-
-  void StartAgent() {
-    auto agent = host_->Start({TABBYD, "--datastore", url_, "--node", kNode, "--state-dir",
-                               dir_->File("state"), "--log-level", "warn"});
-    ASSERT_TRUE(agent.ok()) << agent.status();
-    agent_ = std::move(*agent);
-  }
-
-  CommandResult Ctl(std::vector<std::string> args, const std::string& stdin_file = "") {
-    args.insert(args.begin(), TABBYCTL);
-    CommandOptions options;
-    options.env = {"TABBY_DATASTORE=" + url_};
-    return RunCommand(args, options);
-  }
-
-  void Apply(const std::string& yaml) {
-    std::string file = dir_->File(fmt::format("apply-{}.yaml", ++applies_));
-    std::ofstream(file) << yaml;
-    CommandResult result = Ctl({"apply", "-f", file});
-    ASSERT_TRUE(result.ok()) << result.Describe();
-    WaitProgrammed();
-  }
-
-  // Waits until the agent reports it has programmed the datastore's current revision.
-  void WaitProgrammed() {
-    auto store = datastore::Open(url_);
-    ASSERT_TRUE(store.ok());
-    auto revision = (*store)->CurrentRevision();
-    ASSERT_TRUE(revision.ok());
-    ASSERT_TRUE(WaitForAgentRevision(dir_->File("state/status.json"), *revision))
-        << "agent did not program revision " << *revision << "; agent: " << agent_->Describe();
-  }
-
-  std::string NetConf(bool ipv6, int wait_seconds) {
-    return fmt::format(
-        R"({{"cniVersion": "1.0.0", "name": "e2e", "type": "tabby", "datastore": "{}",
-            "nodename": "{}", "orchestrator": "test", "ipam": {{"assign_ipv6": {}}},
-            "wait_for_agent_seconds": {}, "agent_state_dir": "{}"}})",
-        url_, kNode, ipv6 ? "true" : "false", wait_seconds, dir_->File("state"));
-  }
-
-  // Runs the plugin as a runtime would. ADD waits for the agent to program the new workload
-  // unless `wait_for_agent` is false.
-  CommandResult Cni(const std::string& command, const TestWorkload& w, const std::string& args,
-                    bool ipv6, bool wait_for_agent = true) {
-    std::string conf = dir_->File("netconf-" + w.name + ".json");
-    std::ofstream(conf) << NetConf(ipv6, wait_for_agent ? 20 : 0);
-    CommandOptions options;
-    options.netns_path = host_->path();
-    options.env = {"CNI_COMMAND=" + command, "CNI_CONTAINERID=ctr-" + w.name,
-                   "CNI_NETNS=" + w.netns->path(), "CNI_IFNAME=eth0",
-                   "CNI_ARGS=K8S_POD_NAMESPACE=e2e;K8S_POD_NAME=" + w.name + args};
-    return RunCommand({"sh", "-c", std::string(TABBY_CNI) + " < " + conf}, options);
-  }
-
-  // Adds a workload through the CNI plugin and starts a probe server in it.
-  TestWorkload& AddWorkload(const std::string& name, const std::string& labels,
-                            const std::string& ports = "", bool ipv6 = false) {
-    TestWorkload& w = workloads_[name];
-    w.name = name;
-    auto netns = ScopedNetns::Create();
-    EXPECT_TRUE(netns.ok()) << netns.status();
-    w.netns = std::make_unique<ScopedNetns>(std::move(*netns));
-    std::string args = ";TABBY_LABELS=" + labels;
-    if (!ports.empty()) args += ";TABBY_PORTS=" + ports;
-    CommandResult added = Cni("ADD", w, args, ipv6);
-    EXPECT_TRUE(added.ok()) << added.Describe() << added.out;
-    json result = json::parse(added.out, nullptr, false);
-    EXPECT_FALSE(result.is_discarded()) << added.out;
-    for (const auto& ip : result["ips"]) {
-      std::string address = ip["address"];
-      std::string bare = address.substr(0, address.find('/'));
-      (address.find(':') == std::string::npos ? w.ipv4 : w.ipv6) = bare;
-    }
-    w.endpoint = fmt::format("{}-test-{}-eth0", kNode, name);
-    auto server = w.netns->Start(
-        {TABBY_PROBE, "serve", "--tcp", "80,81,9000", "--udp", "80,81", "--sink", "5001"},
-        CommandOptions{.env = {"TABBY_PROBE_NAME=" + name}});
-    EXPECT_TRUE(server.ok()) << server.status();
-    w.server = std::move(*server);
-    EXPECT_TRUE(w.server->WaitForOutput("ready", seconds(10))) << w.server->Describe();
-    return w;
-  }
-
-  void RemoveWorkload(const std::string& name) {
-    TestWorkload& w = workloads_.at(name);
-    w.server->Stop();
-    CommandResult deleted = Cni("DEL", w, "", false);
-    EXPECT_TRUE(deleted.ok()) << deleted.Describe() << deleted.out;
-    workloads_.erase(name);
-  }
-
-  bool Reach(const std::string& from, const std::string& to, int port = 80,
-             const std::string& protocol = "--tcp", bool ipv6 = false) {
-    const TestWorkload& source = workloads_.at(from);
-    const TestWorkload& target = workloads_.at(to);
-    CommandResult result =
-        source.netns->Run({TABBY_PROBE, "connect", protocol, ipv6 ? target.ipv6 : target.ipv4,
-                           std::to_string(port), "--timeout-ms", "400"});
-    return result.ok();
-  }
-
-  bool Ping(const std::string& from, const std::string& to) {
-    return workloads_.at(from)
-        .netns->Run({"ping", "-c", "1", "-W", "1", workloads_.at(to).ipv4})
-        .ok();
-  }
-
-  std::unique_ptr<TempDir> dir_;
-  std::string url_;
-  std::unique_ptr<ScopedNetns> host_;
-  std::unique_ptr<ChildProcess> agent_;
-  std::map<std::string, TestWorkload> workloads_;
-  int applies_ = 0;
-};
+class EndToEnd : public HostFixture {};
 
 TEST_F(EndToEnd, OpenByDefaultTcpUdpIcmp) {
   AddWorkload("a", "app=a");
@@ -446,7 +282,8 @@ TEST_F(EndToEnd, FailClosedWhileTheAgentIsDown) {
   agent_->Stop();
   // A workload wired while no agent runs: its interface is unknown to the firewall.
   TestWorkload& b = workloads_["b"];
-  b.name = "b";
+  b.name = b.pod = "b";
+  b.namespace_name = "e2e";
   auto netns = ScopedNetns::Create();
   ASSERT_TRUE(netns.ok());
   b.netns = std::make_unique<ScopedNetns>(std::move(*netns));
@@ -514,6 +351,9 @@ TEST_F(EndToEnd, CniCheckAndDelAgainstTheRealKernel) {
   ASSERT_TRUE(wep.ok()) << wep.Describe();
   std::string host_ifname = json::parse(wep.out)["spec"]["interfaceName"];
   ASSERT_FALSE(host_ifname.empty()) << wep.out;
+  // The host end names its owner, so that a late DEL of an older sandbox never takes it.
+  CommandResult link = host_->Run({"ip", "link", "show", host_ifname});
+  EXPECT_NE(link.out.find("alias tabby container ctr-"), std::string::npos) << link.out;
   ASSERT_TRUE(host_->RunOk({"ip", "link", "del", host_ifname}).ok());
   checked = Cni("CHECK", a, "", false);
   EXPECT_FALSE(checked.ok());

@@ -1,0 +1,196 @@
+// The end-to-end fixture: one host in a network namespace with tabbyd, its own datastore, and
+// workloads wired by tabby-cni in their own namespaces, each running a tabby-probe server
+// (TCP 80, 81, 9000; UDP 80, 81; a sink on 5001). Shared by e2e_test and netpol_conformance_test.
+#pragma once
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "datastore/datastore.h"
+#include "support/agent_status.h"
+#include "support/netns.h"
+#include "support/process.h"
+#include "support/root.h"
+#include "support/temp_dir.h"
+#include "support/wait.h"
+
+namespace tabby::test {
+
+constexpr char kNode[] = "host1";
+
+struct TestWorkload {
+  std::string name;  // how the test refers to it
+  std::string namespace_name;
+  std::string pod;
+  std::string ipv4;
+  std::string ipv6;
+  std::string endpoint;  // WorkloadEndpoint name
+  std::unique_ptr<ScopedNetns> netns;
+  std::unique_ptr<ChildProcess> server;
+};
+
+// One host in a network namespace, its own datastore and agent; workloads added through the CNI
+// plugin as a runtime would. Everything is removed again in TearDown, also after a failure.
+class HostFixture : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    TABBY_REQUIRE_ROOT();
+    auto dir = TempDir::Create();
+    ASSERT_TRUE(dir.ok()) << dir.status();
+    dir_ = std::make_unique<TempDir>(std::move(*dir));
+    url_ = "sqlite://" + dir_->File("tabby.db");
+    auto host = ScopedNetns::Create();
+    ASSERT_TRUE(host.ok()) << host.status();
+    host_ = std::make_unique<ScopedNetns>(std::move(*host));
+    StartAgent();
+    Apply(R"(
+apiVersion: projectcalico.org/v3
+kind: IPPool
+metadata: {name: pool4}
+spec: {cidr: 10.70.0.0/24}
+---
+apiVersion: projectcalico.org/v3
+kind: IPPool
+metadata: {name: pool6}
+spec: {cidr: "fd70::/120", blockSize: 122}
+)");
+  }
+
+  void TearDown() override {
+    // Workloads first (their CNI DEL needs the host), then the agent, then the host.
+    for (auto& [name, w] : workloads_) {
+      if (w.server) w.server->Stop();
+    }
+    workloads_.clear();
+    if (agent_) agent_->Stop();
+  }
+
+  void StartAgent() {
+    auto agent = host_->Start({TABBYD, "--datastore", url_, "--node", kNode, "--state-dir",
+                               dir_->File("state"), "--log-level", "warn"});
+    ASSERT_TRUE(agent.ok()) << agent.status();
+    agent_ = std::move(*agent);
+  }
+
+  CommandResult Ctl(std::vector<std::string> args, const std::string& stdin_file = "") {
+    args.insert(args.begin(), TABBYCTL);
+    CommandOptions options;
+    options.env = {"TABBY_DATASTORE=" + url_};
+    return RunCommand(args, options);
+  }
+
+  void Apply(const std::string& yaml) {
+    std::string file = dir_->File(fmt::format("apply-{}.yaml", ++applies_));
+    std::ofstream(file) << yaml;
+    CommandResult result = Ctl({"apply", "-f", file});
+    ASSERT_TRUE(result.ok()) << result.Describe();
+    WaitProgrammed();
+  }
+
+  // Waits until the agent reports it has programmed the datastore's current revision.
+  void WaitProgrammed() {
+    auto store = datastore::Open(url_);
+    ASSERT_TRUE(store.ok());
+    auto revision = (*store)->CurrentRevision();
+    ASSERT_TRUE(revision.ok());
+    ASSERT_TRUE(WaitForAgentRevision(dir_->File("state/status.json"), *revision))
+        << "agent did not program revision " << *revision << "; agent: " << agent_->Describe();
+  }
+
+  std::string NetConf(bool ipv6, int wait_seconds) {
+    return fmt::format(
+        R"({{"cniVersion": "1.0.0", "name": "e2e", "type": "tabby", "datastore": "{}",
+            "nodename": "{}", "orchestrator": "test", "ipam": {{"assign_ipv6": {}}},
+            "wait_for_agent_seconds": {}, "agent_state_dir": "{}"}})",
+        url_, kNode, ipv6 ? "true" : "false", wait_seconds, dir_->File("state"));
+  }
+
+  // Runs the plugin as a runtime would. ADD waits for the agent to program the new workload
+  // unless `wait_for_agent` is false.
+  CommandResult Cni(const std::string& command, const TestWorkload& w, const std::string& args,
+                    bool ipv6, bool wait_for_agent = true) {
+    std::string id = w.namespace_name + "-" + w.pod;
+    std::string conf = dir_->File("netconf-" + id + ".json");
+    std::ofstream(conf) << NetConf(ipv6, wait_for_agent ? 20 : 0);
+    CommandOptions options;
+    options.netns_path = host_->path();
+    options.env = {
+        "CNI_COMMAND=" + command, "CNI_CONTAINERID=ctr-" + id, "CNI_NETNS=" + w.netns->path(),
+        "CNI_IFNAME=eth0",
+        "CNI_ARGS=K8S_POD_NAMESPACE=" + w.namespace_name + ";K8S_POD_NAME=" + w.pod + args};
+    return RunCommand({"sh", "-c", std::string(TABBY_CNI) + " < " + conf}, options);
+  }
+
+  // Adds a workload through the CNI plugin and starts a probe server in it. `name` is how the
+  // test refers to it; the pod is called `pod` (default: `name`) in `namespace_name`.
+  TestWorkload& AddWorkload(const std::string& name, const std::string& labels,
+                            const std::string& ports = "", bool ipv6 = false,
+                            const std::string& namespace_name = "e2e", std::string pod = "") {
+    TestWorkload& w = workloads_[name];
+    w.name = name;
+    w.namespace_name = namespace_name;
+    w.pod = pod.empty() ? name : pod;
+    auto netns = ScopedNetns::Create();
+    EXPECT_TRUE(netns.ok()) << netns.status();
+    w.netns = std::make_unique<ScopedNetns>(std::move(*netns));
+    std::string args = ";TABBY_LABELS=" + labels;
+    if (!ports.empty()) args += ";TABBY_PORTS=" + ports;
+    CommandResult added = Cni("ADD", w, args, ipv6);
+    EXPECT_TRUE(added.ok()) << added.Describe() << added.out;
+    nlohmann::json result = nlohmann::json::parse(added.out, nullptr, false);
+    EXPECT_FALSE(result.is_discarded()) << added.out;
+    for (const auto& ip : result["ips"]) {
+      std::string address = ip["address"];
+      std::string bare = address.substr(0, address.find('/'));
+      (address.find(':') == std::string::npos ? w.ipv4 : w.ipv6) = bare;
+    }
+    w.endpoint = fmt::format("{}-test-{}-eth0", kNode, w.pod);
+    auto server = w.netns->Start(
+        {TABBY_PROBE, "serve", "--tcp", "80,81,9000", "--udp", "80,81", "--sink", "5001"},
+        CommandOptions{.env = {"TABBY_PROBE_NAME=" + name}});
+    EXPECT_TRUE(server.ok()) << server.status();
+    w.server = std::move(*server);
+    EXPECT_TRUE(w.server->WaitForOutput("ready", std::chrono::seconds(10))) << w.server->Describe();
+    return w;
+  }
+
+  void RemoveWorkload(const std::string& name) {
+    TestWorkload& w = workloads_.at(name);
+    w.server->Stop();
+    CommandResult deleted = Cni("DEL", w, "", false);
+    EXPECT_TRUE(deleted.ok()) << deleted.Describe() << deleted.out;
+    workloads_.erase(name);
+  }
+
+  bool Reach(const std::string& from, const std::string& to, int port = 80,
+             const std::string& protocol = "--tcp", bool ipv6 = false) {
+    const TestWorkload& source = workloads_.at(from);
+    const TestWorkload& target = workloads_.at(to);
+    CommandResult result =
+        source.netns->Run({TABBY_PROBE, "connect", protocol, ipv6 ? target.ipv6 : target.ipv4,
+                           std::to_string(port), "--timeout-ms", "400"});
+    return result.ok();
+  }
+
+  bool Ping(const std::string& from, const std::string& to) {
+    return workloads_.at(from)
+        .netns->Run({"ping", "-c", "1", "-W", "1", workloads_.at(to).ipv4})
+        .ok();
+  }
+
+  std::unique_ptr<TempDir> dir_;
+  std::string url_;
+  std::unique_ptr<ScopedNetns> host_;
+  std::unique_ptr<ChildProcess> agent_;
+  std::map<std::string, TestWorkload> workloads_;
+  int applies_ = 0;
+};
+
+}  // namespace tabby::test
