@@ -80,6 +80,10 @@ absl::StatusOr<std::vector<BlockAllocator::Pool>> BlockAllocator::UsablePools(
         "no enabled IPv{} pool is usable on node {}: create an IPPool (tabbyctl apply -f)",
         v4 ? 4 : 6, request.node));
   }
+  // Named pools are tried in the order the request names them (the listing is by name).
+  auto rank = [&](const Pool& pool) { return std::find(wanted.begin(), wanted.end(), pool.name); };
+  std::stable_sort(out.begin(), out.end(),
+                   [&](const Pool& a, const Pool& b) { return rank(a) < rank(b); });
   return out;
 }
 
