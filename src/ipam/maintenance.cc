@@ -178,12 +178,13 @@ absl::StatusOr<bool> ReleaseLeak(datastore::Datastore& store, const LeakedAddres
 }
 
 // Releases a block (deleting it if empty, else dropping its affinity) if it is as the check saw
-// it: same host, same number of allocations.
-absl::StatusOr<bool> ReleaseBlock(datastore::Datastore& store, const BlockFinding& finding) {
+// it: same host, same number of allocations less the `released` leaks this repair took out.
+absl::StatusOr<bool> ReleaseBlock(datastore::Datastore& store, const BlockFinding& finding,
+                                  size_t released) {
   ASSIGN_OR_RETURN(auto kv, store.Get(BlockKey(finding.cidr)));
   if (!kv) return false;
   ASSIGN_OR_RETURN(Block block, Annotate(DecodeBlock(kv->value), kv->key));
-  if (block.affinity != finding.node || block.allocations.size() != finding.allocated) {
+  if (block.affinity != finding.node || block.allocations.size() + released != finding.allocated) {
     return false;
   }
   std::vector<datastore::Compare> compares = {{kv->key, kv->mod_revision}};
@@ -214,8 +215,11 @@ absl::StatusOr<IpamRepairSummary> RepairIpam(datastore::Datastore& store,
     ++(*done ? counter : summary.skipped);
     return absl::OkStatus();
   };
+  std::map<IpNetwork, size_t> released_in;  // leaks released per block, for ReleaseBlock
   for (const auto& leak : report.leaked) {
-    RETURN_IF_ERROR(count(ReleaseLeak(store, leak, live.handles), summary.released_addresses));
+    ASSIGN_OR_RETURN(bool released, ReleaseLeak(store, leak, live.handles));
+    if (released) ++released_in[leak.block];
+    RETURN_IF_ERROR(count(released, summary.released_addresses));
   }
   for (const auto& orphan : report.orphan_handles) {
     auto deleted = store.Txn({{HandleKey(orphan.handle), orphan.revision}},
@@ -225,7 +229,8 @@ absl::StatusOr<IpamRepairSummary> RepairIpam(datastore::Datastore& store,
   }
   for (const auto* findings : {&report.orphan_blocks, &report.surplus_blocks}) {
     for (const auto& finding : *findings) {
-      RETURN_IF_ERROR(count(ReleaseBlock(store, finding), summary.released_blocks));
+      RETURN_IF_ERROR(
+          count(ReleaseBlock(store, finding, released_in[finding.cidr]), summary.released_blocks));
     }
   }
   for (const auto& dangling : report.dangling_affinities) {

@@ -112,6 +112,23 @@ TEST_F(IpamMaintenanceTest, BlocksOfVanishedNodesAndSurplusBlocksAreGivenBack) {
   EXPECT_TRUE(Check().clean());
 }
 
+TEST_F(IpamMaintenanceTest, AVanishedNodesBlockWithLeaksIsRepairedInOnePass) {
+  AddPool("pool", "10.65.0.0/24", 30);
+  // node-gone held two addresses whose workloads are gone too: leaks in an orphan block.
+  ASSERT_TRUE(allocator_->Allocate(Request("g0", "node-gone")).ok());
+  ASSERT_TRUE(allocator_->Allocate(Request("g1", "node-gone")).ok());
+  IpamCheckReport report = Check();
+  ASSERT_EQ(report.leaked.size(), 2u);
+  ASSERT_EQ(report.orphan_blocks.size(), 1u);
+  auto summary = RepairIpam(*store_, report);
+  ASSERT_TRUE(summary.ok()) << summary.status();
+  EXPECT_EQ(summary->released_addresses, 2);
+  EXPECT_EQ(summary->released_blocks, 1);
+  EXPECT_EQ(summary->skipped, 0);
+  EXPECT_TRUE(Blocks().empty());
+  EXPECT_TRUE(Check().clean());
+}
+
 TEST_F(IpamMaintenanceTest, OrphanHandlesAndDanglingAffinitiesAreRemoved) {
   AddPool("pool", "10.65.0.0/24");
   ASSERT_TRUE(store_
