@@ -51,10 +51,11 @@ absl::Status Agent::RegisterNode() {
 }
 
 absl::Status Agent::SyncBlockRoutes() {
-  ASSIGN_OR_RETURN(auto affinities, store_.ListKeys(ipam::AffinityPrefix(options_.node)));
+  const std::string prefix = ipam::AffinityPrefix(options_.node);
+  ASSIGN_OR_RETURN(auto affinities, store_.ListKeys(prefix));
   std::set<IpNetwork> blocks;
   for (const auto& kv : affinities.items) {
-    auto cidr = ipam::ParseBlockId(kv.key.substr(ipam::AffinityPrefix(options_.node).size()));
+    auto cidr = ipam::ParseBlockId(kv.key.substr(prefix.size()));
     if (cidr.ok()) blocks.insert(*cidr);
   }
   return block_routes_.Sync(blocks);

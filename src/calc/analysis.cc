@@ -152,29 +152,23 @@ Explanation PolicyAnalysis::Explain(const Party& source, const Party& destinatio
     out.allowed = true;
     return out;
   }
-  out.allowed = true;
-  if (source.workload) {
-    const EndpointProgram* program = ProgramOf(*source.workload);
-    const DesiredState& state = StateOf(workloads_[*source.workload].node);
-    out.egress = program
-                     ? EvaluateDirection(state, program->egress, out.packet)
-                     : DirectionVerdict{
-                           false,
-                           "denied: the endpoint has no program, so its interface passes nothing",
-                           {}};
-    out.allowed = out.allowed && out.egress->allowed;
-  }
-  if (destination.workload) {
-    const EndpointProgram* program = ProgramOf(*destination.workload);
-    const DesiredState& state = StateOf(workloads_[*destination.workload].node);
-    out.ingress = program
-                      ? EvaluateDirection(state, program->ingress, out.packet)
-                      : DirectionVerdict{
-                            false,
-                            "denied: the endpoint has no program, so its interface passes nothing",
-                            {}};
-    out.allowed = out.allowed && out.ingress->allowed;
-  }
+  // Egress at the source's host, ingress at the destination's; an address that is no
+  // workload's has no side of its own.
+  auto judge =
+      [&](const Party& party,
+          DirectionProgram EndpointProgram::*direction) -> std::optional<DirectionVerdict> {
+    if (!party.workload) return std::nullopt;
+    const EndpointProgram* program = ProgramOf(*party.workload);
+    if (program == nullptr) {
+      return DirectionVerdict{
+          false, "denied: the endpoint has no program, so its interface passes nothing", {}};
+    }
+    return EvaluateDirection(StateOf(workloads_[*party.workload].node), program->*direction,
+                             out.packet);
+  };
+  out.egress = judge(source, &EndpointProgram::egress);
+  out.ingress = judge(destination, &EndpointProgram::ingress);
+  out.allowed = (!out.egress || out.egress->allowed) && (!out.ingress || out.ingress->allowed);
   return out;
 }
 

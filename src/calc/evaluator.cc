@@ -29,14 +29,14 @@ bool InRanges(const std::vector<PortRange>& ranges, uint16_t port) {
 }
 
 // nets of the packet's family, as nft_render keeps them: a rule whose nets are all of the other
-// family cannot match at all.
+// family cannot match at all. Compiled nets are already masked (rule_compiler).
 bool NetsMatch(const std::vector<IpNetwork>& nets, const IpAddress& address,
                bool& family_possible) {
   bool any_of_family = false;
   for (const auto& net : nets) {
     if (net.is_v4() != address.is_v4()) continue;
     any_of_family = true;
-    if (net.Masked().Contains(address)) return true;
+    if (net.Contains(address)) return true;
   }
   if (!nets.empty() && !any_of_family) family_possible = false;
   return false;
@@ -50,7 +50,7 @@ bool EntityMatches(const DesiredState& state, const CompiledEntity& entity, cons
   bool family_possible = true;
   if (!entity.nets.empty() && !NetsMatch(entity.nets, address, family_possible)) return false;
   for (const auto& net : entity.not_nets) {
-    if (net.is_v4() == address.is_v4() && net.Masked().Contains(address)) return false;
+    if (net.is_v4() == address.is_v4() && net.Contains(address)) return false;
   }
   if (!entity.ip_set.empty() && !InSet(state, entity.ip_set, address)) return false;
   if (!entity.not_ip_set.empty() && InSet(state, entity.not_ip_set, address)) return false;

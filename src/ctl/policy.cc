@@ -2,6 +2,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <map>
 #include <ostream>
 #include <set>
 
@@ -183,13 +184,14 @@ int RunPolicyMatrix(const PolicyMatrixOptions& options, const DatastoreOpener& o
     io.out << "No workloads" << (namespaces.empty() ? "" : " in those namespaces") << ".\n";
     return 0;
   }
-  // Cells of the matrix after the changes that differ from now (by workload name: a change may
-  // add or remove none, as only policies and labels are expected in it).
+  // Cells of the matrix after the changes that differ from now, matched by workload name (a
+  // change may add or remove workloads).
+  std::map<std::string, size_t> index_now;
+  for (size_t i = 0; i < current.names.size(); ++i) index_now[current.names[i]] = i;
   auto before_cell = [&](size_t row, size_t column) -> std::optional<bool> {
-    auto r = std::find(current.names.begin(), current.names.end(), shown.names[row]);
-    auto c = std::find(current.names.begin(), current.names.end(), shown.names[column]);
-    if (r == current.names.end() || c == current.names.end()) return std::nullopt;
-    return current.allowed[r - current.names.begin()][c - current.names.begin()];
+    auto r = index_now.find(shown.names[row]), c = index_now.find(shown.names[column]);
+    if (r == index_now.end() || c == index_now.end()) return std::nullopt;
+    return current.allowed[r->second][c->second];
   };
   io.out << fmt::format("{} {}{}: rows are sources, columns destinations; . allowed, X denied{}\n",
                         ProtocolName(*protocol),

@@ -1,5 +1,5 @@
-// Keeps an unreachable ("blackhole") route for each address block this host owns. Workload
-// addresses have more specific /32 (/128) routes via their veths, so the block route only
+// Keeps a blackhole route (type blackhole, proto 197) for each address block this host owns.
+// Workload addresses have more specific /32 (/128) routes via their veths, so the block route only
 // catches addresses of the block that no local workload holds: they are dropped here instead of
 // following the default route back into the fabric (a loop). It is also the one route per block
 // that the host announces (BGP, later), which is what keeps a spine's table small.

@@ -1,6 +1,5 @@
 // Workload address allocation. The CNI plugin talks to this interface only, so the allocator
-// behind it can change (simple per-address allocator now, blocks with host affinity later)
-// without touching the plugin.
+// behind it can change (block_allocator.h: blocks with host affinity) without touching the plugin.
 #pragma once
 
 #include <map>
