@@ -125,8 +125,10 @@ absl::StatusOr<IpamCheckReport> CheckIpam(datastore::Datastore& store, Clock& cl
     // Scope by node: a handle with no addresses has no node of its own; report it everywhere
     // only for a cluster-wide check.
     if (!options.node.empty()) continue;
+    // Named, not captured: clang before 16 cannot capture a structured binding.
+    const std::string handle_key = HandleKey(handle);
     auto kv = std::find_if(handles.items.begin(), handles.items.end(),
-                           [&](const auto& item) { return item.key == HandleKey(handle); });
+                           [&](const auto& item) { return item.key == handle_key; });
     report.orphan_handles.push_back({handle, kv->mod_revision});
   }
   std::map<IpNetwork, std::string> affinity_of;
