@@ -38,7 +38,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     Check(tabby::model::Validate(resource).ok(), "decoded resource is invalid",
           tabby::MessageOf(tabby::model::Validate(resource)), input);
     Resource expected = resource;
-    expected.api_version = tabby::model::kTabbyApiVersion;
+    expected.api_version = std::string(tabby::model::ApiVersionOf(resource.kind));
 
     std::string json = tabby::model::EncodeJson(resource);
     absl::StatusOr<Resource> stored = tabby::model::DecodeStored(json);

@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "base/hash.h"
+#include "model/kubernetes.h"
 
 namespace tabby::calc {
 namespace {
@@ -23,9 +24,29 @@ std::string ProgramId(std::string_view base, int direction) {
   return id;
 }
 
+// Keys and program ids differ per kind, so a KubernetesNetworkPolicy "x" and a NetworkPolicy
+// named "knp.default.x" (what "x" converts to) never collide.
 std::string PolicyKey(model::Kind kind, const std::string& ns, const std::string& name) {
-  return kind == model::Kind::kNetworkPolicy ? fmt::format("np/{}/{}", ns, name)
-                                             : fmt::format("gnp/{}", name);
+  switch (kind) {
+    case model::Kind::kNetworkPolicy:
+      return fmt::format("np/{}/{}", ns, name);
+    case model::Kind::kKubernetesNetworkPolicy:
+      return fmt::format("knp/{}/{}", ns, name);
+    default:
+      return fmt::format("gnp/{}", name);
+  }
+}
+
+// Base of the policy's program ids: "np.<ns>.<name>", "knp.<ns>.<name>", "gnp.<name>".
+std::string ProgramBase(model::Kind kind, const std::string& ns, const std::string& name) {
+  switch (kind) {
+    case model::Kind::kNetworkPolicy:
+      return fmt::format("np.{}.{}", ns, name);
+    case model::Kind::kKubernetesNetworkPolicy:
+      return fmt::format("knp.{}.{}", ns, name);
+    default:
+      return fmt::format("gnp.{}", name);
+  }
 }
 
 std::optional<selector::Selector> ParseOptional(const std::string& text) {
@@ -53,6 +74,7 @@ void Calculator::Upsert(const model::Resource& resource) {
       break;
     case model::Kind::kNetworkPolicy:
     case model::Kind::kGlobalNetworkPolicy:
+    case model::Kind::kKubernetesNetworkPolicy:
       UpsertPolicy(resource);
       break;
     case model::Kind::kProfile:
@@ -60,6 +82,9 @@ void Calculator::Upsert(const model::Resource& resource) {
       break;
     case model::Kind::kClusterConfiguration:
       if (resource.metadata.name == "default") SetConfiguration(resource.cluster_configuration());
+      break;
+    case model::Kind::kNamespace:
+      SetNamespaceLabels(resource.metadata.name, resource.metadata.labels);
       break;
     default:
       break;
@@ -74,6 +99,7 @@ void Calculator::Remove(model::Kind kind, const std::string& namespace_name,
       break;
     case model::Kind::kNetworkPolicy:
     case model::Kind::kGlobalNetworkPolicy:
+    case model::Kind::kKubernetesNetworkPolicy:
       RemovePolicy(PolicyKey(kind, namespace_name, name));
       break;
     case model::Kind::kProfile:
@@ -81,6 +107,9 @@ void Calculator::Remove(model::Kind kind, const std::string& namespace_name,
       break;
     case model::Kind::kClusterConfiguration:
       if (name == "default") SetConfiguration({});
+      break;
+    case model::Kind::kNamespace:
+      SetNamespaceLabels(name, {});  // back to the implicit labels of an unknown namespace
       break;
     default:
       break;
@@ -241,13 +270,20 @@ void Calculator::Deactivate(const CompiledRules& compiled, const std::string& pr
 // Policies
 
 Calculator::Policy Calculator::BuildPolicy(const model::Resource& resource) const {
-  const model::PolicySpec& spec = resource.policy();
+  // A Kubernetes NetworkPolicy is enforced as the NetworkPolicy it converts to (kubernetes.h),
+  // under its own key and program ids; it sorts by the converted name, as in Calico.
+  std::optional<model::Resource> converted;
+  if (resource.kind == model::Kind::kKubernetesNetworkPolicy) {
+    converted = model::ToTabbyPolicy(resource);
+  }
+  const model::Resource& source = converted ? *converted : resource;
+  const model::PolicySpec& spec = source.policy();
   Policy policy;
   policy.kind = resource.kind;
   policy.namespace_name =
-      resource.kind == model::Kind::kNetworkPolicy ? resource.metadata.namespace_name : "";
-  policy.name = resource.metadata.name;
-  policy.key = PolicyKey(policy.kind, policy.namespace_name, policy.name);
+      model::IsNamespaced(resource.kind) ? resource.metadata.namespace_name : "";
+  policy.name = source.metadata.name;
+  policy.key = PolicyKey(policy.kind, policy.namespace_name, resource.metadata.name);
   policy.has_order = spec.order.has_value();
   policy.order = spec.order.value_or(0);
   for (auto type : spec.types) {
@@ -265,17 +301,16 @@ Calculator::Policy Calculator::BuildPolicy(const model::Resource& resource) cons
   if (!spec.service_account_selector.empty() && !policy.service_account_selector) {
     policy.invalid = true;
   }
-  std::string base = policy.kind == model::Kind::kNetworkPolicy
-                         ? fmt::format("np.{}.{}", policy.namespace_name, policy.name)
-                         : fmt::format("gnp.{}", policy.name);
+  std::string base = ProgramBase(policy.kind, policy.namespace_name, resource.metadata.name);
   RuleScope scope{policy.namespace_name};
   const std::vector<model::Rule>* rules[2] = {&spec.ingress, &spec.egress};
+  const std::string& name = resource.metadata.name;
   for (int d : {kIngress, kEgress}) {
     policy.program_id[d] = ProgramId(base, d);
-    std::string display = fmt::format(
-        "{} {} ({})", model::KindName(policy.kind),
-        policy.namespace_name.empty() ? policy.name : policy.namespace_name + "/" + policy.name,
-        kDirectionName[d]);
+    std::string display =
+        fmt::format("{} {} ({})", model::KindName(policy.kind),
+                    policy.namespace_name.empty() ? name : policy.namespace_name + "/" + name,
+                    kDirectionName[d]);
     policy.compiled[d] = CompileRules(*rules[d], scope, display);
   }
   return policy;
@@ -283,8 +318,7 @@ Calculator::Policy Calculator::BuildPolicy(const model::Resource& resource) cons
 
 bool Calculator::PolicyApplies(const Policy& policy, const Endpoint& endpoint) {
   if (!endpoint.local || policy.invalid) return false;
-  if (policy.kind == model::Kind::kNetworkPolicy &&
-      endpoint.namespace_name != policy.namespace_name) {
+  if (model::IsNamespaced(policy.kind) && endpoint.namespace_name != policy.namespace_name) {
     return false;
   }
   if (policy.namespace_selector &&

@@ -33,9 +33,17 @@ class Calculator {
   explicit Calculator(std::string node_name);
 
   // Adds or replaces a resource. Kinds that do not affect the dataplane are ignored.
+  //   Namespace                 its labels become the namespace's (SetNamespaceLabels); Remove
+  //                             restores the implicit labels of a namespace nobody described.
+  //   KubernetesNetworkPolicy   enforced as the NetworkPolicy it converts to (model/kubernetes.h:
+  //                             order 1000, named knp.default.<name>), under its own policy key
+  //                             "knp/<ns>/<name>" and program ids "knp.<ns>.<name>.in|out", so it
+  //                             never collides with a NetworkPolicy of the converted name.
   void Upsert(const model::Resource& resource);
   void Remove(model::Kind kind, const std::string& namespace_name, const std::string& name);
-  // Labels of a namespace (for namespaceSelector). Unknown namespaces carry only their name.
+  // Labels of a namespace (for namespaceSelector), plus the implicit projectcalico.org/name and
+  // kubernetes.io/metadata.name. Unknown namespaces carry only those. Endpoints of the namespace
+  // move in and out of sets and policies at once: O(endpoints x active sets).
   void SetNamespaceLabels(const std::string& namespace_name, model::Labels labels);
 
   // Everything that changed since the last Flush, and the new desired state.
@@ -83,7 +91,7 @@ class Calculator {
     std::string key;
     model::Kind kind = model::Kind::kGlobalNetworkPolicy;
     std::string namespace_name;
-    std::string name;
+    std::string name;  // what orders it among equal orders (knp.default.<name> for Kubernetes')
     double order = 0;
     bool has_order = false;
     bool applies_to[2] = {false, false};  // types

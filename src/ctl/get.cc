@@ -14,17 +14,19 @@ namespace {
 
 using model::Resource;
 
-// A list of `kind` as `get -o json|yaml` prints it: `<Kind>List` even when empty.
+// A list of `kind` as `get -o json|yaml` prints it: `<Kind>List` even when empty, in the kind's
+// apiVersion (networking.k8s.io/v1 NetworkPolicyList for Kubernetes NetworkPolicies).
 nlohmann::json ListOf(model::Kind kind, const std::vector<Resource>& resources) {
   nlohmann::json list = model::EncodeList(resources);
-  list["kind"] = fmt::format("{}List", model::KindName(kind));
+  list["apiVersion"] = std::string(model::ApiVersionOf(kind));
+  list["kind"] = fmt::format("{}List", model::WireKindName(kind));
   return list;
 }
 
 std::string ListYaml(model::Kind kind, const std::vector<Resource>& resources) {
   if (!resources.empty()) return model::EncodeListYaml(resources);  // <Kind>List: one kind
-  return fmt::format("apiVersion: {}\nitems: []\nkind: {}List\n", model::kTabbyApiVersion,
-                     model::KindName(kind));
+  return fmt::format("apiVersion: {}\nitems: []\nkind: {}List\n", model::ApiVersionOf(kind),
+                     model::WireKindName(kind));
 }
 
 std::string EnsureNewline(std::string text) {

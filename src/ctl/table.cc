@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "model/kubernetes.h"
+
 namespace tabby::ctl {
 namespace {
 
@@ -65,6 +67,12 @@ std::vector<std::string> Headers(Kind kind, bool wide) {
     case Kind::kClusterConfiguration:
       if (wide) return {"NAME", "DEFAULTENDPOINTPOLICY", "LOGPREFIX"};
       return {"NAME", "DEFAULTENDPOINTPOLICY"};
+    case Kind::kNamespace:
+      if (wide) return {"NAME", "LABELS"};
+      return {"NAME"};
+    case Kind::kKubernetesNetworkPolicy:
+      if (wide) return {"NAME", "PODSELECTOR", "TYPES"};
+      return {"NAME", "TYPES"};
   }
   return {"NAME"};
 }
@@ -121,6 +129,20 @@ std::vector<std::string> Row(const Resource& r, bool wide) {
       const model::ClusterConfigurationSpec& s = r.cluster_configuration();
       std::vector<std::string> row = {name, Cell(s.default_endpoint_policy)};
       if (wide) row.push_back(Cell(s.log_prefix));
+      return row;
+    }
+    case Kind::kNamespace: {
+      std::vector<std::string> row = {name};
+      if (wide) row.push_back(LabelsText(r.metadata.labels));
+      return row;
+    }
+    case Kind::kKubernetesNetworkPolicy: {
+      const model::KubernetesNetworkPolicySpec& s = r.kubernetes_network_policy();
+      std::vector<std::string> types;
+      for (model::PolicyType type : s.policy_types) types.emplace_back(model::PolicyTypeName(type));
+      std::vector<std::string> row = {name};
+      if (wide) row.push_back(model::LabelSelectorText(s.pod_selector));
+      row.push_back(Join(types));
       return row;
     }
   }

@@ -23,6 +23,7 @@
 namespace tabby::model {
 namespace {
 
+using internal::AlwaysWrittenCodec;
 using internal::AsNumberCodec;
 using internal::Describe;
 using internal::PathIndex;
@@ -200,6 +201,11 @@ class Decoder {
     return &*it;
   }
 
+  template <typename T>
+  void DecodeWith(AlwaysWrittenCodec, const json& value, const std::string& path, T& out) {
+    DecodeValue(value, path, out, state_);
+  }
+
   void DecodeWith(AsNumberCodec, const json& value, const std::string& path, int64_t& out) {
     constexpr int64_t kMax = std::numeric_limits<uint32_t>::max();
     std::string message = fmt::format(
@@ -329,6 +335,36 @@ void DecodePort(const json& value, const std::string& path, PortSpec& out, Decod
     return;
   }
   out.name = text;  // a named port; validation checks the name
+}
+
+// A Kubernetes IntOrString port. An integer is a port number and a string a port name, "80"
+// included: validation rejects that as a name, as Kubernetes does.
+void DecodePortNumberOrName(const json& value, const std::string& path, PortNumberOrName& out,
+                            DecodeState& state) {
+  if (value.is_number_integer()) {
+    bool in_range = value.is_number_unsigned()
+                        ? value.get<uint64_t>() <= 65535
+                        : value.get<int64_t>() >= std::numeric_limits<int32_t>::min() &&
+                              value.get<int64_t>() <= 65535;
+    if (!in_range) {
+      state.Fail(path, fmt::format("invalid port {}: ports are 1-65535", Dump(value)));
+      return;
+    }
+    out.number = static_cast<int32_t>(value.get<int64_t>());
+    out.name.clear();
+    return;
+  }
+  if (!value.is_string()) {
+    state.Fail(path, Expected("a port number or a port name", value));
+    return;
+  }
+  const std::string& text = value.get_ref<const std::string&>();
+  if (text.empty()) {
+    state.Fail(path, "invalid port \"\": expected a port number or a port name");
+    return;
+  }
+  out.number = 0;
+  out.name = text;
 }
 
 void DecodeProtocol(const json& value, const std::string& path, Protocol& out, DecodeState& state) {
@@ -467,6 +503,13 @@ void DecodeValue(const json& value, const std::string& path, T& out, DecodeState
   } else if constexpr (std::is_same_v<T, PolicyType>) {
     static constexpr std::array<PolicyType, 2> kTypes = {PolicyType::kIngress, PolicyType::kEgress};
     DecodeEnum(value, path, out, state, kTypes, &PolicyTypeName, "policy type");
+  } else if constexpr (std::is_same_v<T, SelectorOperator>) {
+    static constexpr std::array<SelectorOperator, 4> kOperators = {
+        SelectorOperator::kIn, SelectorOperator::kNotIn, SelectorOperator::kExists,
+        SelectorOperator::kDoesNotExist};
+    DecodeEnum(value, path, out, state, kOperators, &SelectorOperatorName, "operator");
+  } else if constexpr (std::is_same_v<T, PortNumberOrName>) {
+    DecodePortNumberOrName(value, path, out, state);
   } else {
     DecodeObject(value, path, state, [&](auto& visitor) { Describe(visitor, out); });
   }
@@ -508,6 +551,10 @@ class Encoder {
       json value = EncodeValue(member);
       if (!IsEmptyJson(value)) object_[std::string(key)] = std::move(value);
     }
+  }
+  template <typename T>
+  void Field(std::string_view key, const T& member, AlwaysWrittenCodec) {
+    object_[std::string(key)] = EncodeValue(member);
   }
   void Field(std::string_view key, const int64_t& member, AsNumberCodec) {
     if (member != 0) object_[std::string(key)] = member;
@@ -560,6 +607,11 @@ json EncodeValue(const T& value) {
     return json(std::string(ActionName(value)));
   } else if constexpr (std::is_same_v<T, PolicyType>) {
     return json(std::string(PolicyTypeName(value)));
+  } else if constexpr (std::is_same_v<T, SelectorOperator>) {
+    return json(std::string(SelectorOperatorName(value)));
+  } else if constexpr (std::is_same_v<T, PortNumberOrName>) {
+    if (value.is_named()) return json(value.name);
+    return json(value.number);
   } else {
     Encoder encoder;
     Describe(encoder, value);
@@ -571,23 +623,85 @@ json EncodeValue(const T& value) {
 // Resources and documents.
 
 constexpr std::string_view kTopLevelFields[] = {"apiVersion", "kind", "metadata", "spec"};
+// Kubernetes objects as kubectl prints them also carry a status, which is accepted and ignored.
+constexpr std::string_view kKubernetesTopLevelFields[] = {"apiVersion", "kind", "metadata", "spec",
+                                                          "status"};
 
-bool IsResourceApiVersion(std::string_view version) {
-  return version == kTabbyApiVersion || version == kCalicoApiVersion;
+// Read-only metadata the API server adds to Kubernetes objects.
+constexpr std::string_view kServerPopulatedMetadata[] = {"generation", "managedFields", "selfLink"};
+
+bool IsKnownApiVersion(std::string_view version) {
+  return version == kTabbyApiVersion || version == kCalicoApiVersion ||
+         version == kKubernetesCoreApiVersion || version == kKubernetesNetworkingApiVersion;
 }
 
-// What the resource's own list kind is called: "IPPoolList".
-std::optional<Kind> KindOfListKind(std::string_view list_kind) {
+std::string UnsupportedApiVersion(std::string_view version) {
+  return fmt::format(
+      "unsupported apiVersion {}: use {} or {} ({} for Namespace, {} for Kubernetes "
+      "NetworkPolicy)",
+      Quote(version), kTabbyApiVersion, kCalicoApiVersion, kKubernetesCoreApiVersion,
+      kKubernetesNetworkingApiVersion);
+}
+
+// "projectcalico.org/v3 or tabby.dev/v1", "v1": the apiVersions documents of `kinds` may say.
+std::string AcceptedApiVersionsText(const std::vector<Kind>& kinds) {
+  std::vector<std::string_view> versions;
+  auto add = [&](std::string_view version) {
+    if (std::find(versions.begin(), versions.end(), version) == versions.end()) {
+      versions.push_back(version);
+    }
+  };
+  for (Kind kind : kinds) {
+    if (IsKubernetesKind(kind)) {
+      add(ApiVersionOf(kind));
+    } else {
+      add(kCalicoApiVersion);
+      add(kTabbyApiVersion);
+    }
+  }
+  std::string text;
+  for (size_t i = 0; i < versions.size(); ++i) {
+    if (i > 0) text += i + 1 == versions.size() ? " or " : ", ";
+    text += versions[i];
+  }
+  return text;
+}
+
+// The kinds documents call `wire_name` (NetworkPolicy is two: Calico's and Kubernetes').
+std::vector<Kind> KindsWithWireName(std::string_view wire_name) {
+  std::vector<Kind> kinds;
+  for (Kind kind : AllKinds()) {
+    if (WireKindName(kind) == wire_name) kinds.push_back(kind);
+  }
+  return kinds;
+}
+
+// The kind `wire_name` names under `api_version`, else (so that errors can name it) the first
+// kind of that wire name, else nullopt.
+std::optional<Kind> ResolveKind(std::string_view api_version, std::string_view wire_name) {
+  std::vector<Kind> kinds = KindsWithWireName(wire_name);
+  for (Kind kind : kinds) {
+    if (AcceptsApiVersion(kind, api_version)) return kind;
+  }
+  if (kinds.empty()) return std::nullopt;
+  return kinds.front();
+}
+
+// "kind IPPool is not part of apiVersion v1; use projectcalico.org/v3 or tabby.dev/v1".
+std::string WrongGroupMessage(std::string_view wire_name, std::string_view api_version) {
+  return fmt::format("kind {} is not part of apiVersion {}; use {}", wire_name, api_version,
+                     AcceptedApiVersionsText(KindsWithWireName(wire_name)));
+}
+
+// The kind of a "<Kind>List" ("IPPoolList", "NetworkPolicyList") under `api_version`, or, when
+// the list's apiVersion does not fit, the first kind of that name (DecodeList reports it).
+std::optional<Kind> KindOfListKind(std::string_view list_kind, std::string_view api_version) {
   constexpr std::string_view kSuffix = "List";
   if (list_kind.size() <= kSuffix.size() ||
       list_kind.substr(list_kind.size() - kSuffix.size()) != kSuffix) {
     return std::nullopt;
   }
-  std::string_view base = list_kind.substr(0, list_kind.size() - kSuffix.size());
-  for (Kind kind : AllKinds()) {
-    if (KindName(kind) == base) return kind;
-  }
-  return std::nullopt;
+  return ResolveKind(api_version, list_kind.substr(0, list_kind.size() - kSuffix.size()));
 }
 
 // Defaults of a list the item sits in.
@@ -603,8 +717,8 @@ std::optional<Resource> DecodeResource(const json& value, const ListContext& lis
     return std::nullopt;
   }
   for (const auto& [key, item] : value.items()) {
-    if (std::find(std::begin(kTopLevelFields), std::end(kTopLevelFields), key) ==
-        std::end(kTopLevelFields)) {
+    if (std::find(std::begin(kKubernetesTopLevelFields), std::end(kKubernetesTopLevelFields),
+                  key) == std::end(kKubernetesTopLevelFields)) {
       std::vector<std::string_view> known(std::begin(kTopLevelFields), std::end(kTopLevelFields));
       state.Fail(PathKey("", key), UnknownFieldMessage(key, known));
       return std::nullopt;
@@ -619,9 +733,8 @@ std::optional<Resource> DecodeResource(const json& value, const ListContext& lis
       return std::nullopt;
     }
     api_version = api_it->get<std::string>();
-    if (!IsResourceApiVersion(api_version)) {
-      state.Fail("apiVersion", fmt::format("unsupported apiVersion \"{}\": use {} or {}",
-                                           api_version, kTabbyApiVersion, kCalicoApiVersion));
+    if (!IsKnownApiVersion(api_version)) {
+      state.Fail("apiVersion", UnsupportedApiVersion(api_version));
       return std::nullopt;
     }
   }
@@ -632,48 +745,85 @@ std::optional<Resource> DecodeResource(const json& value, const ListContext& lis
   }
 
   std::optional<Kind> kind = list.kind;
+  std::string wire_name = kind ? std::string(WireKindName(*kind)) : "";
   auto kind_it = value.find("kind");
   if (kind_it != value.end() && !kind_it->is_null()) {
     if (!kind_it->is_string()) {
       state.Fail("kind", Expected("a string", *kind_it));
       return std::nullopt;
     }
-    const std::string& name = kind_it->get_ref<const std::string&>();
-    std::optional<Kind> named;
-    for (Kind candidate : AllKinds()) {
-      if (KindName(candidate) == name) named = candidate;
-    }
+    wire_name = kind_it->get<std::string>();
+    std::optional<Kind> named = ResolveKind(api_version, wire_name);
     if (!named) {
       std::string kinds;
       for (Kind candidate : AllKinds()) {
+        if (!AcceptsApiVersion(candidate, api_version)) continue;
         if (!kinds.empty()) kinds += ", ";
-        kinds += KindName(candidate);
+        kinds += WireKindName(candidate);
       }
-      std::optional<Kind> alias = KindFromName(name);
-      if (alias) {
-        state.Fail("kind", fmt::format("unknown kind \"{}\" (did you mean \"{}\"?)", name,
-                                       KindName(*alias)));
+      std::optional<Kind> alias = KindFromName(wire_name);
+      if (alias && AcceptsApiVersion(*alias, api_version)) {
+        state.Fail("kind", fmt::format("unknown kind \"{}\" (did you mean \"{}\"?)", wire_name,
+                                       WireKindName(*alias)));
+      } else if (alias) {
+        state.Fail("kind", fmt::format("unknown kind \"{}\" (did you mean {} with apiVersion {}?)",
+                                       wire_name, WireKindName(*alias), ApiVersionOf(*alias)));
       } else {
-        state.Fail("kind", fmt::format("unknown kind \"{}\" (supported: {})", name, kinds));
+        state.Fail("kind", fmt::format("unknown kind \"{}\" (supported: {})", wire_name, kinds));
       }
       return std::nullopt;
     }
-    if (list.kind && *list.kind != *named) {
-      state.Fail("kind", fmt::format("kind {} in a {}List", name, KindName(*list.kind)));
+    if (list.kind && WireKindName(*list.kind) != wire_name) {
+      state.Fail("kind", fmt::format("kind {} in a {}List", wire_name, WireKindName(*list.kind)));
       return std::nullopt;
     }
-    kind = named;
+    // In a NetworkPolicyList the list's group decides; a mismatch is reported below.
+    kind = list.kind ? list.kind : named;
   }
   if (!kind) {
     state.Fail("kind", "required field is missing");
     return std::nullopt;
+  }
+  if (!AcceptsApiVersion(*kind, api_version)) {
+    std::optional<Kind> fits = ResolveKind(api_version, wire_name);
+    if (list.kind && fits && AcceptsApiVersion(*fits, api_version)) {
+      // A NetworkPolicy of one group in a NetworkPolicyList of the other.
+      state.Fail("apiVersion",
+                 fmt::format("apiVersion {} in a {}List of apiVersion {}", api_version,
+                             WireKindName(*list.kind), ApiVersionOf(*list.kind)));
+    } else {
+      state.Fail(api_it != value.end() && !api_it->is_null() ? "apiVersion" : "kind",
+                 WrongGroupMessage(wire_name, api_version));
+    }
+    return std::nullopt;
+  }
+
+  auto status_it = value.find("status");
+  if (status_it != value.end()) {
+    if (!IsKubernetesKind(*kind)) {
+      std::vector<std::string_view> known(std::begin(kTopLevelFields), std::end(kTopLevelFields));
+      state.Fail("status", UnknownFieldMessage("status", known));
+      return std::nullopt;
+    }
+    if (!status_it->is_null() && !status_it->is_object()) {
+      state.Fail("status", Expected("a map", *status_it));
+      return std::nullopt;
+    }
   }
 
   Resource resource = MakeResource(*kind, "", "");
   resource.api_version = api_version;
   auto metadata_it = value.find("metadata");
   if (metadata_it != value.end() && !metadata_it->is_null()) {
-    DecodeValue(*metadata_it, "metadata", resource.metadata, state);
+    if (IsKubernetesKind(*kind) && metadata_it->is_object()) {
+      // What `kubectl get -o yaml` prints besides ObjectMeta's fields: set by the API server,
+      // meaningless here, accepted and dropped like status.
+      json metadata = *metadata_it;
+      for (std::string_view key : kServerPopulatedMetadata) metadata.erase(std::string(key));
+      DecodeValue(metadata, "metadata", resource.metadata, state);
+    } else {
+      DecodeValue(*metadata_it, "metadata", resource.metadata, state);
+    }
   }
   auto spec_it = value.find("spec");
   if (spec_it != value.end() && !spec_it->is_null()) {
@@ -744,12 +894,19 @@ absl::Status DocumentError(std::string_view source_name, const internal::YamlDoc
   return absl::InvalidArgumentError(message);
 }
 
+// The list's apiVersion when it is a string, else "".
+std::string ListApiVersion(const json& list) {
+  auto api = list.find("apiVersion");
+  if (api == list.end() || !api->is_string()) return "";
+  return api->get<std::string>();
+}
+
 bool IsListObject(const json& value) {
   if (!value.is_object()) return false;
   auto kind = value.find("kind");
   if (kind == value.end() || !kind->is_string()) return false;
   const std::string& name = kind->get_ref<const std::string&>();
-  return name == "List" || KindOfListKind(name).has_value();
+  return name == "List" || KindOfListKind(name, ListApiVersion(value)).has_value();
 }
 
 // Decodes a list object's items into `out`.
@@ -762,7 +919,7 @@ absl::Status DecodeList(std::string_view source_name, const internal::YamlDocume
   };
   ListContext context;
   const std::string& list_kind = list["kind"].get_ref<const std::string&>();
-  context.kind = KindOfListKind(list_kind);
+  context.kind = KindOfListKind(list_kind, ListApiVersion(list));
   for (const auto& [key, item] : list.items()) {
     if (key != "apiVersion" && key != "kind" && key != "metadata" && key != "items") {
       return fail(PathKey("", key),
@@ -773,11 +930,18 @@ absl::Status DecodeList(std::string_view source_name, const internal::YamlDocume
   if (api != list.end() && !api->is_null()) {
     if (!api->is_string()) return fail("apiVersion", Expected("a string", *api));
     const std::string& version = api->get_ref<const std::string&>();
-    if (IsResourceApiVersion(version)) {
+    if (!IsKnownApiVersion(version)) return fail("apiVersion", UnsupportedApiVersion(version));
+    if (context.kind) {
+      // A <Kind>List's items default to its apiVersion, which must be their kind's.
+      if (!AcceptsApiVersion(*context.kind, version)) {
+        return fail(
+            "apiVersion",
+            fmt::format("kind {} is not part of apiVersion {}; use {}", list_kind, version,
+                        AcceptedApiVersionsText(KindsWithWireName(WireKindName(*context.kind)))));
+      }
       context.api_version = version;
-    } else if (!(version == "v1" && !context.kind)) {
-      return fail("apiVersion", fmt::format("unsupported apiVersion \"{}\": use {} or {}", version,
-                                            kTabbyApiVersion, kCalicoApiVersion));
+    } else if (version == kTabbyApiVersion || version == kCalicoApiVersion) {
+      context.api_version = version;  // a generic List's items default to tabby's own groups
     }
   }
   auto metadata = list.find("metadata");
@@ -801,13 +965,14 @@ absl::Status DecodeList(std::string_view source_name, const internal::YamlDocume
   return absl::OkStatus();
 }
 
-std::string ListKindOf(const std::vector<Resource>& resources) {
-  if (resources.empty()) return "List";
+// The one kind of `resources`, or nullopt when they are empty or mixed.
+std::optional<Kind> SingleKind(const std::vector<Resource>& resources) {
+  if (resources.empty()) return std::nullopt;
   Kind kind = resources.front().kind;
   for (const Resource& resource : resources) {
-    if (resource.kind != kind) return "List";
+    if (resource.kind != kind) return std::nullopt;
   }
-  return fmt::format("{}List", KindName(kind));
+  return kind;
 }
 
 }  // namespace
@@ -874,8 +1039,8 @@ absl::StatusOr<Resource> DecodeStored(std::string_view json_text) {
 
 nlohmann::json Encode(const Resource& resource) {
   json out = json::object();
-  out["apiVersion"] = kTabbyApiVersion;
-  out["kind"] = std::string(KindName(resource.kind));
+  out["apiVersion"] = std::string(ApiVersionOf(resource.kind));
+  out["kind"] = std::string(WireKindName(resource.kind));
   out["metadata"] = EncodeValue(resource.metadata);
   out["spec"] = std::visit([](const auto& spec) { return EncodeValue(spec); }, resource.spec);
   return out;
@@ -889,8 +1054,9 @@ std::string EncodeYaml(const Resource& resource) { return internal::EmitYaml(Enc
 
 nlohmann::json EncodeList(const std::vector<Resource>& resources) {
   json list = json::object();
-  list["apiVersion"] = kTabbyApiVersion;
-  list["kind"] = ListKindOf(resources);
+  std::optional<Kind> kind = SingleKind(resources);
+  list["apiVersion"] = kind ? std::string(ApiVersionOf(*kind)) : std::string(kTabbyApiVersion);
+  list["kind"] = kind ? fmt::format("{}List", WireKindName(*kind)) : std::string("List");
   json items = json::array();
   for (const Resource& resource : resources) items.push_back(Encode(resource));
   list["items"] = std::move(items);

@@ -20,6 +20,8 @@ concept Is = std::is_same_v<std::remove_const_t<T>, U>;
 
 // An AS number: an integer, or a string in plain ("64512") or asdot ("1.10") notation.
 struct AsNumberCodec {};
+// Optional on input, but always written, even when empty (Kubernetes' `podSelector: {}`).
+struct AlwaysWrittenCodec {};
 
 template <typename V, Is<ObjectMeta> T>
 void Describe(V& v, T& m) {
@@ -145,6 +147,64 @@ template <typename V, Is<ClusterConfigurationSpec> T>
 void Describe(V& v, T& s) {
   v.Field("defaultEndpointPolicy", s.default_endpoint_policy);
   v.Field("logPrefix", s.log_prefix);
+}
+
+template <typename V, Is<NamespaceSpec> T>
+void Describe(V& v, T& s) {
+  v.Field("finalizers", s.finalizers);
+}
+
+template <typename V, Is<LabelSelectorRequirement> T>
+void Describe(V& v, T& r) {
+  v.Required("key", r.key);
+  v.Required("operator", r.op);
+  v.Field("values", r.values);
+}
+
+template <typename V, Is<LabelSelector> T>
+void Describe(V& v, T& s) {
+  v.Field("matchLabels", s.match_labels);
+  v.Field("matchExpressions", s.match_expressions);
+}
+
+template <typename V, Is<IPBlock> T>
+void Describe(V& v, T& b) {
+  v.Required("cidr", b.cidr);
+  v.Field("except", b.except);
+}
+
+template <typename V, Is<NetworkPolicyPeer> T>
+void Describe(V& v, T& p) {
+  v.Field("podSelector", p.pod_selector);
+  v.Field("namespaceSelector", p.namespace_selector);
+  v.Field("ipBlock", p.ip_block);
+}
+
+template <typename V, Is<NetworkPolicyPort> T>
+void Describe(V& v, T& p) {
+  v.Field("protocol", p.protocol);
+  v.Field("port", p.port);
+  v.Field("endPort", p.end_port);
+}
+
+template <typename V, Is<NetworkPolicyIngressRule> T>
+void Describe(V& v, T& r) {
+  v.Field("ports", r.ports);
+  v.Field("from", r.from);
+}
+
+template <typename V, Is<NetworkPolicyEgressRule> T>
+void Describe(V& v, T& r) {
+  v.Field("ports", r.ports);
+  v.Field("to", r.to);
+}
+
+template <typename V, Is<KubernetesNetworkPolicySpec> T>
+void Describe(V& v, T& s) {
+  v.Field("podSelector", s.pod_selector, AlwaysWrittenCodec{});
+  v.Field("policyTypes", s.policy_types);
+  v.Field("ingress", s.ingress);
+  v.Field("egress", s.egress);
 }
 
 }  // namespace tabby::model::internal

@@ -17,19 +17,53 @@ struct KindNames {
   std::string_view name;
   // Lower-case spellings accepted by KindFromName besides the lower-cased name itself.
   std::array<std::string_view, 5> aliases;
+  std::string_view wire_name;    // `kind` in documents
+  std::string_view api_version;  // what the encoder writes
 };
 
-constexpr std::array<KindNames, 7> kKindNames = {{
-    {Kind::kIPPool, "IPPool", {"ippools", "ipp", "ipps", "pool", "pools"}},
-    {Kind::kNetworkPolicy, "NetworkPolicy", {"networkpolicies", "policy", "policies", "np", "pol"}},
-    {Kind::kGlobalNetworkPolicy, "GlobalNetworkPolicy", {"globalnetworkpolicies", "gnp", "gnps"}},
-    {Kind::kProfile, "Profile", {"profiles", "pro", "pros"}},
-    {Kind::kWorkloadEndpoint, "WorkloadEndpoint", {"workloadendpoints", "wep", "weps"}},
-    {Kind::kNode, "Node", {"nodes", "no"}},
+constexpr std::array<KindNames, 9> kKindNames = {{
+    {Kind::kIPPool,
+     "IPPool",
+     {"ippools", "ipp", "ipps", "pool", "pools"},
+     "IPPool",
+     kTabbyApiVersion},
+    {Kind::kNetworkPolicy,
+     "NetworkPolicy",
+     {"networkpolicies", "policy", "policies", "np", "pol"},
+     "NetworkPolicy",
+     kTabbyApiVersion},
+    {Kind::kGlobalNetworkPolicy,
+     "GlobalNetworkPolicy",
+     {"globalnetworkpolicies", "gnp", "gnps"},
+     "GlobalNetworkPolicy",
+     kTabbyApiVersion},
+    {Kind::kProfile, "Profile", {"profiles", "pro", "pros"}, "Profile", kTabbyApiVersion},
+    {Kind::kWorkloadEndpoint,
+     "WorkloadEndpoint",
+     {"workloadendpoints", "wep", "weps"},
+     "WorkloadEndpoint",
+     kTabbyApiVersion},
+    {Kind::kNode, "Node", {"nodes", "no"}, "Node", kTabbyApiVersion},
     {Kind::kClusterConfiguration,
      "ClusterConfiguration",
-     {"clusterconfigurations", "clusterconfig", "clusterconfigs"}},
+     {"clusterconfigurations", "clusterconfig", "clusterconfigs"},
+     "ClusterConfiguration",
+     kTabbyApiVersion},
+    {Kind::kNamespace, "Namespace", {"namespaces", "ns"}, "Namespace", kKubernetesCoreApiVersion},
+    {Kind::kKubernetesNetworkPolicy,
+     "KubernetesNetworkPolicy",
+     {"kubernetesnetworkpolicies", "knp", "knps", "networkpolicies.networking.k8s.io",
+      "networkpolicy.networking.k8s.io"},
+     "NetworkPolicy",
+     kKubernetesNetworkingApiVersion},
 }};
+
+const KindNames* NamesOf(Kind kind) {
+  for (const KindNames& names : kKindNames) {
+    if (names.kind == kind) return &names;
+  }
+  return nullptr;
+}
 
 struct ProtocolName {
   uint8_t number;
@@ -86,10 +120,27 @@ std::string PortText(const PortSpec& port) {
 }  // namespace internal
 
 std::string_view KindName(Kind kind) {
-  for (const KindNames& names : kKindNames) {
-    if (names.kind == kind) return names.name;
-  }
-  return "Unknown";
+  const KindNames* names = NamesOf(kind);
+  return names != nullptr ? names->name : "Unknown";
+}
+
+std::string_view WireKindName(Kind kind) {
+  const KindNames* names = NamesOf(kind);
+  return names != nullptr ? names->wire_name : "Unknown";
+}
+
+std::string_view ApiVersionOf(Kind kind) {
+  const KindNames* names = NamesOf(kind);
+  return names != nullptr ? names->api_version : kTabbyApiVersion;
+}
+
+bool AcceptsApiVersion(Kind kind, std::string_view api_version) {
+  if (IsKubernetesKind(kind)) return api_version == ApiVersionOf(kind);
+  return api_version == kTabbyApiVersion || api_version == kCalicoApiVersion;
+}
+
+bool IsKubernetesKind(Kind kind) {
+  return kind == Kind::kNamespace || kind == Kind::kKubernetesNetworkPolicy;
 }
 
 std::optional<Kind> KindFromName(std::string_view name) {
@@ -103,15 +154,37 @@ std::optional<Kind> KindFromName(std::string_view name) {
 }
 
 bool IsNamespaced(Kind kind) {
-  return kind == Kind::kNetworkPolicy || kind == Kind::kWorkloadEndpoint;
+  return kind == Kind::kNetworkPolicy || kind == Kind::kWorkloadEndpoint ||
+         kind == Kind::kKubernetesNetworkPolicy;
 }
 
 const std::vector<Kind>& AllKinds() {
   static const std::vector<Kind>* const kinds = new std::vector<Kind>{
-      Kind::kClusterConfiguration, Kind::kNode,          Kind::kIPPool,           Kind::kProfile,
-      Kind::kGlobalNetworkPolicy,  Kind::kNetworkPolicy, Kind::kWorkloadEndpoint,
+      Kind::kClusterConfiguration,
+      Kind::kNamespace,
+      Kind::kNode,
+      Kind::kIPPool,
+      Kind::kProfile,
+      Kind::kGlobalNetworkPolicy,
+      Kind::kNetworkPolicy,
+      Kind::kKubernetesNetworkPolicy,
+      Kind::kWorkloadEndpoint,
   };
   return *kinds;
+}
+
+std::string_view SelectorOperatorName(SelectorOperator op) {
+  switch (op) {
+    case SelectorOperator::kIn:
+      return "In";
+    case SelectorOperator::kNotIn:
+      return "NotIn";
+    case SelectorOperator::kExists:
+      return "Exists";
+    case SelectorOperator::kDoesNotExist:
+      return "DoesNotExist";
+  }
+  return "Unknown";
 }
 
 std::string_view ActionName(Action action) {
@@ -141,6 +214,7 @@ std::string_view PolicyTypeName(PolicyType type) {
 Resource MakeResource(Kind kind, std::string name, std::string namespace_name) {
   Resource resource;
   resource.kind = kind;
+  resource.api_version = std::string(ApiVersionOf(kind));
   resource.metadata.name = std::move(name);
   resource.metadata.namespace_name = std::move(namespace_name);
   switch (kind) {
@@ -162,6 +236,12 @@ Resource MakeResource(Kind kind, std::string name, std::string namespace_name) {
       break;
     case Kind::kClusterConfiguration:
       resource.spec = ClusterConfigurationSpec{};
+      break;
+    case Kind::kNamespace:
+      resource.spec = NamespaceSpec{};
+      break;
+    case Kind::kKubernetesNetworkPolicy:
+      resource.spec = KubernetesNetworkPolicySpec{};
       break;
   }
   return resource;

@@ -1,6 +1,8 @@
 // The resource model: what users write and what the datastore holds. Field names and meanings
 // follow Calico's projectcalico.org/v3 resources so existing YAML applies unchanged; the project's
-// own group is tabby.dev/v1. Types here are plain values; codec.h reads and writes them, and
+// own group is tabby.dev/v1. Two Kubernetes kinds are accepted verbatim in their own groups:
+// v1 Namespace and networking.k8s.io/v1 NetworkPolicy (kubernetes.h turns the latter into a
+// tabby NetworkPolicy). Types here are plain values; codec.h reads and writes them, and
 // validate.h decides whether a value is acceptable. A Resource that passed validation cannot
 // crash anything downstream.
 #pragma once
@@ -17,6 +19,8 @@ namespace tabby::model {
 
 inline constexpr char kTabbyApiVersion[] = "tabby.dev/v1";
 inline constexpr char kCalicoApiVersion[] = "projectcalico.org/v3";
+inline constexpr char kKubernetesCoreApiVersion[] = "v1";
+inline constexpr char kKubernetesNetworkingApiVersion[] = "networking.k8s.io/v1";
 
 using Labels = std::map<std::string, std::string, std::less<>>;
 
@@ -27,16 +31,32 @@ enum class Kind {
   kProfile,
   kWorkloadEndpoint,  // namespaced
   kNode,
-  kClusterConfiguration,  // singleton "default": cluster-wide settings (default policy, ...)
+  kClusterConfiguration,     // singleton "default": cluster-wide settings (default policy, ...)
+  kNamespace,                // Kubernetes v1 Namespace: its labels feed namespaceSelectors
+  kKubernetesNetworkPolicy,  // namespaced; networking.k8s.io/v1 NetworkPolicy
 };
 
-// "IPPool", "NetworkPolicy", ...
+// "IPPool", "NetworkPolicy", "KubernetesNetworkPolicy", ...: unique per kind; names datastore
+// key prefixes and what tabbyctl prints. Not always what documents say in `kind` (WireKindName).
 std::string_view KindName(Kind kind);
+// What documents write in `kind`: KindName, except "NetworkPolicy" for kKubernetesNetworkPolicy
+// (told apart from Calico's NetworkPolicy by apiVersion).
+std::string_view WireKindName(Kind kind);
+// The apiVersion the encoder writes for `kind`: tabby.dev/v1, or the Kubernetes group version
+// (v1, networking.k8s.io/v1) for Kubernetes kinds.
+std::string_view ApiVersionOf(Kind kind);
+// Whether a document of `kind` may say `api_version`: tabby.dev/v1 and projectcalico.org/v3 for
+// tabby's kinds, exactly ApiVersionOf(kind) for Kubernetes kinds.
+bool AcceptsApiVersion(Kind kind, std::string_view api_version);
+// Namespace and KubernetesNetworkPolicy: resources defined by Kubernetes, accepted verbatim.
+bool IsKubernetesKind(Kind kind);
 // Accepts the kind name, its plural and the short aliases tabbyctl users type, case-insensitively
-// ("ippool", "ippools", "pool", "gnp", "policy", "wep", ...).
+// ("ippool", "ippools", "pool", "gnp", "policy", "wep", "ns", "knp",
+// "networkpolicies.networking.k8s.io", ...).
 std::optional<Kind> KindFromName(std::string_view name);
 bool IsNamespaced(Kind kind);
-// Every kind, in the order in which apply processes a mixed file (pools before endpoints, etc.).
+// Every kind, in the order in which apply processes a mixed file (namespaces and pools before
+// policies, policies before endpoints, etc.).
 const std::vector<Kind>& AllKinds();
 
 struct ObjectMeta {
@@ -202,12 +222,108 @@ struct ClusterConfigurationSpec {
                          const ClusterConfigurationSpec&) = default;
 };
 
+// ---------------------------------------------------------------------------------------------
+// Kubernetes kinds. Field names and meanings are Kubernetes' own (meta/v1, core/v1,
+// networking/v1); absent and empty are kept apart where Kubernetes gives them different meanings.
+
+// Kubernetes v1 Namespace spec. The namespace's labels (metadata.labels) are what matters;
+// defaulting adds kubernetes.io/metadata.name=<name> as the API server does.
+struct NamespaceSpec {
+  std::vector<std::string> finalizers;  // kept, not acted on
+  friend bool operator==(const NamespaceSpec&, const NamespaceSpec&) = default;
+};
+
+enum class SelectorOperator { kIn, kNotIn, kExists, kDoesNotExist };
+std::string_view SelectorOperatorName(SelectorOperator op);
+
+// meta/v1 LabelSelectorRequirement.
+struct LabelSelectorRequirement {
+  std::string key;
+  SelectorOperator op = SelectorOperator::kIn;  // `operator`
+  std::vector<std::string> values;  // non-empty for In / NotIn, empty for (DoesNot)Exists
+  friend bool operator==(const LabelSelectorRequirement&,
+                         const LabelSelectorRequirement&) = default;
+};
+
+// meta/v1 LabelSelector: every matchLabels pair and every requirement must hold (AND). An empty
+// selector selects everything.
+struct LabelSelector {
+  Labels match_labels;
+  std::vector<LabelSelectorRequirement> match_expressions;
+  friend bool operator==(const LabelSelector&, const LabelSelector&) = default;
+};
+
+// networking/v1 IPBlock: addresses in `cidr` but in none of `except`.
+struct IPBlock {
+  std::string cidr;
+  std::vector<std::string> except;
+  friend bool operator==(const IPBlock&, const IPBlock&) = default;
+};
+
+// networking/v1 NetworkPolicyPeer. Presence matters: podSelector alone picks pods of the policy's
+// namespace, namespaceSelector alone every pod of the namespaces it picks, both together the pods
+// podSelector picks in those namespaces; ipBlock stands alone.
+struct NetworkPolicyPeer {
+  std::optional<LabelSelector> pod_selector;
+  std::optional<LabelSelector> namespace_selector;
+  std::optional<IPBlock> ip_block;
+  friend bool operator==(const NetworkPolicyPeer&, const NetworkPolicyPeer&) = default;
+};
+
+// An IntOrString port: a number (written as a YAML integer), or the name of a port the
+// destination pod declares.
+struct PortNumberOrName {
+  int32_t number = 0;  // when name is empty
+  std::string name;
+  bool is_named() const { return !name.empty(); }
+  friend bool operator==(const PortNumberOrName&, const PortNumberOrName&) = default;
+};
+
+// networking/v1 NetworkPolicyPort. Absent port = every port of the protocol; endPort makes
+// port..endPort a range (numeric ports only).
+struct NetworkPolicyPort {
+  std::optional<Protocol> protocol;  // TCP, UDP or SCTP; defaulted to TCP
+  std::optional<PortNumberOrName> port;
+  std::optional<int32_t> end_port;
+  friend bool operator==(const NetworkPolicyPort&, const NetworkPolicyPort&) = default;
+};
+
+// Allows traffic that matches one of `ports` (empty = any) from one of `from` (empty = anyone).
+struct NetworkPolicyIngressRule {
+  std::vector<NetworkPolicyPort> ports;
+  std::vector<NetworkPolicyPeer> from;
+  friend bool operator==(const NetworkPolicyIngressRule&,
+                         const NetworkPolicyIngressRule&) = default;
+};
+
+// Allows traffic that matches one of `ports` (empty = any) to one of `to` (empty = anywhere).
+struct NetworkPolicyEgressRule {
+  std::vector<NetworkPolicyPort> ports;
+  std::vector<NetworkPolicyPeer> to;
+  friend bool operator==(const NetworkPolicyEgressRule&, const NetworkPolicyEgressRule&) = default;
+};
+
+// networking/v1 NetworkPolicySpec. Pods that podSelector picks (in the policy's namespace) are
+// isolated for each direction in policyTypes and then get what the rules allow.
+struct KubernetesNetworkPolicySpec {
+  LabelSelector pod_selector;  // empty = every pod of the namespace
+  // Defaulted as the API server does: [Ingress], plus Egress when there are egress rules.
+  std::vector<PolicyType> policy_types;
+  std::vector<NetworkPolicyIngressRule> ingress;
+  std::vector<NetworkPolicyEgressRule> egress;
+  friend bool operator==(const KubernetesNetworkPolicySpec&,
+                         const KubernetesNetworkPolicySpec&) = default;
+};
+
 using Spec = std::variant<IPPoolSpec, PolicySpec, ProfileSpec, WorkloadEndpointSpec, NodeSpec,
-                          ClusterConfigurationSpec>;
+                          ClusterConfigurationSpec, NamespaceSpec, KubernetesNetworkPolicySpec>;
 
 struct Resource {
   Kind kind = Kind::kIPPool;
-  std::string api_version = kTabbyApiVersion;  // as written by the user; stored as tabby.dev/v1
+  // As written by the user. The encoder writes ApiVersionOf(kind): tabby.dev/v1 for tabby's kinds
+  // (so a projectcalico.org/v3 document is stored as tabby.dev/v1), the Kubernetes group version
+  // for Kubernetes kinds.
+  std::string api_version = kTabbyApiVersion;
   ObjectMeta metadata;
   Spec spec;
 
@@ -222,6 +338,10 @@ struct Resource {
   const ClusterConfigurationSpec& cluster_configuration() const {
     return std::get<ClusterConfigurationSpec>(spec);
   }
+  const NamespaceSpec& namespace_spec() const { return std::get<NamespaceSpec>(spec); }
+  const KubernetesNetworkPolicySpec& kubernetes_network_policy() const {
+    return std::get<KubernetesNetworkPolicySpec>(spec);
+  }
   IPPoolSpec& ip_pool() { return std::get<IPPoolSpec>(spec); }
   PolicySpec& policy() { return std::get<PolicySpec>(spec); }
   ProfileSpec& profile() { return std::get<ProfileSpec>(spec); }
@@ -230,12 +350,16 @@ struct Resource {
   ClusterConfigurationSpec& cluster_configuration() {
     return std::get<ClusterConfigurationSpec>(spec);
   }
+  NamespaceSpec& namespace_spec() { return std::get<NamespaceSpec>(spec); }
+  KubernetesNetworkPolicySpec& kubernetes_network_policy() {
+    return std::get<KubernetesNetworkPolicySpec>(spec);
+  }
 
   // Compares every field, api_version included (decoding keeps the version the user wrote).
   friend bool operator==(const Resource&, const Resource&) = default;
 };
 
-// A Resource of `kind` with the matching empty spec.
+// A Resource of `kind` with the matching empty spec and api_version ApiVersionOf(kind).
 Resource MakeResource(Kind kind, std::string name, std::string namespace_name = "");
 
 // "<kind>/<namespace>/<name>" or "<kind>/<name>": how messages name a resource.

@@ -38,12 +38,17 @@ struct FieldError {
 //                           [Egress] when there are only egress rules, both when both
 //   WorkloadEndpoint ports  protocol TCP
 //   ClusterConfiguration    defaultEndpointPolicy "Allow", logPrefix "tabby-packet"
+//   Namespace               label kubernetes.io/metadata.name=<name> (always; as Kubernetes)
+//   KubernetesNetworkPolicy policyTypes: [Ingress], plus Egress when there are egress rules (as
+//                           the API server); ports[].protocol TCP
 // It also writes addresses, CIDRs and MACs that parse in their canonical text form
 // ("FD00::0/64" -> "fd00::/64", "10.0.0.1" -> "10.0.0.1/32" where a CIDR is expected). Values
 // that do not parse are left alone for Validate to report. Idempotent.
 void ApplyDefaults(Resource& resource);
 
-// The first problem found, in field order, or nullopt if `resource` is valid.
+// The first problem found, in field order, or nullopt if `resource` is valid. Kubernetes kinds
+// follow the API server's validation (label selectors, peers, ipBlock, ports and endPort); a
+// KubernetesNetworkPolicy is valid only if its conversion (kubernetes.h) is a valid NetworkPolicy.
 std::optional<FieldError> CheckResource(const Resource& resource);
 
 // OK, or InvalidArgument whose message is CheckResource(resource)->ToString().

@@ -4,7 +4,8 @@
 
 #include <random>
 
-#include "calc/test_resources.h"  // test/calc
+#include "calc/incremental_check.h"  // test/calc
+#include "calc/test_resources.h"     // test/calc
 
 namespace tabby::calc {
 namespace {
@@ -221,16 +222,7 @@ TEST(Calculator, IncrementalEqualsFromScratch) {
       }
     }
     if (random() % 3 != 0) continue;
-    DesiredState before = incremental.state();
-    Delta delta = incremental.Flush();
-    // The delta applied to the previous state gives the new state...
-    Apply(delta, before);
-    ASSERT_EQ(before, incremental.state()) << "delta inconsistent at step " << step;
-    // ... which equals what a fresh calculator computes from the live resources.
-    Calculator fresh(kNode);
-    for (const auto& [key, resource] : live) fresh.Upsert(resource);
-    fresh.Flush();
-    ASSERT_EQ(incremental.state(), fresh.state()) << "diverged at step " << step;
+    ASSERT_TRUE(testing::FlushMatchesFreshCalculation(incremental, live, kNode)) << "step " << step;
   }
 }
 

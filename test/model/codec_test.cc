@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "base/status_macros.h"
+#include "model/decode_helpers.h"  // test/model
 #include "model/validate.h"
 
 namespace tabby::model {
@@ -215,23 +216,8 @@ std::vector<std::string> AllExamples() {
           kProfileYaml, kWorkloadEndpointYaml, kNodeYaml,         kClusterConfigurationYaml};
 }
 
-Resource DecodeOne(std::string_view text) {
-  absl::StatusOr<std::vector<Resource>> resources = DecodeDocuments(text, "test.yaml");
-  EXPECT_TRUE(resources.ok()) << resources.status();
-  if (!resources.ok() || resources->size() != 1) {
-    ADD_FAILURE() << "expected one resource";
-    return Resource{};
-  }
-  return resources->front();
-}
-
-std::string DecodeError(std::string_view text) {
-  absl::StatusOr<std::vector<Resource>> resources = DecodeDocuments(text, "test.yaml");
-  EXPECT_FALSE(resources.ok()) << "decoded:\n" << text;
-  if (resources.ok()) return "";
-  EXPECT_EQ(resources.status().code(), absl::StatusCode::kInvalidArgument);
-  return std::string(MessageOf(resources.status()));
-}
+using testing::DecodeError;
+using testing::DecodeOne;
 
 // The resource with the apiVersion the encoder writes.
 Resource AsStored(Resource resource) {
@@ -612,7 +598,8 @@ TEST(Decode, BothApiVersions) {
                 "projectcalico.org/v2");
   EXPECT_EQ(DecodeError(other),
             "test.yaml: document 1 (Profile \"dev-apps\"), line 1, field apiVersion: unsupported "
-            "apiVersion \"projectcalico.org/v2\": use tabby.dev/v1 or projectcalico.org/v3");
+            "apiVersion \"projectcalico.org/v2\": use tabby.dev/v1 or projectcalico.org/v3 (v1 "
+            "for Namespace, networking.k8s.io/v1 for Kubernetes NetworkPolicy)");
 }
 
 TEST(Decode, ScalarTypingFollowsYaml12) {

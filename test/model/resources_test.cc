@@ -48,6 +48,14 @@ TEST(Kinds, AliasesLikeCalicoctl) {
            {"clusterconfiguration", Kind::kClusterConfiguration},
            {"clusterconfigurations", Kind::kClusterConfiguration},
            {"clusterconfig", Kind::kClusterConfiguration},
+           {"namespace", Kind::kNamespace},
+           {"Namespaces", Kind::kNamespace},
+           {"ns", Kind::kNamespace},
+           {"kubernetesnetworkpolicy", Kind::kKubernetesNetworkPolicy},
+           {"KubernetesNetworkPolicies", Kind::kKubernetesNetworkPolicy},
+           {"knp", Kind::kKubernetesNetworkPolicy},
+           {"networkpolicies.networking.k8s.io", Kind::kKubernetesNetworkPolicy},
+           {"networkpolicy.networking.k8s.io", Kind::kKubernetesNetworkPolicy},
        }) {
     std::optional<Kind> kind = KindFromName(alias.name);
     ASSERT_TRUE(kind.has_value()) << alias.name;
@@ -59,9 +67,11 @@ TEST(Kinds, AliasesLikeCalicoctl) {
 }
 
 TEST(Kinds, ApplyOrderAndScope) {
-  EXPECT_EQ(AllKinds(), (std::vector<Kind>{Kind::kClusterConfiguration, Kind::kNode, Kind::kIPPool,
-                                           Kind::kProfile, Kind::kGlobalNetworkPolicy,
-                                           Kind::kNetworkPolicy, Kind::kWorkloadEndpoint}));
+  EXPECT_EQ(
+      AllKinds(),
+      (std::vector<Kind>{Kind::kClusterConfiguration, Kind::kNamespace, Kind::kNode, Kind::kIPPool,
+                         Kind::kProfile, Kind::kGlobalNetworkPolicy, Kind::kNetworkPolicy,
+                         Kind::kKubernetesNetworkPolicy, Kind::kWorkloadEndpoint}));
   EXPECT_TRUE(IsNamespaced(Kind::kNetworkPolicy));
   EXPECT_TRUE(IsNamespaced(Kind::kWorkloadEndpoint));
   EXPECT_FALSE(IsNamespaced(Kind::kGlobalNetworkPolicy));
@@ -89,6 +99,12 @@ TEST(MakeResource, SpecMatchesKind) {
   EXPECT_TRUE(std::holds_alternative<NodeSpec>(MakeResource(Kind::kNode, "n").spec));
   EXPECT_TRUE(std::holds_alternative<ClusterConfigurationSpec>(
       MakeResource(Kind::kClusterConfiguration, "default").spec));
+  EXPECT_TRUE(std::holds_alternative<NamespaceSpec>(MakeResource(Kind::kNamespace, "n").spec));
+  EXPECT_TRUE(std::holds_alternative<KubernetesNetworkPolicySpec>(
+      MakeResource(Kind::kKubernetesNetworkPolicy, "p", "ns").spec));
+  EXPECT_EQ(MakeResource(Kind::kNamespace, "n").api_version, kKubernetesCoreApiVersion);
+  EXPECT_EQ(MakeResource(Kind::kKubernetesNetworkPolicy, "p", "ns").api_version,
+            kKubernetesNetworkingApiVersion);
   Resource wep = MakeResource(Kind::kWorkloadEndpoint, "w", "ns");
   EXPECT_EQ(wep.metadata.name, "w");
   EXPECT_EQ(wep.metadata.namespace_name, "ns");

@@ -9,6 +9,7 @@
 
 #include "base/status_macros.h"
 #include "model/codec.h"
+#include "model/kubernetes.h"
 
 namespace tabby::model {
 namespace {
@@ -544,6 +545,238 @@ TEST(Validate, LabelHelpers) {
   EXPECT_FALSE(CheckLabelValue("v1.2_3-x").has_value());
   EXPECT_TRUE(CheckLabelValue("v1 ").has_value());
   EXPECT_TRUE(CheckLabelValue(std::string(64, 'a')).has_value());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Kubernetes kinds.
+
+std::string Knp(std::string_view spec) {
+  return fmt::format(
+      "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n"
+      "  name: knp1\n  namespace: prod\nspec:\n{}",
+      spec);
+}
+// A KubernetesNetworkPolicy whose single ingress rule has one peer, `peer` (under "- ").
+std::string KnpPeer(std::string_view peer) {
+  return Knp(fmt::format("  ingress:\n  - from:\n    - {}", peer));
+}
+// A KubernetesNetworkPolicy whose single ingress rule has one port, `port` (under "- ").
+std::string KnpPort(std::string_view port) {
+  return Knp(fmt::format("  ingress:\n  - ports:\n    - {}", port));
+}
+
+TEST(ValidateKubernetesNetworkPolicy, LabelSelectors) {
+  ExpectAllInvalid({
+      {Knp("  podSelector:\n    matchLabels:\n      \"bad key\": x # <\n"),
+       "spec.podSelector.matchLabels[\"bad key\"]", "invalid label key \"bad key\""},
+      {Knp("  podSelector:\n    matchLabels:\n      app: -web # <\n"),
+       "spec.podSelector.matchLabels.app", "invalid label value \"-web\""},
+      {Knp("  podSelector:\n    matchExpressions:\n    - key: a/b/c # <\n"
+           "      operator: Exists\n"),
+       "spec.podSelector.matchExpressions[0].key", "at most one '/'"},
+      {Knp("  podSelector:\n    matchExpressions:\n    - key: \"\" # <\n"
+           "      operator: Exists\n"),
+       "spec.podSelector.matchExpressions[0].key", "required field is missing"},
+      {Knp("  podSelector:\n    matchExpressions:\n    - key: a\n      operator: Has # <\n"),
+       "spec.podSelector.matchExpressions[0].operator",
+       "invalid operator \"Has\": expected In, NotIn, Exists or DoesNotExist"},
+      {Knp("  podSelector:\n    matchExpressions:\n    - key: a # <\n"),
+       "spec.podSelector.matchExpressions[0].operator", "required field is missing"},
+      {Knp("  podSelector:\n    matchExpressions:\n    - operator: Exists # <\n"),
+       "spec.podSelector.matchExpressions[0].key", "required field is missing"},
+      {Knp("  podSelector:\n    matchExpressions:\n    - key: a\n      operator: In\n"
+           "      values: [] # <\n"),
+       "spec.podSelector.matchExpressions[0].values", "operator In needs at least one value"},
+      {Knp("  podSelector:\n    matchExpressions:\n    - key: a # <\n      operator: NotIn\n"),
+       "spec.podSelector.matchExpressions[0].values", "operator NotIn needs at least one value"},
+      {Knp("  podSelector:\n    matchExpressions:\n    - key: a\n      operator: Exists\n"
+           "      values: [x] # <\n"),
+       "spec.podSelector.matchExpressions[0].values", "operator Exists takes no values"},
+      {Knp("  podSelector:\n    matchExpressions:\n    - key: a\n      operator: DoesNotExist\n"
+           "      values: [x] # <\n"),
+       "spec.podSelector.matchExpressions[0].values", "operator DoesNotExist takes no values"},
+      {Knp("  podSelector:\n    matchExpressions:\n    - key: a\n      operator: In\n"
+           "      values: [ok, -bad] # <\n"),
+       "spec.podSelector.matchExpressions[0].values[1]", "invalid label value \"-bad\""},
+      {KnpPeer("podSelector: {matchLabels: {app: \"a b\"}} # <\n"),
+       "spec.ingress[0].from[0].podSelector.matchLabels.app", "invalid label value \"a b\""},
+      {KnpPeer("namespaceSelector: {matchExpressions: [{key: team, operator: In}]} # <\n"),
+       "spec.ingress[0].from[0].namespaceSelector.matchExpressions[0].values",
+       "operator In needs at least one value"},
+  });
+}
+
+TEST(ValidateKubernetesNetworkPolicy, PolicyTypesAndPeers) {
+  ExpectAllInvalid({
+      {Knp("  policyTypes: [Ingress, Sideways] # <\n"), "spec.policyTypes[1]",
+       "invalid policy type \"Sideways\": expected Ingress or Egress"},
+      {Knp("  policyTypes: [Egress, Egress] # <\n"), "spec.policyTypes[1]",
+       "policy type Egress is listed more than once"},
+      {KnpPeer("{} # <\n"), "spec.ingress[0].from[0]",
+       "a peer must set podSelector, namespaceSelector or ipBlock"},
+      {Knp("  egress:\n  - to:\n    - {} # <\n"), "spec.egress[0].to[0]",
+       "a peer must set podSelector, namespaceSelector or ipBlock"},
+      {KnpPeer("podSelector: {}\n      ipBlock: {cidr: 10.0.0.0/8} # <\n"),
+       "spec.ingress[0].from[0].ipBlock",
+       "ipBlock cannot be combined with podSelector or namespaceSelector"},
+      {KnpPeer("namespaceSelector: {}\n      ipBlock: {cidr: 10.0.0.0/8} # <\n"),
+       "spec.ingress[0].from[0].ipBlock", "ipBlock cannot be combined"},
+      {KnpPeer("ipBlock: {except: [10.0.0.0/8]} # <\n"), "spec.ingress[0].from[0].ipBlock.cidr",
+       "required field is missing"},
+      {KnpPeer("ipBlock: {cidr: 10.0.0.0/33} # <\n"), "spec.ingress[0].from[0].ipBlock.cidr",
+       "invalid CIDR"},
+      {KnpPeer("ipBlock: {cidr: 10.0.0.1} # <\n"), "spec.ingress[0].from[0].ipBlock.cidr",
+       "invalid CIDR \"10.0.0.1\": expected an address with a prefix length"},
+      {KnpPeer("ipBlock: {cidr: 10.0.0.0/16, except: [10.1.0.0/24]} # <\n"),
+       "spec.ingress[0].from[0].ipBlock.except[0]",
+       "10.1.0.0/24 must be a strict subset of cidr 10.0.0.0/16"},
+      {KnpPeer("ipBlock: {cidr: 10.0.0.0/16, except: [10.0.0.0/16]} # <\n"),
+       "spec.ingress[0].from[0].ipBlock.except[0]", "must be a strict subset"},
+      {KnpPeer("ipBlock: {cidr: 10.0.0.0/16, except: [10.0.0.0/8]} # <\n"),
+       "spec.ingress[0].from[0].ipBlock.except[0]", "must be a strict subset"},
+      {KnpPeer("ipBlock: {cidr: 10.0.0.0/8, except: [\"fd00::/64\"]} # <\n"),
+       "spec.ingress[0].from[0].ipBlock.except[0]",
+       "fd00::/64 is an IPv6 network but cidr 10.0.0.0/8 is IPv4"},
+      {KnpPeer("ipBlock: {cidr: 10.0.0.0/8, except: [10.1.0.0]} # <\n"),
+       "spec.ingress[0].from[0].ipBlock.except[0]", "expected an address with a prefix length"},
+      {Knp("  egress:\n  - to:\n    - ipBlock:\n        cidr: 10.0.0.0/8\n        except:\n"
+           "        - 10.1.0.0/16\n        - 10.2.0.0/33 # <\n"),
+       "spec.egress[0].to[0].ipBlock.except[1]", "invalid CIDR"},
+  });
+}
+
+TEST(ValidateKubernetesNetworkPolicy, Ports) {
+  ExpectAllInvalid({
+      {KnpPort("port: 0 # <\n"), "spec.ingress[0].ports[0].port",
+       "invalid port 0: ports are 1-65535"},
+      {KnpPort("port: -1 # <\n"), "spec.ingress[0].ports[0].port", "invalid port -1"},
+      {KnpPort("port: 70000 # <\n"), "spec.ingress[0].ports[0].port",
+       "invalid port 70000: ports are 1-65535"},
+      {KnpPort("port: \"80\" # <\n"), "spec.ingress[0].ports[0].port",
+       "invalid port \"80\": a port number is written as an integer (port: 80)"},
+      {KnpPort("port: \"\" # <\n"), "spec.ingress[0].ports[0].port",
+       "expected a port number or a port name"},
+      {KnpPort("port: 8000:8080 # <\n"), "spec.ingress[0].ports[0].port",
+       "invalid port name \"8000:8080\""},
+      {KnpPort("port: HTTP # <\n"), "spec.ingress[0].ports[0].port", "invalid port name \"HTTP\""},
+      {KnpPort("port: abcdefghijklmnop # <\n"), "spec.ingress[0].ports[0].port",
+       "1-15 lower case letters"},
+      {KnpPort("port: 1-2 # <\n"), "spec.ingress[0].ports[0].port", "with at least one letter"},
+      {KnpPort("port: [80] # <\n"), "spec.ingress[0].ports[0].port",
+       "expected a port number or a port name, got a list"},
+      {KnpPort("endPort: 90 # <\n"), "spec.ingress[0].ports[0].endPort",
+       "endPort needs port (the first port of the range)"},
+      {KnpPort("{port: http, endPort: 90} # <\n"), "spec.ingress[0].ports[0].endPort",
+       "endPort cannot be used with a named port"},
+      {KnpPort("{port: 100, endPort: 90} # <\n"), "spec.ingress[0].ports[0].endPort",
+       "endPort 90 is less than port 100"},
+      {KnpPort("{port: 100, endPort: 70000} # <\n"), "spec.ingress[0].ports[0].endPort",
+       "invalid endPort 70000: ports are 1-65535"},
+      {KnpPort("protocol: ICMP # <\n"), "spec.ingress[0].ports[0].protocol",
+       "invalid protocol \"ICMP\": use TCP, UDP or SCTP"},
+      {KnpPort("protocol: 6 # <\n"), "spec.ingress[0].ports[0].protocol",
+       "invalid protocol \"6\": use TCP, UDP or SCTP"},
+      {KnpPort("protocol: TCPX # <\n"), "spec.ingress[0].ports[0].protocol", "invalid protocol"},
+      {Knp("  egress:\n  - ports:\n    - port: 53\n    - {protocol: UDP, port: 0} # <\n"),
+       "spec.egress[0].ports[1].port", "invalid port 0"},
+  });
+}
+
+TEST(ValidateKubernetesNetworkPolicy, NamesAndLimits) {
+  std::string long_selector = "  podSelector: # <\n    matchLabels:\n";
+  for (int i = 0; i < 40; ++i) {
+    long_selector += fmt::format("      example.com/label-number-{}: value-{}\n", i, i);
+  }
+  std::string peers;
+  for (int i = 0; i < 33; ++i) peers += fmt::format("{}{{podSelector: {{}}}}", i ? ", " : "");
+  std::string ports;
+  for (int i = 0; i < 32; ++i) ports += fmt::format("{}{{port: {}}}", i ? ", " : "", 1000 + i);
+  ExpectAllInvalid({
+      {"apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: Bad_Name # <\n",
+       "metadata.name", "invalid name \"Bad_Name\""},
+      {"apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: p\n"
+       "  namespace: Prod # <\n",
+       "metadata.namespace", "invalid namespace \"Prod\""},
+      {Knp(long_selector), "spec.podSelector", "as a tabby selector; the limit is 1024"},
+      {Knp(fmt::format("  ingress: # <\n  - from: [{}]\n    ports: [{}]\n", peers, ports)),
+       "spec.ingress",
+       "the rules expand to 1056 tabby rules (one per peer and port); the limit "
+       "is 1024"},
+      {Knp("  podSelector: {}\n  frobnicate: 1 # <\n"), "spec.frobnicate",
+       "unknown field \"frobnicate\""},
+  });
+}
+
+TEST(ValidateKubernetesNetworkPolicy, AcceptsWhatKubernetesAccepts) {
+  Resource r = DecodeValid(Knp(R"(  podSelector: {}
+  ingress:
+  - from:
+    - ipBlock:
+        cidr: 10.0.0.1/16
+        except: [10.0.5.7/24]
+    - ipBlock: {cidr: "FD00::/48", except: ["FD00:0:0:1::/64"]}
+    - podSelector: {matchLabels: {app: ""}}
+    ports:
+    - {port: 80, endPort: 80}
+    - {protocol: SCTP}
+    - port: web-8080
+status: {}
+)"));
+  const KubernetesNetworkPolicySpec& s = r.kubernetes_network_policy();
+  // Host bits are kept as written (Kubernetes does); IPv6 text becomes canonical.
+  EXPECT_EQ(s.ingress[0].from[0].ip_block->cidr, "10.0.0.1/16");
+  EXPECT_EQ(s.ingress[0].from[1].ip_block->cidr, "fd00::/48");
+  EXPECT_EQ(s.ingress[0].from[1].ip_block->except, std::vector<std::string>{"fd00:0:0:1::/64"});
+  Resource converted = ToTabbyPolicy(r);
+  EXPECT_EQ(converted.policy().ingress[0].source.nets, std::vector<std::string>{"10.0.0.0/16"});
+  EXPECT_EQ(converted.policy().ingress[0].source.not_nets, std::vector<std::string>{"10.0.5.0/24"});
+}
+
+TEST(ValidateNamespace, Rules) {
+  ExpectAllInvalid({
+      {"apiVersion: v1\nkind: Namespace\nmetadata:\n  name: a.b # <\n", "metadata.name",
+       "invalid name \"a.b\": a Namespace name is 1-63 lower case alphanumerics"},
+      {fmt::format("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {} # <\n",
+                   std::string(64, 'n')),
+       "metadata.name", "a Namespace name is 1-63"},
+      {"apiVersion: v1\nkind: Namespace\nmetadata:\n  name: a\n  namespace: b # <\n",
+       "metadata.namespace", "Namespace is cluster-scoped"},
+      {"apiVersion: v1\nkind: Namespace\nmetadata:\n  name: a\n  labels:\n    team: -x # <\n",
+       "metadata.labels.team", "invalid label value"},
+      {"apiVersion: v1\nkind: Namespace\nmetadata:\n  name: a\nspec:\n  finalizers:\n"
+       "  - \"bad finalizer\" # <\n",
+       "spec.finalizers[0]", "invalid finalizer \"bad finalizer\""},
+      {"apiVersion: v1\nkind: Namespace\nmetadata:\n  name: a\nspec:\n  phase: Active # <\n",
+       "spec.phase", "unknown field \"phase\" (known fields: finalizers)"},
+  });
+  EXPECT_EQ(DecodeValid("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: a\nspec:\n"
+                        "  finalizers: [kubernetes, example.com/cleanup]\n")
+                .namespace_spec()
+                .finalizers,
+            (std::vector<std::string>{"kubernetes", "example.com/cleanup"}));
+}
+
+TEST(ValidateKubernetesNetworkPolicy, BuiltInCode) {
+  Resource r = MakeResource(Kind::kKubernetesNetworkPolicy, "p", "prod");
+  EXPECT_EQ(Validate(r).message(), "field spec.policyTypes: required field is missing");
+  ApplyDefaults(r);
+  EXPECT_TRUE(Validate(r).ok()) << Validate(r);
+  r.api_version = kTabbyApiVersion;
+  EXPECT_EQ(Validate(r).message(),
+            "field apiVersion: unsupported apiVersion \"tabby.dev/v1\" for kind NetworkPolicy: use "
+            "networking.k8s.io/v1");
+  r.api_version = kKubernetesNetworkingApiVersion;
+  NetworkPolicyPeer peer;
+  peer.pod_selector = LabelSelector{};
+  peer.pod_selector->match_expressions = {{"a", SelectorOperator::kIn, {"x"}}};
+  NetworkPolicyIngressRule rule;
+  rule.from = {peer};
+  rule.ports = {NetworkPolicyPort{Protocol{Protocol::kTcp, "TCP"}, PortNumberOrName{80, ""}, 90}};
+  r.kubernetes_network_policy().ingress = {rule};
+  EXPECT_TRUE(Validate(r).ok()) << Validate(r);
+  r.kubernetes_network_policy().ingress[0].ports[0].port->name = "http";
+  EXPECT_EQ(Validate(r).message(),
+            "field spec.ingress[0].ports[0].endPort: endPort cannot be used with a named port");
 }
 
 }  // namespace
