@@ -108,6 +108,7 @@ struct PolicyMatrixOptions {
   int port = 80;
   std::string protocol = "TCP";
   std::vector<std::string> files;  // -f: changes to show the matrix after (not written)
+  std::string output = "table";    // table or json (for scripts)
 };
 int RunPolicyMatrix(const PolicyMatrixOptions& options, const DatastoreOpener& open, Streams io);
 

@@ -52,8 +52,16 @@ std::string LowerKindName(model::Kind kind) {
   return out;
 }
 
+// kubectl's spelling: "<kind>.<group>/<name>", the kind as documents write it; the core group
+// (Namespace, apiVersion "v1") has no group part.
 std::string ResourceRef(model::Kind kind, std::string_view name) {
-  return fmt::format("{}.tabby.dev/{}", LowerKindName(kind), name);
+  std::string wire_kind(model::WireKindName(kind));
+  std::transform(wire_kind.begin(), wire_kind.end(), wire_kind.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  std::string_view api_version = model::ApiVersionOf(kind);
+  size_t slash = api_version.find('/');
+  if (slash == std::string_view::npos) return fmt::format("{}/{}", wire_kind, name);
+  return fmt::format("{}.{}/{}", wire_kind, api_version.substr(0, slash), name);
 }
 
 std::string NotFoundMessage(model::Kind kind, std::string_view namespace_name,
@@ -157,7 +165,8 @@ int RunCtl(const std::vector<std::string>& args, std::istream& in, std::ostream&
   CLI::App* get = app.add_subcommand("get", "Show resources of one kind: a table, or yaml/json");
   get->add_option("kind", get_options.kind,
                   "ippool, networkpolicy, globalnetworkpolicy, profile, workloadendpoint, node, "
-                  "clusterconfiguration (or plural or short name)")
+                  "clusterconfiguration, namespace, kubernetesnetworkpolicy (or plural or short "
+                  "name)")
       ->required();
   get->add_option("names", get_options.names, "names (default: all)");
   AddNamespaceOption(get, get_options.namespace_name);
@@ -232,6 +241,8 @@ int RunCtl(const std::vector<std::string>& args, std::istream& in, std::ostream&
                    "only workloads of these namespaces (repeat or comma-separate)")
       ->delimiter(',');
   AddFilenameOption(matrix, matrix_options.files);
+  matrix->add_option("-o,--output", matrix_options.output, "table (default) or json")
+      ->check(CLI::IsMember({"table", "json"}));
   for (auto [command, port, protocol] :
        {std::tuple{explain, &explain_options.port, &explain_options.protocol},
         std::tuple{matrix, &matrix_options.port, &matrix_options.protocol}}) {

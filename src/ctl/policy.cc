@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <ostream>
 #include <set>
 
@@ -180,22 +181,43 @@ int RunPolicyMatrix(const PolicyMatrixOptions& options, const DatastoreOpener& o
     after = Compute(changed, namespaces, *protocol, port);
   }
   const Matrix& shown = after ? *after : current;
-  if (shown.names.empty()) {
-    io.out << "No workloads" << (namespaces.empty() ? "" : " in those namespaces") << ".\n";
-    return 0;
-  }
   // Cells of the matrix after the changes that differ from now, matched by workload name (a
   // change may add or remove workloads).
   std::map<std::string, size_t> index_now;
   for (size_t i = 0; i < current.names.size(); ++i) index_now[current.names[i]] = i;
-  auto before_cell = [&](size_t row, size_t column) -> std::optional<bool> {
+  auto differs = [&](size_t row, size_t column) {
+    if (!after) return false;
     auto r = index_now.find(shown.names[row]), c = index_now.find(shown.names[column]);
-    if (r == index_now.end() || c == index_now.end()) return std::nullopt;
-    return current.allowed[r->second][c->second];
+    if (r == index_now.end() || c == index_now.end()) return true;
+    return current.allowed[r->second][c->second] != shown.allowed[row][column];
   };
+  const bool icmp = *protocol == 1 || *protocol == 58;
+  if (options.output == "json") {
+    nlohmann::json out = {{"protocol", ProtocolName(*protocol)},
+                          {"afterChanges", after.has_value()},
+                          {"workloads", shown.names},
+                          {"allowed", shown.allowed}};
+    if (!icmp) out["port"] = port;
+    if (after) {
+      nlohmann::json rows = nlohmann::json::array();
+      for (size_t row = 0; row < shown.names.size(); ++row) {
+        nlohmann::json cells = nlohmann::json::array();
+        for (size_t column = 0; column < shown.names.size(); ++column) {
+          cells.push_back(differs(row, column));
+        }
+        rows.push_back(std::move(cells));
+      }
+      out["differs"] = std::move(rows);
+    }
+    io.out << out.dump(2) << "\n";
+    return 0;
+  }
+  if (shown.names.empty()) {
+    io.out << "No workloads" << (namespaces.empty() ? "" : " in those namespaces") << ".\n";
+    return 0;
+  }
   io.out << fmt::format("{} {}{}: rows are sources, columns destinations; . allowed, X denied{}\n",
-                        ProtocolName(*protocol),
-                        *protocol == 1 || *protocol == 58 ? "echo" : std::to_string(port),
+                        ProtocolName(*protocol), icmp ? "echo" : std::to_string(port),
                         after ? " after the changes" : "", after ? "; * differs from now" : "");
   Table table{{"FROM \\ TO"}, {}};
   for (const auto& name : shown.names) table.headers.push_back(name);
@@ -203,14 +225,10 @@ int RunPolicyMatrix(const PolicyMatrixOptions& options, const DatastoreOpener& o
   for (size_t row = 0; row < shown.names.size(); ++row) {
     std::vector<std::string> cells{shown.names[row]};
     for (size_t column = 0; column < shown.names.size(); ++column) {
-      bool allowed = shown.allowed[row][column];
-      std::string cell = allowed ? "." : "X";
-      if (after) {
-        std::optional<bool> before = before_cell(row, column);
-        if (!before || *before != allowed) {
-          cell += "*";
-          ++differences;
-        }
+      std::string cell = shown.allowed[row][column] ? "." : "X";
+      if (differs(row, column)) {
+        cell += "*";
+        ++differences;
       }
       cells.push_back(cell);
     }
