@@ -23,6 +23,7 @@
 #include "datastore/resource_store.h"
 #include "ipam/block.h"
 #include "model/resources.h"
+#include "stats.h"
 
 namespace tabby::bench {
 
@@ -77,15 +78,5 @@ inline absl::Status AddPool(datastore::Datastore& store, const std::string& name
 inline absl::Status SetIpamConfig(datastore::Datastore& store, const ipam::IpamConfig& config) {
   return store.Put(ipam::kConfigKey, ipam::EncodeConfig(config)).status();
 }
-
-// The q-quantile (0..1) of `values` by nearest rank; 0 for no values. Sorts `values`.
-inline double Quantile(std::vector<double>& values, double q) {
-  if (values.empty()) return 0;
-  std::sort(values.begin(), values.end());
-  auto rank = static_cast<size_t>(std::ceil(q * static_cast<double>(values.size())));
-  return values[std::clamp<size_t>(rank, 1, values.size()) - 1];
-}
-
-inline double Median(std::vector<double> values) { return Quantile(values, 0.5); }
 
 }  // namespace tabby::bench

@@ -49,6 +49,15 @@ std::string ProgramBase(model::Kind kind, const std::string& ns, const std::stri
   }
 }
 
+// Removes `key` from the index entry of `ns`, and the entry once it is empty.
+void EraseFromIndex(std::map<std::string, std::set<std::string>, std::less<>>& index,
+                    const std::string& ns, const std::string& key) {
+  auto it = index.find(ns);
+  if (it == index.end()) return;
+  it->second.erase(key);
+  if (it->second.empty()) index.erase(it);
+}
+
 std::optional<selector::Selector> ParseOptional(const std::string& text) {
   if (text.empty()) return std::nullopt;
   auto parsed = selector::Selector::Parse(text);
@@ -134,9 +143,8 @@ void Calculator::SetNamespaceLabels(const std::string& namespace_name, model::La
   // Endpoints of the namespace may enter or leave sets and policies. Take them out under the old
   // labels, then put them back under the new ones.
   std::vector<std::string> members;
-  for (const auto& [key, endpoint] : endpoints_) {
-    if (endpoint.namespace_name == namespace_name) members.push_back(key);
-  }
+  auto [begin, end] = EndpointsOfNamespace(namespace_name);
+  for (auto e = begin; e != end; ++e) members.push_back(e->first);
   for (const auto& key : members) UpdateSetMembership(key, &endpoints_.at(key), nullptr);
   namespace_labels_[namespace_name] = std::move(labels);
   for (const auto& key : members) {
@@ -173,9 +181,9 @@ void Calculator::RelabelEndpoint(Endpoint& endpoint) {
 // ---------------------------------------------------------------------------------------------
 // Sets
 
-bool Calculator::SetMatches(const SetSpec& spec, const Endpoint& endpoint) {
-  EndpointView view{endpoint.namespace_name, endpoint.labels,
-                    NamespaceLabels(endpoint.namespace_name)};
+bool Calculator::SetMatches(const SetSpec& spec, const Endpoint& endpoint,
+                            const model::Labels& namespace_labels) {
+  EndpointView view{endpoint.namespace_name, endpoint.labels, namespace_labels};
   if (!spec.selector.Matches(view)) return false;
   if (spec.port_name.empty()) return true;
   return std::any_of(endpoint.ports.begin(), endpoint.ports.end(),
@@ -207,21 +215,30 @@ void Calculator::AddContribution(const std::string& id, ActiveSet& set, bool por
 
 void Calculator::UpdateSetMembership(const std::string& key, const Endpoint* before,
                                      const Endpoint* after) {
+  // Per event: every active set's selector once against the endpoint, O(active sets). The
+  // namespace's labels are looked up once, not per set.
+  const model::Labels* namespace_labels =
+      after != nullptr ? &NamespaceLabels(after->namespace_name) : nullptr;
   auto update = [&](std::map<std::string, ActiveSet>& sets, bool port_set) {
     for (auto& [id, set] : sets) {
       bool was = set.members.contains(key);
-      bool now = after != nullptr && SetMatches(set.spec, *after);
+      bool now = after != nullptr && SetMatches(set.spec, *after, *namespace_labels);
       if (was && before != nullptr) AddContribution(id, set, port_set, *before, -1);
       if (now) AddContribution(id, set, port_set, *after, +1);
-      if (now) {
-        set.members.insert(key);
-      } else {
-        set.members.erase(key);
-      }
+      if (now && !was) set.members.insert(key);
+      if (was && !now) set.members.erase(key);
     }
   };
   update(ip_sets_, false);
   update(port_sets_, true);
+}
+
+std::pair<Calculator::EndpointIterator, Calculator::EndpointIterator>
+Calculator::EndpointsOfNamespace(const std::string& namespace_name) {
+  // Keys are "<namespace>/<name>" and namespaces hold no '/', so a namespace's endpoints are
+  // adjacent: from "<namespace>/" up to "<namespace>0" ('0' follows '/').
+  return {endpoints_.lower_bound(namespace_name + "/"),
+          endpoints_.lower_bound(namespace_name + "0")};
 }
 
 void Calculator::AcquireSet(const std::string& id, const SetSpec& spec, bool port_set) {
@@ -229,10 +246,15 @@ void Calculator::AcquireSet(const std::string& id, const SetSpec& spec, bool por
   auto [it, inserted] = sets.try_emplace(id);
   ActiveSet& set = it->second;
   if (inserted) {
-    // A newly active selector is evaluated once against every endpoint in the cluster: O(E).
+    // A newly active selector is evaluated once against every endpoint it can match: those of
+    // its namespace when it is scoped to one (most Kubernetes peers), else the cluster's, O(E).
     set.spec = spec;
-    for (const auto& [key, endpoint] : endpoints_) {
-      if (!SetMatches(spec, endpoint)) continue;
+    const std::string& ns = spec.selector.namespace_equals();
+    auto [begin, end] =
+        ns.empty() ? std::pair{endpoints_.begin(), endpoints_.end()} : EndpointsOfNamespace(ns);
+    for (auto e = begin; e != end; ++e) {
+      const auto& [key, endpoint] = *e;
+      if (!SetMatches(spec, endpoint, NamespaceLabels(endpoint.namespace_name))) continue;
       set.members.insert(key);
       AddContribution(id, set, port_set, endpoint, +1);
     }
@@ -357,17 +379,34 @@ void Calculator::SetPolicyMatch(Policy& policy, Endpoint& endpoint, bool matches
 }
 
 void Calculator::MatchEndpointAgainstPolicies(Endpoint& endpoint) {
-  // O(P) selector evaluations for one local endpoint.
-  for (auto& [key, policy] : policies_) {
+  // Only global policies and those of the endpoint's namespace can apply, plus those that did
+  // (to drop them): O(global + namespace's policies) selector evaluations, not O(all policies).
+  std::set<std::string> candidates = endpoint.policies;
+  for (const std::string& ns : {std::string(), endpoint.namespace_name}) {
+    auto it = policies_by_namespace_.find(ns);
+    if (it != policies_by_namespace_.end()) candidates.insert(it->second.begin(), it->second.end());
+  }
+  for (const std::string& key : candidates) {
+    Policy& policy = policies_.at(key);
     SetPolicyMatch(policy, endpoint, PolicyApplies(policy, endpoint));
   }
 }
 
 void Calculator::UpsertPolicy(const model::Resource& resource) {
   Policy next = BuildPolicy(resource);
-  for (auto& [key, endpoint] : endpoints_) {
-    if (endpoint.local && PolicyApplies(next, endpoint)) next.local_matches.insert(key);
+  // A namespaced policy can only apply to the local endpoints of its namespace.
+  auto consider = [&](const std::set<std::string>& keys) {
+    for (const std::string& key : keys) {
+      if (PolicyApplies(next, endpoints_.at(key))) next.local_matches.insert(key);
+    }
+  };
+  if (next.namespace_name.empty()) {
+    for (const auto& [ns, keys] : local_endpoints_by_namespace_) consider(keys);
+  } else if (auto it = local_endpoints_by_namespace_.find(next.namespace_name);
+             it != local_endpoints_by_namespace_.end()) {
+    consider(it->second);
   }
+  policies_by_namespace_[next.namespace_name].insert(next.key);
   // Activate the new version before releasing the old so that sets both use stay populated.
   for (int d : {kIngress, kEgress}) {
     if (ProgramActive(next, d))
@@ -403,6 +442,7 @@ void Calculator::RemovePolicy(const std::string& key) {
     endpoints_.at(endpoint_key).policies.erase(key);
     MarkEndpointDirty(endpoint_key);
   }
+  EraseFromIndex(policies_by_namespace_, policy.namespace_name, key);
   policies_.erase(it);
 }
 
@@ -534,6 +574,10 @@ void Calculator::UpsertEndpoint(const model::Resource& resource) {
   std::optional<Endpoint> before;
   if (old != endpoints_.end()) before = std::move(old->second);
   Endpoint& stored = endpoints_[next.key] = std::move(next);
+  if (before && before->local) {
+    EraseFromIndex(local_endpoints_by_namespace_, before->namespace_name, stored.key);
+  }
+  if (stored.local) local_endpoints_by_namespace_[stored.namespace_name].insert(stored.key);
   AttachProfiles(stored.key, before ? &*before : nullptr, &stored);
   if (stored.local || (before && before->local)) MatchEndpointAgainstPolicies(stored);
   MarkEndpointDirty(stored.key);
@@ -547,6 +591,9 @@ void Calculator::RemoveEndpoint(const std::string& key) {
   AttachProfiles(key, &endpoint, nullptr);
   std::vector<std::string> applied(endpoint.policies.begin(), endpoint.policies.end());
   for (const auto& policy_key : applied) SetPolicyMatch(policies_.at(policy_key), endpoint, false);
+  if (endpoint.local) {
+    EraseFromIndex(local_endpoints_by_namespace_, endpoint.namespace_name, key);
+  }
   endpoints_.erase(it);
   MarkEndpointDirty(key);
 }

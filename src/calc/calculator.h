@@ -138,7 +138,8 @@ class Calculator {
   void RelabelEndpoint(Endpoint& endpoint);
 
   // Set membership.
-  bool SetMatches(const SetSpec& spec, const Endpoint& endpoint);
+  static bool SetMatches(const SetSpec& spec, const Endpoint& endpoint,
+                         const model::Labels& namespace_labels);
   void AddContribution(const std::string& id, ActiveSet& set, bool port_set,
                        const Endpoint& endpoint, int sign);
   // Moves an endpoint's contributions to active sets from `before` to `after` (either may be
@@ -171,8 +172,16 @@ class Calculator {
   void MarkEndpointDirty(const std::string& key) { dirty_endpoints_.insert(key); }
 
   std::string node_name_;
-  std::map<std::string, Endpoint> endpoints_;
+  std::map<std::string, Endpoint> endpoints_;  // by "<namespace>/<name>"
+  using EndpointIterator = std::map<std::string, Endpoint>::iterator;
+  // The endpoints of one namespace, as a range of endpoints_.
+  std::pair<EndpointIterator, EndpointIterator> EndpointsOfNamespace(
+      const std::string& namespace_name);
   std::map<std::string, Policy> policies_;
+  // Indexes that keep per-event work proportional to one namespace, not the cluster: policy keys
+  // by namespace ("" for global policies), and local endpoint keys by namespace.
+  std::map<std::string, std::set<std::string>, std::less<>> policies_by_namespace_;
+  std::map<std::string, std::set<std::string>, std::less<>> local_endpoints_by_namespace_;
   std::map<std::string, Profile> profiles_;
   std::map<std::string, model::Labels> namespace_labels_;
   std::map<std::string, ActiveSet> ip_sets_;

@@ -34,6 +34,8 @@ class EndpointSelector {
                    selector::Selector selector);
 
   bool Matches(const EndpointView& endpoint) const;
+  // The one namespace it can match in, or empty when it may match in any.
+  const std::string& namespace_equals() const { return namespace_equals_; }
   // Stable id: equal scoping and canonical selectors give equal ids, in any process.
   const std::string& id() const { return id_; }
   // Human-readable form, e.g. `namespace == "prod" && app == "web"`.

@@ -162,6 +162,39 @@ TEST(Calculator, NamedPortsBecomePortSets) {
             (std::set<PortSetMember>{{Ip("10.0.0.2"), 6, 8080}}));
 }
 
+// The calculator finds a namespace's endpoints and policies through indexes; namespaces whose
+// names share a prefix ("ns", "ns-a", "ns.b", "ns0") must stay apart.
+TEST(Calculator, NamespacesSharingAPrefixStayApart) {
+  Calculator calc(kNode);
+  const std::vector<std::string> namespaces = {"ns", "ns-a", "ns.b", "ns0", "nsa"};
+  for (size_t i = 0; i < namespaces.size(); ++i) {
+    calc.Upsert(
+        Endpoint("local", kNode, fmt::format("10.0.0.{}", i + 1), {{"app", "db"}}, namespaces[i]));
+    calc.Upsert(Endpoint("remote", "node-b", fmt::format("10.0.1.{}", i + 1), {{"app", "web"}},
+                         namespaces[i]));
+  }
+  calc.Upsert(NamespacedPolicy("ns", "db", "app == 'db'", {RuleAllowFrom("app == 'web'")}));
+  calc.Flush();
+  const PolicyProgram& program = calc.state().programs.at("np.ns.db.in");
+  EXPECT_EQ(calc.state().ip_sets.at(program.rules.at(0).source.ip_set),
+            std::set<IpAddress>{Ip("10.0.1.1")});
+  for (const auto& [interface, endpoint] : calc.state().endpoints) {
+    bool in_ns = endpoint.key == "ns/local";
+    EXPECT_EQ(endpoint.ingress.policies,
+              in_ns ? std::vector<std::string>{"np.ns.db.in"} : std::vector<std::string>{})
+        << endpoint.key;
+  }
+  // A namespace's new labels reach only its own endpoints.
+  model::Rule from_tier = RuleAllowFrom("app == 'web'");
+  from_tier.source.namespace_selector = "tier == 'x'";
+  calc.Upsert(GlobalPolicy("tiered", "all()", {from_tier}));
+  calc.SetNamespaceLabels("ns", {{"tier", "x"}});
+  calc.Flush();
+  const PolicyProgram& tiered = calc.state().programs.at("gnp.tiered.in");
+  EXPECT_EQ(calc.state().ip_sets.at(tiered.rules.at(0).source.ip_set),
+            std::set<IpAddress>{Ip("10.0.1.1")});
+}
+
 // The incremental result must equal a from-scratch computation after any sequence of events
 // (Felix's calc-graph testing idea): random upserts and removals over a small universe.
 TEST(Calculator, IncrementalEqualsFromScratch) {

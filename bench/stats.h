@@ -1,0 +1,20 @@
+// Latency statistics shared by the benchmarks.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+namespace tabby::bench {
+
+// The q-quantile (0..1) of `values` by nearest rank; 0 for no values. Sorts `values`.
+inline double Quantile(std::vector<double>& values, double q) {
+  if (values.empty()) return 0;
+  std::sort(values.begin(), values.end());
+  auto rank = static_cast<size_t>(std::ceil(q * static_cast<double>(values.size())));
+  return values[std::clamp<size_t>(rank, 1, values.size()) - 1];
+}
+
+inline double Median(std::vector<double> values) { return Quantile(values, 0.5); }
+
+}  // namespace tabby::bench
