@@ -9,9 +9,10 @@
 //   does at start), its time and the heap it holds afterwards;
 // - one pod's label change reaching the dataplane: Upsert + Flush, and with --nft the nftables
 //   transaction applying the delta in a private network namespace (real kernel), for a pod on
-//   this host and for a pod on another host in a namespace this host has pods in (a pod in any
-//   other namespace changes nothing here); p50 and p99 over --changes changes. Every change
-//   moves the pod into or out of a policy's selection and a peer set.
+//   this host and for a pod on another host in a namespace this host has pods in (a label change
+//   of a pod in any other namespace changes nothing here); p50 and p99 over --changes changes,
+//   half remote (first) and half local. Every change moves the pod into or out of a policy's
+//   selection and a peer set. Each round starts from the same cluster.
 // Configurations run side by side, alternating round by round: "full" (10,000 workloads, 1,000
 // namespaces, 5,000 policies by default) and "tenth" (a tenth of each, same 100 workloads per
 // host), so the ratio full/tenth says how the cost grows with the cluster on a noisy machine.
@@ -206,7 +207,7 @@ struct Collect {
   bool on;
 };
 
-absl::StatusOr<RoundResult> RunRound(const Flags& flags, Cluster& cluster, uint32_t seed) {
+absl::StatusOr<RoundResult> RunRound(const Flags& flags, const Cluster& cluster, uint32_t seed) {
   RoundResult result;
   std::unique_ptr<dataplane::NftClient> client;
   std::unique_ptr<dataplane::NftDataplane> nft;
@@ -236,11 +237,14 @@ absl::StatusOr<RoundResult> RunRound(const Flags& flags, Cluster& cluster, uint3
   }
   if (flags.callgrind) CALLGRIND_DUMP_STATS_AT("full computation");
 
+  // Every round changes its own copy of the cluster. Remote pods first, while every local pod is
+  // in its same-app policy (so each remote change moves a peer set this host uses), then local.
+  std::vector<model::Resource> resources = cluster.resources;
   std::mt19937 random(seed);
   for (int i = 0; i < flags.changes; ++i) {
-    const bool local = i % 2 == 0;
+    const bool local = i >= flags.changes / 2;
     const auto& pool = local ? cluster.local_pods : cluster.remote_pods;
-    model::Resource& pod = cluster.resources[pool[random() % pool.size()]];
+    model::Resource& pod = resources[pool[random() % pool.size()]];
     // Toggles the pod between its own app and the next, so that every change moves it into or
     // out of its namespace's same-app policy and peer set.
     std::string& app = pod.metadata.labels["app"];

@@ -147,9 +147,11 @@ void Calculator::SetNamespaceLabels(const std::string& namespace_name, model::La
   for (auto e = begin; e != end; ++e) members.push_back(e->first);
   for (const auto& key : members) UpdateSetMembership(key, &endpoints_.at(key), nullptr);
   namespace_labels_[namespace_name] = std::move(labels);
+  // Every endpoint back into the sets before any policy matching: matching can activate a set,
+  // whose first scan would already count the endpoints not yet put back.
+  for (const auto& key : members) UpdateSetMembership(key, nullptr, &endpoints_.at(key));
   for (const auto& key : members) {
     Endpoint& endpoint = endpoints_.at(key);
-    UpdateSetMembership(key, nullptr, &endpoint);
     if (endpoint.local) MatchEndpointAgainstPolicies(endpoint);
   }
 }
@@ -324,10 +326,14 @@ Calculator::Policy Calculator::BuildPolicy(const model::Resource& resource) cons
     policy.invalid = true;
   }
   std::string base = ProgramBase(policy.kind, policy.namespace_name, resource.metadata.name);
-  RuleScope scope{policy.namespace_name};
   const std::vector<model::Rule>* rules[2] = {&spec.ingress, &spec.egress};
   const std::string& name = resource.metadata.name;
   for (int d : {kIngress, kEgress}) {
+    RuleScope scope{policy.namespace_name};
+    if (d == kIngress && !policy.namespace_name.empty()) {
+      scope.ingress_destinations =
+          EndpointSelector(policy.namespace_name, std::nullopt, policy.selector);
+    }
     policy.program_id[d] = ProgramId(base, d);
     std::string display =
         fmt::format("{} {} ({})", model::KindName(policy.kind),

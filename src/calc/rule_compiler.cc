@@ -37,7 +37,7 @@ std::string PortSetId(const EndpointSelector& selector, const std::string& port_
 }
 
 absl::Status CompileEntity(const model::EntityRule& entity, const RuleScope& scope,
-                           CompiledEntity& out, CompiledRules& sets) {
+                           bool destination, CompiledEntity& out, CompiledRules& sets) {
   for (const auto& net : entity.nets) {
     ASSIGN_OR_RETURN(auto parsed, IpNetwork::Parse(net));
     out.nets.push_back(parsed.Masked());
@@ -48,14 +48,17 @@ absl::Status CompileEntity(const model::EntityRule& entity, const RuleScope& sco
   }
   ASSIGN_OR_RETURN(auto ns_sel, ParseOptional(entity.namespace_selector));
   bool has_selector = !entity.selector.empty() || ns_sel.has_value();
-  // The selector that scopes named ports: the entity's selector when it has one, else every
-  // endpoint (the packet's own address narrows it to the right one).
+  // The selector that scopes named ports: the entity's selector when it has one, else the
+  // possible destinations of an ingress rule, else every endpoint (the packet's own address
+  // narrows it to the right one).
   EndpointSelector port_scope;
   if (has_selector) {
     ASSIGN_OR_RETURN(EndpointSelector scoped, ScopeSelector(entity.selector, ns_sel, scope));
     out.ip_set = scoped.id();
     sets.ip_sets.emplace(scoped.id(), SetSpec{scoped, ""});
     port_scope = scoped;
+  } else if (destination && scope.ingress_destinations) {
+    port_scope = *scope.ingress_destinations;
   } else {
     ASSIGN_OR_RETURN(auto all, selector::Selector::Parse(""));
     port_scope = EndpointSelector("", std::nullopt, std::move(all));
@@ -95,8 +98,9 @@ absl::Status CompileRule(const model::Rule& rule, const RuleScope& scope, Compil
   if (rule.not_protocol) out.not_protocol = rule.not_protocol->number;
   out.icmp = CompileIcmp(rule.icmp);
   out.not_icmp = CompileIcmp(rule.not_icmp);
-  RETURN_IF_ERROR(CompileEntity(rule.source, scope, out.source, sets));
-  RETURN_IF_ERROR(CompileEntity(rule.destination, scope, out.destination, sets));
+  RETURN_IF_ERROR(CompileEntity(rule.source, scope, /*destination=*/false, out.source, sets));
+  RETURN_IF_ERROR(
+      CompileEntity(rule.destination, scope, /*destination=*/true, out.destination, sets));
   return absl::OkStatus();
 }
 

@@ -23,6 +23,11 @@ struct SetSpec {
 struct RuleScope {
   // Namespace of a NetworkPolicy; empty for GlobalNetworkPolicy and Profile rules.
   std::string namespace_name;
+  // For ingress rules of a namespaced policy: the endpoints the policy applies to, the only
+  // possible destinations. A destination named port without a selector resolves against these
+  // rather than against every endpoint in the cluster, which keeps its port set small. Unset:
+  // every endpoint.
+  std::optional<EndpointSelector> ingress_destinations;
 };
 
 struct CompiledRules {

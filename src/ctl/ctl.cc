@@ -52,25 +52,35 @@ std::string LowerKindName(model::Kind kind) {
   return out;
 }
 
-// kubectl's spelling: "<kind>.<group>/<name>", the kind as documents write it; the core group
+namespace {
+
+// kubectl's spelling of a kind: "<kind>.<group>", the kind as documents write it; the core group
 // (Namespace, apiVersion "v1") has no group part.
-std::string ResourceRef(model::Kind kind, std::string_view name) {
+std::string QualifiedKind(model::Kind kind) {
   std::string wire_kind(model::WireKindName(kind));
   std::transform(wire_kind.begin(), wire_kind.end(), wire_kind.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   std::string_view api_version = model::ApiVersionOf(kind);
   size_t slash = api_version.find('/');
-  if (slash == std::string_view::npos) return fmt::format("{}/{}", wire_kind, name);
-  return fmt::format("{}.{}/{}", wire_kind, api_version.substr(0, slash), name);
+  if (slash == std::string_view::npos) return wire_kind;
+  return fmt::format("{}.{}", wire_kind, api_version.substr(0, slash));
+}
+
+}  // namespace
+
+std::string ResourceRef(model::Kind kind, std::string_view name) {
+  return fmt::format("{}/{}", QualifiedKind(kind), name);
 }
 
 std::string NotFoundMessage(model::Kind kind, std::string_view namespace_name,
                             std::string_view name) {
+  // Kubernetes kinds as kubectl names them ("networkpolicy.networking.k8s.io"), which also keeps
+  // them apart from tabby's NetworkPolicy.
+  std::string what = model::IsKubernetesKind(kind) ? QualifiedKind(kind) : LowerKindName(kind);
   if (model::IsNamespaced(kind)) {
-    return fmt::format("{} \"{}\" not found in namespace \"{}\"", LowerKindName(kind), name,
-                       namespace_name);
+    return fmt::format("{} \"{}\" not found in namespace \"{}\"", what, name, namespace_name);
   }
-  return fmt::format("{} \"{}\" not found", LowerKindName(kind), name);
+  return fmt::format("{} \"{}\" not found", what, name);
 }
 
 // --- environment -----------------------------------------------------------------------------

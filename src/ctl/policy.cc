@@ -209,7 +209,7 @@ int RunPolicyMatrix(const PolicyMatrixOptions& options, const DatastoreOpener& o
       }
       out["differs"] = std::move(rows);
     }
-    io.out << out.dump(2) << "\n";
+    io.out << out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
     return 0;
   }
   if (shown.names.empty()) {

@@ -270,11 +270,12 @@ spec:
 )"));
   calc.Flush();
   const DesiredState& state = calc.state();
-  // Ingress: the pod's own http port (the set holds every pod's; the packet's address picks).
+  // Ingress: the pod's own http port (the set holds the selected pods'; the packet's address
+  // picks).
   const CompiledRule& in = state.programs.at("knp.prod.web.in").rules.at(0);
   ASSERT_EQ(in.destination.named_port_sets.size(), 1u);
   EXPECT_EQ(state.port_sets.at(in.destination.named_port_sets[0]),
-            (std::set<PortSetMember>{{Ip("10.0.0.1"), 6, 8080}, {Ip("10.0.0.2"), 6, 9090}}));
+            (std::set<PortSetMember>{{Ip("10.0.0.1"), 6, 8080}}));
   // Egress: the http port of the pods the peer selects.
   const CompiledRule& out = state.programs.at("knp.prod.web.out").rules.at(0);
   ASSERT_EQ(out.destination.named_port_sets.size(), 1u);
@@ -330,6 +331,57 @@ spec: {podSelector: {}}
 }
 
 // As calculator_test's IncrementalEqualsFromScratch, with Namespaces and Kubernetes policies.
+// An ingress named port resolves against the pods the policy selects (the only possible
+// destinations), not against every pod in the cluster.
+TEST(KubernetesNetworkPolicy, IngressNamedPortSetHoldsOnlyThePolicysPods) {
+  Calculator calc(kNode);
+  calc.Upsert(WithHttpPort(Endpoint("db", kNode, "10.0.0.1", {{"role", "db"}}, "prod"), 5432));
+  calc.Upsert(WithHttpPort(Endpoint("db2", "node-b", "10.0.0.2", {{"role", "db"}}, "prod"), 5433));
+  calc.Upsert(WithHttpPort(Endpoint("web", "node-b", "10.0.0.3", {{"role", "web"}}, "prod"), 80));
+  calc.Upsert(WithHttpPort(Endpoint("db", "node-b", "10.0.1.1", {{"role", "db"}}, "dev"), 5434));
+  calc.Upsert(Decode(R"(apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: db, namespace: prod}
+spec:
+  podSelector: {matchLabels: {role: db}}
+  ingress:
+  - ports: [{port: http}]
+)"));
+  calc.Flush();
+  const CompiledRule& rule = calc.state().programs.at("knp.prod.db.in").rules.at(0);
+  ASSERT_EQ(rule.destination.named_port_sets.size(), 1u);
+  EXPECT_EQ(calc.state().port_sets.at(rule.destination.named_port_sets[0]),
+            (std::set<PortSetMember>{{Ip("10.0.0.1"), 6, 5432}, {Ip("10.0.0.2"), 6, 5433}}));
+}
+
+// Labelling a namespace can activate a policy whose peer set holds pods of that same namespace;
+// each pod must be counted in the set once, or a deleted pod's address would stay allowed.
+TEST(KubernetesNetworkPolicy, NamespaceLabelChangeCountsEachPeerOnce) {
+  Calculator calc(kNode);
+  std::map<std::string, model::Resource> live;
+  auto add = [&](const std::string& key, model::Resource r) {
+    calc.Upsert(r);
+    live[key] = std::move(r);
+  };
+  add("ep1", Endpoint("ep1", kNode, "10.0.0.1", {{"role", "db"}}, "team"));
+  add("ep2", Endpoint("ep2", kNode, "10.0.0.2", {{"role", "db"}}, "team"));
+  model::Rule from_blue;
+  from_blue.action = model::Action::kAllow;
+  from_blue.source.namespace_selector = "color == 'blue'";
+  from_blue.source.selector = "all()";
+  model::Resource policy = testing::GlobalPolicy("blue", "all()", {from_blue});
+  policy.policy().namespace_selector = "color == 'blue'";
+  add("gnp", policy);
+  ASSERT_TRUE(testing::FlushMatchesFreshCalculation(calc, live, kNode));
+  add("ns", Namespace("team", {{"color", "blue"}}));
+  ASSERT_TRUE(testing::FlushMatchesFreshCalculation(calc, live, kNode));
+  calc.Remove(model::Kind::kWorkloadEndpoint, "team", "ep2");
+  live.erase("ep2");
+  ASSERT_TRUE(testing::FlushMatchesFreshCalculation(calc, live, kNode));
+  const CompiledRule& rule = calc.state().programs.at("gnp.blue.in").rules.at(0);
+  EXPECT_EQ(calc.state().ip_sets.at(rule.source.ip_set), std::set<IpAddress>{Ip("10.0.0.1")});
+}
+
 TEST(KubernetesNetworkPolicy, IncrementalEqualsFromScratch) {
   std::mt19937 random(4242);
   auto pick = [&](const auto& items) { return items[random() % items.size()]; };

@@ -106,6 +106,11 @@ TEST_F(PolicyCtlTest, GetOutputOfKubernetesKindsAppliesAndDeletes) {
   ASSERT_EQ(deleted.code, 0) << deleted;
   EXPECT_THAT(StoredNames(Kind::kKubernetesNetworkPolicy, "x"), IsEmpty());
 
+  Result missing = Run({"delete", "knp", "deny-ingress", "-n", "x"});
+  EXPECT_EQ(missing.code, 1);
+  EXPECT_THAT(missing.err, HasSubstr("networkpolicy.networking.k8s.io \"deny-ingress\" not found "
+                                     "in namespace \"x\""));
+
   Result namespaces = Run({"get", "ns", "-o", "json"});
   ASSERT_EQ(namespaces.code, 0) << namespaces;
   EXPECT_THAT(namespaces.out, HasSubstr("\"kubernetes.io/metadata.name\": \"x\""));

@@ -37,7 +37,7 @@ struct Port {
 };
 
 const Port kTcp80{"tcp", 80}, kTcp81{"tcp", 81}, kUdp80{"udp", 80}, kUdp81{"udp", 81};
-const Port kSctp80{"sctp", 80};
+const Port kSctp80{"sctp", 80}, kSctp81{"sctp", 81};
 
 // Whether the case expects `from` to reach `to` on `port`. A pod always reaches itself (the
 // harness does not ask): its own address never leaves its network namespace.
@@ -184,7 +184,7 @@ metadata:
   // The heart of every case: expected == measured (TCP and UDP) == analysed (also SCTP).
   void ExpectMatrix(const Expectation& expected) {
     std::map<std::string, bool> measured = Measure();
-    for (const Port& port : {kTcp80, kTcp81, kUdp80, kUdp81, kSctp80}) {
+    for (const Port& port : {kTcp80, kTcp81, kUdp80, kUdp81, kSctp80, kSctp81}) {
       const bool probed = port.protocol != "sctp";
       std::map<std::string, bool> analysed = Analyse(port);
       bool mismatch = false;
@@ -355,17 +355,20 @@ ingress:
     podSelector:
       matchExpressions:
       - {key: pod, operator: NotIn, values: [a]}
+      - {key: tier, operator: NotIn, values: [db]}
 )"));
-  auto expected = [](std::string quarantined) {
-    return [quarantined](const Pod& from, const Pod& to, const Port&) {
+  // No pod has a tier label: NotIn holds for all of them until one gets tier=db.
+  auto expected = [](std::string quarantined, std::string db) {
+    return [quarantined, db](const Pod& from, const Pod& to, const Port&) {
       if (to.ns != "x" || to.name == "c") return true;
-      return from.ns != "y" && from.ns != quarantined && from.name != "a";
+      return from.ns != "y" && from.ns != quarantined && from.name != "a" && from.id() != db;
     };
   };
-  ExpectMatrix(expected(""));
-  // A namespace's new label takes effect on live pods.
+  ExpectMatrix(expected("", ""));
+  // A namespace's new label takes effect on live pods, and so does a pod's.
   SetNamespaceLabels("z", "ns: z, quarantine: 'true'");
-  ExpectMatrix(expected("z"));
+  RelabelPod("x/b", {"tier=db"});
+  ExpectMatrix(expected("z", "x/b"));
 }
 
 TEST_F(NetpolConformance, IpBlockWithExcept) {
@@ -405,13 +408,19 @@ ingress:
   });
 }
 
-TEST_F(NetpolConformance, UdpAndSctpWithoutPortMatchTheWholeProtocol) {
-  Apply(Knp("x", "allow-udp-sctp", R"(podSelector: {matchLabels: {pod: a}}
+// A port entry without a port matches its whole protocol; with one, only that port.
+TEST_F(NetpolConformance, UdpAndSctpPorts) {
+  Apply(Knp("x", "allow-udp-sctp80", R"(podSelector: {matchLabels: {pod: a}}
 ingress:
 - ports: [{protocol: UDP}, {protocol: SCTP, port: 80}]
+)") + Knp("x", "allow-sctp", R"(podSelector: {matchLabels: {pod: b}}
+ingress:
+- ports: [{protocol: SCTP}]
 )"));
   ExpectMatrix([](const Pod&, const Pod& to, const Port& port) {
-    return to.id() != "x/a" || port.protocol == "udp" || port == kSctp80;
+    if (to.id() == "x/a") return port.protocol == "udp" || port == kSctp80;
+    if (to.id() == "x/b") return port.protocol == "sctp";
+    return true;
   });
 }
 
@@ -447,31 +456,33 @@ ingress:
 - from: [{namespaceSelector: {matchLabels: {ns: y}}}]
   ports: [{port: 80, endPort: 81}]
 - from: [{namespaceSelector: {matchLabels: {ns: z}}}]
-  ports: [{port: 81, endPort: 90, protocol: UDP}]
+  ports: [{port: 79, endPort: 80, protocol: UDP}]
 )"));
   ExpectMatrix([](const Pod& from, const Pod& to, const Port& port) {
     if (to.id() != "x/a") return true;
     if (from.ns == "y") return port.protocol == "tcp";
-    if (from.ns == "z") return port == kUdp81;
+    if (from.ns == "z") return port == kUdp80;  // 81 is just past the range
     return false;
   });
 }
 
 // --- both directions, unions, updates and label changes --------------------------------------
 
-// Egress at the source and ingress at the destination must both allow; replies to an allowed
-// connection are allowed even where the reverse direction would be denied.
-TEST_F(NetpolConformance, EgressAndIngressMustBothAllow) {
+// Egress at the source and ingress at the destination must both allow. Replies to an allowed
+// connection are allowed although the reverse direction is denied: y's pods may send nothing
+// (egress isolated, no rules), yet they answer the a pods' connections.
+TEST_F(NetpolConformance, EgressAndIngressMustBothAllowAndRepliesPass) {
   Apply(Knp("x", "x-egress-to-y", R"(podSelector: {}
 policyTypes: [Egress]
 egress:
 - to: [{namespaceSelector: {matchLabels: {ns: y}}}]
 )") + Knp("y", "y-ingress-from-a", R"(podSelector: {}
-policyTypes: [Ingress]
+policyTypes: [Ingress, Egress]
 ingress:
 - from: [{namespaceSelector: {}, podSelector: {matchLabels: {pod: a}}}]
 )"));
   ExpectMatrix([](const Pod& from, const Pod& to, const Port&) {
+    if (from.ns == "y") return false;
     if (from.ns == "x" && to.ns != "y") return false;
     if (to.ns == "y") return from.name == "a";
     return true;
@@ -572,6 +583,8 @@ TEST_F(NetpolConformance, TheHostReachesIsolatedPods) {
   Apply(Knp("x", "default-deny-all", R"(podSelector: {}
 policyTypes: [Ingress, Egress]
 )"));
+  ExpectMatrix(
+      [](const Pod& from, const Pod& to, const Port&) { return from.ns != "x" && to.ns != "x"; });
   CommandResult probe = host_->Run(
       {TABBY_PROBE, "connect", "--tcp", W({"x", "a"}).ipv4, "80", "--timeout-ms", "1500"});
   EXPECT_TRUE(probe.ok()) << probe.Describe();
