@@ -466,6 +466,23 @@ TEST(KubernetesNetworkPolicy, IncrementalEqualsFromScratch) {
       model::Resource r = Namespace(ns, labels);
       live[key] = r;
       incremental.Upsert(r);
+    } else if (what == 9 && random() % 2) {  // a global policy whose scope is namespace labels
+      std::string name = fmt::format("g{}", random() % 2);
+      std::string key = "gnp/" + name;
+      if (random() % 4 == 0) {
+        live.erase(key);
+        incremental.Remove(model::Kind::kGlobalNetworkPolicy, "", name);
+        continue;
+      }
+      const std::vector<std::string> namespace_selectors = {"k == 'a'", "k == 'b'", "has(k)"};
+      model::Rule rule;
+      rule.action = model::Action::kAllow;
+      rule.source.namespace_selector = pick(namespace_selectors);
+      rule.source.selector = "all()";
+      model::Resource r = testing::GlobalPolicy(name, "all()", {rule});
+      r.policy().namespace_selector = pick(namespace_selectors);
+      live[key] = r;
+      incremental.Upsert(r);
     } else {  // Kubernetes policy
       std::string name = fmt::format("p{}", random() % 3);
       std::string ns = pick(namespaces);
