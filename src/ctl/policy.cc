@@ -114,7 +114,8 @@ namespace {
 
 // Rows are sources, columns destinations; "." allowed, "X" denied.
 struct Matrix {
-  std::vector<std::string> names;
+  std::vector<std::string> names;  // "namespace/pod": what people read
+  std::vector<std::string> keys;   // "namespace/endpoint": unique when a pod has several
   std::vector<std::vector<bool>> allowed;
 };
 
@@ -126,6 +127,7 @@ Matrix Compute(calc::PolicyAnalysis& analysis, const std::set<std::string>& name
     if (namespaces.empty() || namespaces.contains(analysis.workloads()[i].namespace_name)) {
       chosen.push_back(i);
       matrix.names.push_back(analysis.workloads()[i].display);
+      matrix.keys.push_back(analysis.workloads()[i].key);
     }
   }
   for (size_t from : chosen) {
@@ -181,13 +183,13 @@ int RunPolicyMatrix(const PolicyMatrixOptions& options, const DatastoreOpener& o
     after = Compute(changed, namespaces, *protocol, port);
   }
   const Matrix& shown = after ? *after : current;
-  // Cells of the matrix after the changes that differ from now, matched by workload name (a
-  // change may add or remove workloads).
+  // Cells of the matrix after the changes that differ from now, matched by endpoint (a change
+  // may add or remove workloads).
   std::map<std::string, size_t> index_now;
-  for (size_t i = 0; i < current.names.size(); ++i) index_now[current.names[i]] = i;
+  for (size_t i = 0; i < current.keys.size(); ++i) index_now[current.keys[i]] = i;
   auto differs = [&](size_t row, size_t column) {
     if (!after) return false;
-    auto r = index_now.find(shown.names[row]), c = index_now.find(shown.names[column]);
+    auto r = index_now.find(shown.keys[row]), c = index_now.find(shown.keys[column]);
     if (r == index_now.end() || c == index_now.end()) return true;
     return current.allowed[r->second][c->second] != shown.allowed[row][column];
   };
@@ -196,6 +198,7 @@ int RunPolicyMatrix(const PolicyMatrixOptions& options, const DatastoreOpener& o
     nlohmann::json out = {{"protocol", ProtocolName(*protocol)},
                           {"afterChanges", after.has_value()},
                           {"workloads", shown.names},
+                          {"endpoints", shown.keys},
                           {"allowed", shown.allowed}};
     if (!icmp) out["port"] = port;
     if (after) {

@@ -127,6 +127,7 @@ TEST_F(PolicyCtlTest, MatrixAsTableAndJson) {
   EXPECT_EQ(matrix["protocol"], "TCP");
   EXPECT_EQ(matrix["port"], 80);
   EXPECT_EQ(matrix["workloads"], nlohmann::json({"x/a", "y/a"}));
+  EXPECT_EQ(matrix["endpoints"], nlohmann::json({"x/node1-k8s-a-eth0", "y/node1-k8s-a-eth0"}));
   EXPECT_EQ(matrix["allowed"], nlohmann::json({{true, true}, {false, true}}));
   EXPECT_FALSE(matrix.contains("differs"));
 }
