@@ -244,6 +244,7 @@ absl::StatusOr<RoundResult> RunRound(const Flags& flags, const Cluster& cluster,
   for (int i = 0; i < flags.changes; ++i) {
     const bool local = i >= flags.changes / 2;
     const auto& pool = local ? cluster.local_pods : cluster.remote_pods;
+    if (pool.empty()) continue;  // a cluster of one host has no remote pods
     model::Resource& pod = resources[pool[random() % pool.size()]];
     // Toggles the pod between its own app and the next, so that every change moves it into or
     // out of its namespace's same-app policy and peer set.
