@@ -119,6 +119,8 @@ void Calculator::Remove(model::Kind kind, const std::string& namespace_name,
       break;
     case model::Kind::kNamespace:
       SetNamespaceLabels(name, {});  // back to the implicit labels of an unknown namespace
+      // Those are what a lookup recreates, so the entry can go: deleted namespaces do not pile up.
+      namespace_labels_.erase(name);
       break;
     default:
       break;
