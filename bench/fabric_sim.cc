@@ -100,12 +100,7 @@ std::string HostName(int host) { return fmt::format("host-{:04d}", host); }
 class Fabric {
  public:
   Fabric(const Flags& flags, datastore::Datastore& store, FakeClock& clock, RunResult& result)
-      : flags_(flags),
-        store_(store),
-        clock_(clock),
-        allocator_(store, clock),
-        rng_(flags.seed),
-        result_(result) {}
+      : flags_(flags), clock_(clock), allocator_(store, clock), rng_(flags.seed), result_(result) {}
 
   absl::Status Run() {
     const absl::Duration gap = absl::Seconds(1.0 / flags_.arrival_rate);
@@ -146,9 +141,9 @@ class Fabric {
                           {"containerID", container_id},
                           {"network", "net1"}};
     ++next_id_;
-    absl::Time start = SystemClock::Get().Now();
+    auto start = std::chrono::steady_clock::now();
     absl::StatusOr<std::vector<IpAddress>> addresses = allocator_.Allocate(request);
-    double ms = absl::ToDoubleMilliseconds(SystemClock::Get().Now() - start);
+    double ms = MsSince(start);
     if (!addresses.ok()) {
       if (addresses.status().code() != absl::StatusCode::kResourceExhausted) {
         return Annotate(addresses.status(), fmt::format("allocating for {}", request.node));
@@ -174,10 +169,9 @@ class Fabric {
   }
 
   absl::Status Delete(size_t index) {
-    absl::Time start = SystemClock::Get().Now();
+    auto start = std::chrono::steady_clock::now();
     RETURN_IF_ERROR(allocator_.ReleaseHandle(live_[index].handle));
-    result_.ops[static_cast<int>(OpKind::kRelease)].Add(
-        absl::ToDoubleMilliseconds(SystemClock::Get().Now() - start));
+    result_.ops[static_cast<int>(OpKind::kRelease)].Add(MsSince(start));
     std::swap(live_[index], live_.back());
     live_.pop_back();
     return absl::OkStatus();
@@ -191,7 +185,6 @@ class Fabric {
   }
 
   const Flags& flags_;
-  datastore::Datastore& store_;
   FakeClock& clock_;
   ipam::BlockAllocator allocator_;
   std::mt19937_64 rng_;

@@ -100,9 +100,9 @@ int RunChild(const Flags& flags, const Config& config, const TempDir& dir, int i
     request.handle = fmt::format("bench.{}-{}.eth0", index, i);
     request.node = config.one_node ? "host-0" : fmt::format("host-{}", index);
     request.attributes = {{"namespace", "bench"}, {"workload", fmt::format("w-{}-{}", index, i)}};
-    absl::Time start = SystemClock::Get().Now();
+    auto start = std::chrono::steady_clock::now();
     auto addresses = allocator.Allocate(request);
-    allocate_ms.push_back(absl::ToDoubleMilliseconds(SystemClock::Get().Now() - start));
+    allocate_ms.push_back(MsSince(start));
     if (!addresses.ok()) {
       fmt::print(stderr, "child {}: allocation {}: {}\n", index, i, addresses.status().ToString());
       return 1;
@@ -111,9 +111,9 @@ int RunChild(const Flags& flags, const Config& config, const TempDir& dir, int i
   }
   if (write(done_fd, "x", 1) != 1) return 1;
   for (size_t i = 0; flags.release_every > 0 && i < handles.size(); i += flags.release_every) {
-    absl::Time start = SystemClock::Get().Now();
+    auto start = std::chrono::steady_clock::now();
     absl::Status released = allocator.ReleaseHandle(handles[i]);
-    release_ms.push_back(absl::ToDoubleMilliseconds(SystemClock::Get().Now() - start));
+    release_ms.push_back(MsSince(start));
     if (!released.ok()) {
       fmt::print(stderr, "child {}: release {}: {}\n", index, handles[i], released.ToString());
       return 1;
@@ -212,12 +212,6 @@ struct Summary {
   std::vector<double> allocate_ms;
   std::vector<double> release_ms;
 };
-
-double Mean(const std::vector<double>& values) {
-  double total = 0;
-  for (double v : values) total += v;
-  return values.empty() ? 0 : total / static_cast<double>(values.size());
-}
 
 }  // namespace
 }  // namespace tabby::bench

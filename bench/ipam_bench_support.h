@@ -1,21 +1,18 @@
 // Shared by the IPAM benchmarks (fabric_sim, ipam_allocators): a temporary directory that is
-// removed on every path out of main, an IP pool and IPAM configuration written the way a user's
-// `tabbyctl apply` would, and latency percentiles.
+// removed on every path out of main, and an IP pool and IPAM configuration written the way a
+// user's `tabbyctl apply` would.
 #pragma once
 
 #include <fmt/format.h>
 #include <stdlib.h>
 
-#include <algorithm>
 #include <cerrno>
-#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
 #include <string>
 #include <system_error>
 #include <utility>
-#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"

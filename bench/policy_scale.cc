@@ -181,11 +181,6 @@ absl::StatusOr<Cluster> MakeCluster(const Config& config) {
   return cluster;
 }
 
-double MsSince(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
-      .count();
-}
-
 size_t HeapBytes() { return mallinfo2().uordblks; }
 
 struct RoundResult {

@@ -1,7 +1,8 @@
-// Latency statistics shared by the benchmarks.
+// Latency measurement and statistics shared by the benchmarks.
 #pragma once
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <vector>
 
@@ -16,5 +17,17 @@ inline double Quantile(std::vector<double>& values, double q) {
 }
 
 inline double Median(std::vector<double> values) { return Quantile(values, 0.5); }
+
+inline double Mean(const std::vector<double>& values) {
+  double total = 0;
+  for (double v : values) total += v;
+  return values.empty() ? 0 : total / static_cast<double>(values.size());
+}
+
+// Milliseconds since `start` on the monotonic clock: what every latency here is measured with.
+inline double MsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+      .count();
+}
 
 }  // namespace tabby::bench

@@ -7,6 +7,8 @@
 #            (what the bridge plugin builds)
 #   routed   tabby's layout for an IPv4 workload: host end with MAC ee:ee:ee:ee:ee:ee, proxy ARP,
 #            forwarding, IPv6 off, a /32 route; container end a /32 and routes via 169.254.1.1
+#   dual     routed, as for a dual-stack workload: IPv6 left on at the host end and IPv6
+#            forwarding on in the host (net.ipv6.conf.all.forwarding=1)
 #   plain    a veth pair with both ends up and nothing else
 #
 #   bench/veth_delete.sh [PAIRS] [ROUNDS]      (as root)
@@ -26,6 +28,7 @@ round() {
   ip netns add "$host"
   ip -n "$host" link set lo up
   ip netns exec "$host" sysctl -qw net.ipv4.ip_forward=1
+  [ "$style" = dual ] && ip netns exec "$host" sysctl -qw net.ipv6.conf.all.forwarding=1
   if [ "$style" = bridge ]; then
     ip -n "$host" link add br0 type bridge
     ip -n "$host" addr add 10.99.0.1/16 dev br0
@@ -42,10 +45,11 @@ round() {
         ip -n "$c" addr add "$address/16" dev eth0
         ip -n "$c" link set eth0 up
         ip -n "$c" route add default via 10.99.0.1 ;;
-      routed)
+      routed | dual)
         ip -n "$host" link set "v$i" address ee:ee:ee:ee:ee:ee
         ip netns exec "$host" sysctl -qw "net.ipv4.conf.v$i.proxy_arp=1" \
-          "net.ipv4.conf.v$i.forwarding=1" "net.ipv6.conf.v$i.disable_ipv6=1"
+          "net.ipv4.conf.v$i.forwarding=1"
+        [ "$style" = routed ] && ip netns exec "$host" sysctl -qw "net.ipv6.conf.v$i.disable_ipv6=1"
         ip -n "$c" addr add "$address/32" dev eth0
         ip -n "$c" link set eth0 up
         ip -n "$c" route add 169.254.1.1 dev eth0 scope link
@@ -54,7 +58,7 @@ round() {
         ip -n "$c" link set eth0 up ;;
     esac
     ip -n "$host" link set "v$i" up
-    [ "$style" = routed ] && ip -n "$host" route add "$address/32" dev "v$i"
+    [ "$style" = routed ] || [ "$style" = dual ] && ip -n "$host" route add "$address/32" dev "v$i"
   done
   local start end
   start=$(date +%s%N)
@@ -64,7 +68,7 @@ round() {
   cleanup
 }
 
-styles=(bridge routed plain)
+styles=(bridge routed dual plain)
 declare -A results
 for _ in $(seq 1 "$rounds"); do
   for style in "${styles[@]}"; do results[$style]+="$(round "$style") "; done

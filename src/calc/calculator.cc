@@ -24,29 +24,23 @@ std::string ProgramId(std::string_view base, int direction) {
   return id;
 }
 
-// Keys and program ids differ per kind, so a KubernetesNetworkPolicy "x" and a NetworkPolicy
-// named "knp.default.x" (what "x" converts to) never collide.
-std::string PolicyKey(model::Kind kind, const std::string& ns, const std::string& name) {
+// "np<sep><ns><sep><name>", "knp<sep><ns><sep><name>" or "gnp<sep><name>": policy keys (sep
+// "/") and the base of program ids (sep "."). They differ per kind, so a KubernetesNetworkPolicy
+// "x" and a NetworkPolicy named "knp.default.x" (what "x" converts to) never collide.
+std::string PolicyPath(model::Kind kind, const std::string& ns, const std::string& name,
+                       std::string_view sep) {
   switch (kind) {
     case model::Kind::kNetworkPolicy:
-      return fmt::format("np/{}/{}", ns, name);
+      return fmt::format("np{}{}{}{}", sep, ns, sep, name);
     case model::Kind::kKubernetesNetworkPolicy:
-      return fmt::format("knp/{}/{}", ns, name);
+      return fmt::format("knp{}{}{}{}", sep, ns, sep, name);
     default:
-      return fmt::format("gnp/{}", name);
+      return fmt::format("gnp{}{}", sep, name);
   }
 }
 
-// Base of the policy's program ids: "np.<ns>.<name>", "knp.<ns>.<name>", "gnp.<name>".
-std::string ProgramBase(model::Kind kind, const std::string& ns, const std::string& name) {
-  switch (kind) {
-    case model::Kind::kNetworkPolicy:
-      return fmt::format("np.{}.{}", ns, name);
-    case model::Kind::kKubernetesNetworkPolicy:
-      return fmt::format("knp.{}.{}", ns, name);
-    default:
-      return fmt::format("gnp.{}", name);
-  }
+std::string PolicyKey(model::Kind kind, const std::string& ns, const std::string& name) {
+  return PolicyPath(kind, ns, name, "/");
 }
 
 // Removes `key` from the index entry of `ns`, and the entry once it is empty.
@@ -327,7 +321,7 @@ Calculator::Policy Calculator::BuildPolicy(const model::Resource& resource) cons
   if (!spec.service_account_selector.empty() && !policy.service_account_selector) {
     policy.invalid = true;
   }
-  std::string base = ProgramBase(policy.kind, policy.namespace_name, resource.metadata.name);
+  std::string base = PolicyPath(policy.kind, policy.namespace_name, resource.metadata.name, ".");
   const std::vector<model::Rule>* rules[2] = {&spec.ingress, &spec.egress};
   const std::string& name = resource.metadata.name;
   for (int d : {kIngress, kEgress}) {
@@ -387,16 +381,16 @@ void Calculator::SetPolicyMatch(Policy& policy, Endpoint& endpoint, bool matches
 }
 
 void Calculator::MatchEndpointAgainstPolicies(Endpoint& endpoint) {
-  // Only global policies and those of the endpoint's namespace can apply, plus those that did
-  // (to drop them): O(global + namespace's policies) selector evaluations, not O(all policies).
-  std::set<std::string> candidates = endpoint.policies;
+  // Only global policies and those of the endpoint's namespace can apply (an endpoint's key
+  // fixes its namespace, so no other policy ever did): O(global + namespace's policies)
+  // selector evaluations per event, not O(all policies). SetPolicyMatch leaves the index alone.
   for (const std::string& ns : {std::string(), endpoint.namespace_name}) {
     auto it = policies_by_namespace_.find(ns);
-    if (it != policies_by_namespace_.end()) candidates.insert(it->second.begin(), it->second.end());
-  }
-  for (const std::string& key : candidates) {
-    Policy& policy = policies_.at(key);
-    SetPolicyMatch(policy, endpoint, PolicyApplies(policy, endpoint));
+    if (it == policies_by_namespace_.end()) continue;
+    for (const std::string& key : it->second) {
+      Policy& policy = policies_.at(key);
+      SetPolicyMatch(policy, endpoint, PolicyApplies(policy, endpoint));
+    }
   }
 }
 

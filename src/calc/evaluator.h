@@ -43,8 +43,9 @@ struct EvaluationStep {
 
 struct DirectionVerdict {
   bool allowed = false;
-  // Why, in one line: "allowed by ... rule 2", "no policy or profile applies: default allow",
-  // "denied: end of policies, no rule allowed it", ...
+  // Why, in one line: "allowed by <program> rule 2", "denied: policies select it and none of
+  // their rules allowed this", "allowed: no policy and no profile applies, so the cluster
+  // default (allow) holds", ...
   std::string reason;
   std::vector<EvaluationStep> steps;
 };

@@ -18,7 +18,7 @@ using testing::RuleAllowFrom;
 
 constexpr char kNode[] = "node-a";
 
-IpAddress Ip(const char* text) { return *IpAddress::Parse(text); }
+using testing::Ip;
 
 TEST(Calculator, OpenEndpointWithoutPolicyOrProfile) {
   Calculator calc(kNode);
@@ -185,9 +185,7 @@ TEST(Calculator, NamespacesSharingAPrefixStayApart) {
         << endpoint.key;
   }
   // A namespace's new labels reach only its own endpoints.
-  model::Rule from_tier = RuleAllowFrom("app == 'web'");
-  from_tier.source.namespace_selector = "tier == 'x'";
-  calc.Upsert(GlobalPolicy("tiered", "all()", {from_tier}));
+  calc.Upsert(GlobalPolicy("tiered", "all()", {RuleAllowFrom("app == 'web'", "tier == 'x'")}));
   calc.SetNamespaceLabels("ns", {{"tier", "x"}});
   calc.Flush();
   const PolicyProgram& tiered = calc.state().programs.at("gnp.tiered.in");

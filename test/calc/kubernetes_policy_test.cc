@@ -9,7 +9,7 @@
 #include "calc/calculator.h"
 #include "calc/incremental_check.h"  // test/calc
 #include "calc/test_resources.h"     // test/calc
-#include "model/codec.h"
+#include "model/decode_helpers.h"    // test/model
 #include "model/validate.h"
 
 namespace tabby::calc {
@@ -20,14 +20,7 @@ using testing::NamespacedPolicy;
 
 constexpr char kNode[] = "node-a";
 
-IpAddress Ip(const char* text) { return *IpAddress::Parse(text); }
-
-model::Resource Decode(std::string_view yaml) {
-  absl::StatusOr<std::vector<model::Resource>> decoded = model::DecodeDocuments(yaml, "test");
-  EXPECT_TRUE(decoded.ok()) << decoded.status();
-  if (!decoded.ok() || decoded->size() != 1) return model::Resource{};
-  return decoded->front();
-}
+using testing::Ip;
 
 model::Resource Namespace(const std::string& name, model::Labels labels) {
   model::Resource r = model::MakeResource(model::Kind::kNamespace, name);
@@ -45,9 +38,10 @@ model::Resource WithHttpPort(model::Resource endpoint, uint16_t port) {
   return endpoint;
 }
 
-// The addresses of the IP set the first ingress rule of `program` takes its source from.
-std::set<IpAddress> SourceSet(const DesiredState& state, const std::string& program) {
-  const CompiledRule& rule = state.programs.at(program).rules.at(0);
+// The addresses of the IP set ingress rule `rule` of `program` takes its source from.
+std::set<IpAddress> SourceSet(const DesiredState& state, const std::string& program,
+                              size_t rule_index = 0) {
+  const CompiledRule& rule = state.programs.at(program).rules.at(rule_index);
   auto it = state.ip_sets.find(rule.source.ip_set);
   if (it == state.ip_sets.end()) return {};
   return it->second;
@@ -68,7 +62,7 @@ TEST(KubernetesNetworkPolicy, SelectsLocalPodsOfItsNamespaceAndIsolatesThem) {
   calc.Upsert(Endpoint("devdb", kNode, "10.0.0.3", {{"role", "db"}}, "dev"));
   calc.Upsert(Endpoint("remotedb", "node-b", "10.0.0.4", {{"role", "db"}}, "prod"));
   calc.Flush();
-  calc.Upsert(Decode(kDenyDbIngress));
+  calc.Upsert(model::testing::DecodeOne(kDenyDbIngress));
   Delta delta = calc.Flush();
 
   // No rules: the selected pods are isolated for ingress (the program allows nothing) ...
@@ -103,7 +97,7 @@ TEST(KubernetesNetworkPolicy, SelectsLocalPodsOfItsNamespaceAndIsolatesThem) {
 TEST(KubernetesNetworkPolicy, IsolationPerDirection) {
   Calculator calc(kNode);
   calc.Upsert(Endpoint("a", kNode, "10.0.0.1", {{"app", "a"}}, "prod"));
-  calc.Upsert(Decode(R"(apiVersion: networking.k8s.io/v1
+  calc.Upsert(model::testing::DecodeOne(R"(apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
 metadata: {name: default-deny-all, namespace: prod}
 spec:
@@ -119,7 +113,7 @@ spec:
 
   // An egress-only policy with an allow-all rule: egress is selected (and allowed), ingress not.
   calc.Remove(model::Kind::kKubernetesNetworkPolicy, "prod", "default-deny-all");
-  calc.Upsert(Decode(R"(apiVersion: networking.k8s.io/v1
+  calc.Upsert(model::testing::DecodeOne(R"(apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
 metadata: {name: allow-all-egress, namespace: prod}
 spec:
@@ -143,7 +137,7 @@ TEST(KubernetesNetworkPolicy, PodSelectorPeersAreScopedToThePolicyNamespace) {
   calc.Upsert(Endpoint("fe1", "node-b", "10.0.1.1", {{"role", "frontend"}}, "prod"));
   calc.Upsert(Endpoint("fe2", kNode, "10.0.1.2", {{"role", "frontend"}}, "prod"));
   calc.Upsert(Endpoint("fe3", "node-b", "10.0.1.3", {{"role", "frontend"}}, "dev"));
-  calc.Upsert(Decode(R"(apiVersion: networking.k8s.io/v1
+  calc.Upsert(model::testing::DecodeOne(R"(apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
 metadata: {name: db, namespace: prod}
 spec:
@@ -180,7 +174,7 @@ TEST(KubernetesNetworkPolicy, NamespaceSelectorFollowsNamespaceLabels) {
   calc.Upsert(Endpoint("a1", "node-b", "10.0.1.1", {{"role", "client"}}, "team-a"));
   calc.Upsert(Endpoint("a2", "node-b", "10.0.1.2", {{"role", "server"}}, "team-a"));
   calc.Upsert(Endpoint("b1", "node-b", "10.0.2.1", {{"role", "client"}}, "team-b"));
-  calc.Upsert(Decode(R"(apiVersion: networking.k8s.io/v1
+  calc.Upsert(model::testing::DecodeOne(R"(apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
 metadata: {name: db, namespace: prod}
 spec:
@@ -198,10 +192,7 @@ spec:
   const DesiredState& state = calc.state();
   const PolicyProgram& program = state.programs.at("knp.prod.db.in");
   ASSERT_EQ(program.rules.size(), 3u);
-  auto members = [&](size_t rule) -> std::set<IpAddress> {
-    auto it = state.ip_sets.find(program.rules.at(rule).source.ip_set);
-    return it == state.ip_sets.end() ? std::set<IpAddress>{} : it->second;
-  };
+  auto members = [&](size_t rule) { return SourceSet(state, "knp.prod.db.in", rule); };
   // No Namespace resources yet: only the implicit name label matches.
   EXPECT_TRUE(members(0).empty());
   EXPECT_TRUE(members(1).empty());
@@ -256,7 +247,7 @@ TEST(KubernetesNetworkPolicy, NamedPortsResolvePerDestinationPod) {
   Calculator calc(kNode);
   calc.Upsert(WithHttpPort(Endpoint("web", kNode, "10.0.0.1", {{"app", "web"}}, "prod"), 8080));
   calc.Upsert(WithHttpPort(Endpoint("api", "node-b", "10.0.0.2", {{"app", "api"}}, "prod"), 9090));
-  calc.Upsert(Decode(R"(apiVersion: networking.k8s.io/v1
+  calc.Upsert(model::testing::DecodeOne(R"(apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
 metadata: {name: web, namespace: prod}
 spec:
@@ -289,7 +280,7 @@ TEST(KubernetesNetworkPolicy, NeverCollidesWithATabbyPolicyOfTheConvertedName) {
   model::Resource same_name = NamespacedPolicy("prod", "knp.default.x", "all()", {});
   same_name.policy().order = 1000;
   calc.Upsert(same_name);
-  calc.Upsert(Decode(R"(apiVersion: networking.k8s.io/v1
+  calc.Upsert(model::testing::DecodeOne(R"(apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
 metadata: {name: x, namespace: prod}
 spec: {podSelector: {}, ingress: [{}]}
@@ -318,7 +309,7 @@ TEST(KubernetesNetworkPolicy, OrderedAt1000AmongTabbyPolicies) {
     policy.policy().order = order;
     calc.Upsert(policy);
   }
-  calc.Upsert(Decode(R"(apiVersion: networking.k8s.io/v1
+  calc.Upsert(model::testing::DecodeOne(R"(apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
 metadata: {name: k, namespace: prod}
 spec: {podSelector: {}}
@@ -330,7 +321,6 @@ spec: {podSelector: {}}
                                       "np.prod.late.in", "np.prod.unordered.in"}));
 }
 
-// As calculator_test's IncrementalEqualsFromScratch, with Namespaces and Kubernetes policies.
 // An ingress named port resolves against the pods the policy selects (the only possible
 // destinations), not against every pod in the cluster.
 TEST(KubernetesNetworkPolicy, IngressNamedPortSetHoldsOnlyThePolicysPods) {
@@ -339,7 +329,7 @@ TEST(KubernetesNetworkPolicy, IngressNamedPortSetHoldsOnlyThePolicysPods) {
   calc.Upsert(WithHttpPort(Endpoint("db2", "node-b", "10.0.0.2", {{"role", "db"}}, "prod"), 5433));
   calc.Upsert(WithHttpPort(Endpoint("web", "node-b", "10.0.0.3", {{"role", "web"}}, "prod"), 80));
   calc.Upsert(WithHttpPort(Endpoint("db", "node-b", "10.0.1.1", {{"role", "db"}}, "dev"), 5434));
-  calc.Upsert(Decode(R"(apiVersion: networking.k8s.io/v1
+  calc.Upsert(model::testing::DecodeOne(R"(apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
 metadata: {name: db, namespace: prod}
 spec:
@@ -365,11 +355,8 @@ TEST(KubernetesNetworkPolicy, NamespaceLabelChangeCountsEachPeerOnce) {
   };
   add("ep1", Endpoint("ep1", kNode, "10.0.0.1", {{"role", "db"}}, "team"));
   add("ep2", Endpoint("ep2", kNode, "10.0.0.2", {{"role", "db"}}, "team"));
-  model::Rule from_blue;
-  from_blue.action = model::Action::kAllow;
-  from_blue.source.namespace_selector = "color == 'blue'";
-  from_blue.source.selector = "all()";
-  model::Resource policy = testing::GlobalPolicy("blue", "all()", {from_blue});
+  model::Resource policy =
+      testing::GlobalPolicy("blue", "all()", {testing::RuleAllowFrom("all()", "color == 'blue'")});
   policy.policy().namespace_selector = "color == 'blue'";
   add("gnp", policy);
   ASSERT_TRUE(testing::FlushMatchesFreshCalculation(calc, live, kNode));
@@ -382,6 +369,7 @@ TEST(KubernetesNetworkPolicy, NamespaceLabelChangeCountsEachPeerOnce) {
   EXPECT_EQ(calc.state().ip_sets.at(rule.source.ip_set), std::set<IpAddress>{Ip("10.0.0.1")});
 }
 
+// As calculator_test's IncrementalEqualsFromScratch, with Namespaces and Kubernetes policies.
 TEST(KubernetesNetworkPolicy, IncrementalEqualsFromScratch) {
   std::mt19937 random(4242);
   auto pick = [&](const auto& items) { return items[random() % items.size()]; };
@@ -475,11 +463,8 @@ TEST(KubernetesNetworkPolicy, IncrementalEqualsFromScratch) {
         continue;
       }
       const std::vector<std::string> namespace_selectors = {"k == 'a'", "k == 'b'", "has(k)"};
-      model::Rule rule;
-      rule.action = model::Action::kAllow;
-      rule.source.namespace_selector = pick(namespace_selectors);
-      rule.source.selector = "all()";
-      model::Resource r = testing::GlobalPolicy(name, "all()", {rule});
+      model::Resource r = testing::GlobalPolicy(
+          name, "all()", {testing::RuleAllowFrom("all()", pick(namespace_selectors))});
       r.policy().namespace_selector = pick(namespace_selectors);
       live[key] = r;
       incremental.Upsert(r);

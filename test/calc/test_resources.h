@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "base/ip.h"
 #include "model/resources.h"
 
 namespace tabby::calc::testing {
@@ -25,10 +26,15 @@ inline model::Resource Endpoint(const std::string& name, const std::string& node
   return r;
 }
 
-inline model::Rule RuleAllowFrom(const std::string& selector) {
+inline IpAddress Ip(const char* text) { return *IpAddress::Parse(text); }
+
+// Allows sources that `selector` picks; with `namespace_selector`, in the namespaces it picks.
+inline model::Rule RuleAllowFrom(const std::string& selector,
+                                 const std::string& namespace_selector = "") {
   model::Rule rule;
   rule.action = model::Action::kAllow;
   rule.source.selector = selector;
+  rule.source.namespace_selector = namespace_selector;
   return rule;
 }
 

@@ -14,6 +14,7 @@
 
 #include "datastore/resource_store.h"
 #include "ipam/block.h"
+#include "ipam/ipam_testing.h"  // test/ipam
 
 namespace tabby::cni {
 namespace {
@@ -70,25 +71,12 @@ class PluginTest : public ::testing::Test {
   std::unique_ptr<datastore::Datastore> Store() { return *datastore::Open(url_); }
 
   // Addresses allocated in all IPAM blocks.
-  size_t Allocated() {
-    auto store = Store();
-    auto blocks = store->List(ipam::kBlockPrefix);
-    EXPECT_TRUE(blocks.ok()) << blocks.status();
-    size_t count = 0;
-    for (const auto& kv : blocks.ok() ? blocks->items : std::vector<datastore::KeyValue>{}) {
-      auto block = ipam::DecodeBlock(kv.value);
-      if (block.ok()) count += block->allocations.size();
-    }
-    return count;
-  }
+  size_t Allocated() { return ipam::testing::CountAllocations(*Store()); }
 
   void AddPool(const std::string& name, const std::string& cidr, int block_size = 0) {
     auto store = Store();
     datastore::ResourceStore resources(*store);
-    model::Resource pool = model::MakeResource(model::Kind::kIPPool, name);
-    pool.ip_pool().cidr = cidr;
-    pool.ip_pool().block_size = block_size;
-    auto applied = resources.Apply(pool);
+    auto applied = resources.Apply(ipam::testing::PoolResource(name, cidr, block_size));
     ASSERT_TRUE(applied.ok()) << applied.status();
   }
 

@@ -1,26 +1,16 @@
 // tabbyctl run in-process (ctl::RunCtl) against a SQLite datastore in a temporary directory.
 #include "ctl/ctl.h"
 
-#include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include <filesystem>
-#include <fstream>
-#include <map>
-#include <sstream>
-
 #include "ctl_fixture.h"
 #include "datastore/forwarding_datastore.h"
-#include "datastore/resource_store.h"
 #include "model/codec.h"
-#include "support/temp_dir.h"
 
 namespace tabby::ctl {
 namespace {
 
-using model::Kind;
-using model::Resource;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;

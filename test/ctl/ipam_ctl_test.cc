@@ -6,6 +6,7 @@
 #include "ctl_fixture.h"
 #include "ipam/block.h"
 #include "ipam/block_allocator.h"
+#include "ipam/ipam_testing.h"  // test/ipam
 
 namespace tabby::ctl {
 namespace {
@@ -49,23 +50,15 @@ class IpamCtlTest : public CtlTest {
     EXPECT_TRUE(store.ok()) << store.status();
     if (!store.ok()) return "";
     ipam::BlockAllocator allocator(**store, SystemClock::Get());
-    ipam::AllocationRequest request;
-    request.handle = handle;
-    request.node = node;
-    request.attributes = {{"namespace", "default"}, {"workload", handle}};
-    auto addresses = allocator.Allocate(request);
+    auto addresses = allocator.Allocate(ipam::testing::Request(handle, node));
     EXPECT_TRUE(addresses.ok()) << addresses.status();
     return addresses.ok() ? addresses->at(0).ToString() : "";
   }
 
   size_t Allocated() {
     auto store = datastore::Open(url_);
-    EXPECT_TRUE(store.ok());
-    auto blocks = (*store)->List(ipam::kBlockPrefix);
-    EXPECT_TRUE(blocks.ok());
-    size_t count = 0;
-    for (const auto& kv : blocks->items) count += ipam::DecodeBlock(kv.value)->allocations.size();
-    return count;
+    EXPECT_TRUE(store.ok()) << store.status();
+    return store.ok() ? ipam::testing::CountAllocations(**store) : 0;
   }
 };
 

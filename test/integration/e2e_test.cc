@@ -95,7 +95,7 @@ spec:
 }
 
 TEST_F(EndToEnd, OrderDenyBeforeAllowAndPassToProfile) {
-  AddWorkload("a", "app=client", "");
+  AddWorkload("a", "app=client");
   AddWorkload("b", "app=server");
   Apply(R"(
 apiVersion: projectcalico.org/v3
@@ -147,7 +147,7 @@ spec:
 
 TEST_F(EndToEnd, NamedPortsAndPortRanges) {
   AddWorkload("a", "app=client");
-  AddWorkload("b", "app=server", "web:TCP:81,dns:UDP:80");
+  AddWorkload("b", "app=server", {.ports = "web:TCP:81,dns:UDP:80"});
   Apply(R"(
 apiVersion: projectcalico.org/v3
 kind: GlobalNetworkPolicy
@@ -281,20 +281,7 @@ TEST_F(EndToEnd, FailClosedWhileTheAgentIsDown) {
   AddWorkload("a", "app=a");
   agent_->Stop();
   // A workload wired while no agent runs: its interface is unknown to the firewall.
-  TestWorkload& b = workloads_["b"];
-  b.name = b.pod = "b";
-  b.namespace_name = "e2e";
-  auto netns = ScopedNetns::Create();
-  ASSERT_TRUE(netns.ok());
-  b.netns = std::make_unique<ScopedNetns>(std::move(*netns));
-  CommandResult added = Cni("ADD", b, ";TABBY_LABELS=app=b", false, /*wait_for_agent=*/false);
-  ASSERT_TRUE(added.ok()) << added.Describe();
-  b.ipv4 = json::parse(added.out)["ips"][0]["address"].get<std::string>();
-  b.ipv4 = b.ipv4.substr(0, b.ipv4.find('/'));
-  auto server = b.netns->Start({TABBY_PROBE, "serve", "--tcp", "80"});
-  ASSERT_TRUE(server.ok());
-  b.server = std::move(*server);
-  ASSERT_TRUE(b.server->WaitForOutput("ready", seconds(10)));
+  ASSERT_NO_FATAL_FAILURE(AddWorkload("b", "app=b", {.wait_for_agent = false}));
   EXPECT_FALSE(Reach("a", "b"));
   EXPECT_FALSE(Reach("b", "a"));
   StartAgent();
@@ -374,7 +361,7 @@ TEST_F(EndToEnd, EachOwnedBlockHasABlackholeRouteAndEachWorkloadItsOwn) {
   ASSERT_TRUE(nodes.ok()) << nodes.Describe();
   EXPECT_NE(nodes.out.find(kNode), std::string::npos) << nodes.out;
 
-  TestWorkload& a = AddWorkload("a", "app=a", "", /*ipv6=*/true);
+  TestWorkload& a = AddWorkload("a", "app=a", {.ipv6 = true});
   AddWorkload("b", "app=b");
   EXPECT_TRUE(Reach("a", "b"));
   auto routes = [&](const std::string& family) {
@@ -416,9 +403,9 @@ spec: {defaultEndpointPolicy: Deny}
 }
 
 TEST_F(EndToEnd, Ipv6) {
-  AddWorkload("a", "app=client", "", /*ipv6=*/true);
-  AddWorkload("b", "app=server", "", /*ipv6=*/true);
-  AddWorkload("c", "app=other", "", /*ipv6=*/true);
+  AddWorkload("a", "app=client", {.ipv6 = true});
+  AddWorkload("b", "app=server", {.ipv6 = true});
+  AddWorkload("c", "app=other", {.ipv6 = true});
   ASSERT_FALSE(workloads_["b"].ipv6.empty());
   EXPECT_TRUE(WaitFor([&] { return Reach("a", "b", 80, "--tcp", true); }, seconds(10)));
   Apply(R"(

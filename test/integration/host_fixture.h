@@ -36,6 +36,15 @@ struct TestWorkload {
   std::unique_ptr<ChildProcess> server;
 };
 
+// How HostFixture::AddWorkload wires a workload.
+struct WorkloadOptions {
+  std::string ports;  // TABBY_PORTS, e.g. "web:TCP:81,dns:UDP:53"
+  bool ipv6 = false;
+  std::string namespace_name = "e2e";
+  std::string pod;             // default: the test's name for the workload
+  bool wait_for_agent = true;  // ADD waits until the agent has programmed the workload
+};
+
 // One host in a network namespace, its own datastore and agent; workloads added through the CNI
 // plugin as a runtime would. Everything is removed again in TearDown, also after a failure.
 class HostFixture : public ::testing::Test {
@@ -79,7 +88,7 @@ spec: {cidr: "fd70::/120", blockSize: 122}
     agent_ = std::move(*agent);
   }
 
-  CommandResult Ctl(std::vector<std::string> args, const std::string& stdin_file = "") {
+  CommandResult Ctl(std::vector<std::string> args) {
     args.insert(args.begin(), TABBYCTL);
     CommandOptions options;
     options.env = {"TABBY_DATASTORE=" + url_};
@@ -129,20 +138,19 @@ spec: {cidr: "fd70::/120", blockSize: 122}
   }
 
   // Adds a workload through the CNI plugin and starts a probe server in it. `name` is how the
-  // test refers to it; the pod is called `pod` (default: `name`) in `namespace_name`.
+  // test refers to it.
   TestWorkload& AddWorkload(const std::string& name, const std::string& labels,
-                            const std::string& ports = "", bool ipv6 = false,
-                            const std::string& namespace_name = "e2e", std::string pod = "") {
+                            const WorkloadOptions& options = {}) {
     TestWorkload& w = workloads_[name];
     w.name = name;
-    w.namespace_name = namespace_name;
-    w.pod = pod.empty() ? name : pod;
+    w.namespace_name = options.namespace_name;
+    w.pod = options.pod.empty() ? name : options.pod;
     auto netns = ScopedNetns::Create();
     EXPECT_TRUE(netns.ok()) << netns.status();
     w.netns = std::make_unique<ScopedNetns>(std::move(*netns));
     std::string args = ";TABBY_LABELS=" + labels;
-    if (!ports.empty()) args += ";TABBY_PORTS=" + ports;
-    CommandResult added = Cni("ADD", w, args, ipv6);
+    if (!options.ports.empty()) args += ";TABBY_PORTS=" + options.ports;
+    CommandResult added = Cni("ADD", w, args, options.ipv6, options.wait_for_agent);
     EXPECT_TRUE(added.ok()) << added.Describe() << added.out;
     nlohmann::json result = nlohmann::json::parse(added.out, nullptr, false);
     EXPECT_FALSE(result.is_discarded()) << added.out;

@@ -56,6 +56,11 @@ const std::vector<Pod>& AllPods() {
   return pods;
 }
 
+// How the matrices below key a cell.
+std::string CellKey(const std::string& from, const std::string& to, const std::string& port) {
+  return fmt::format("{} {} {}", from, to, port);
+}
+
 class NetpolConformance : public HostFixture {
  protected:
   void SetUp() override {
@@ -65,10 +70,11 @@ class NetpolConformance : public HostFixture {
     for (const Pod& pod : AllPods()) {
       std::string web = pod.name == "c" ? "81" : "80";
       AddWorkload(pod.id(), "pod=" + pod.name,
-                  "serve-80-tcp:TCP:80,serve-81-tcp:TCP:81,serve-80-udp:UDP:80,"
-                  "serve-81-udp:UDP:81,web:TCP:" +
-                      web,
-                  /*ipv6=*/false, pod.ns, pod.name);
+                  {.ports = "serve-80-tcp:TCP:80,serve-81-tcp:TCP:81,serve-80-udp:UDP:80,"
+                            "serve-81-udp:UDP:81,web:TCP:" +
+                            web,
+                   .namespace_name = pod.ns,
+                   .pod = pod.name});
       if (HasFailure()) return;
     }
     // With no policy, everything reaches everything (checked here once for every case).
@@ -137,7 +143,7 @@ metadata:
       std::istringstream lines(probes[i]->out());
       std::string to, port, verdict;
       while (lines >> to >> port >> verdict) {
-        measured[fmt::format("{} {} {}", AllPods()[i].id(), to, port)] = verdict == "ok";
+        measured[CellKey(AllPods()[i].id(), to, port)] = verdict == "ok";
       }
     }
     return measured;
@@ -155,8 +161,7 @@ metadata:
     const auto& names = matrix["workloads"];
     for (size_t row = 0; row < names.size(); ++row) {
       for (size_t column = 0; column < names.size(); ++column) {
-        analysed[fmt::format("{} {} {}", names[row].get<std::string>(),
-                             names[column].get<std::string>(), port.id())] =
+        analysed[CellKey(names[row], names[column], port.id())] =
             matrix["allowed"][row][column].get<bool>();
       }
     }
@@ -190,7 +195,7 @@ metadata:
       bool mismatch = false;
       auto lookup = [&](const std::map<std::string, bool>& m, const Pod& from,
                         const Pod& to) -> std::optional<bool> {
-        auto it = m.find(fmt::format("{} {} {}", from.id(), to.id(), port.id()));
+        auto it = m.find(CellKey(from.id(), to.id(), port.id()));
         if (it == m.end()) return std::nullopt;
         return it->second;
       };

@@ -4,8 +4,6 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include <set>
-
 #include "datastore/forked_children.h"
 #include "ipam/ipam_fixture.h"
 

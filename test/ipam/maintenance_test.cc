@@ -155,7 +155,7 @@ TEST_F(IpamMaintenanceTest, AllocatorsKilledAtRandomPointsLeakNothingThatCannotB
   AddPool("pool", "10.71.0.0/20", 28);
   store_.reset();
   allocator_.reset();
-  std::mt19937 random(testing::UnitTest::GetInstance()->random_seed());
+  std::mt19937 random(::testing::UnitTest::GetInstance()->random_seed());
   for (int round = 0; round < 6; ++round) {
     std::fflush(nullptr);
     pid_t pid = fork();

@@ -22,11 +22,7 @@ class PoolGuardTest : public IpamTest {
     datastore::ResourceStore resources(store);
     PoolGuard guard(store);
     resources.Guard(model::Kind::kIPPool, guard);
-    model::Resource pool = model::MakeResource(model::Kind::kIPPool, name);
-    pool.ip_pool().cidr = cidr;
-    pool.ip_pool().block_size = block_size;
-    pool.ip_pool().disabled = disabled;
-    return resources.Apply(pool).status();
+    return resources.Apply(testing::PoolResource(name, cidr, block_size, disabled)).status();
   }
   absl::Status WritePool(const std::string& name, const std::string& cidr, int block_size = 0,
                          bool disabled = false) {

@@ -9,7 +9,6 @@
 #include <string>
 #include <vector>
 
-#include "base/status_macros.h"
 #include "model/codec.h"
 #include "model/decode_helpers.h"  // test/model
 #include "model/validate.h"

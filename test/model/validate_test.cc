@@ -9,11 +9,13 @@
 
 #include "base/status_macros.h"
 #include "model/codec.h"
+#include "model/decode_helpers.h"  // test/model
 #include "model/kubernetes.h"
 
 namespace tabby::model {
 namespace {
 
+using testing::DecodeOne;
 using ::testing::HasSubstr;
 
 // Each case's YAML marks the line the error must name with "# <".
@@ -43,13 +45,6 @@ void ExpectInvalid(const Case& c) {
 
 void ExpectAllInvalid(const std::vector<Case>& cases) {
   for (const Case& c : cases) ExpectInvalid(c);
-}
-
-Resource DecodeValid(std::string_view yaml) {
-  absl::StatusOr<std::vector<Resource>> decoded = DecodeDocuments(yaml, "v.yaml");
-  EXPECT_TRUE(decoded.ok()) << decoded.status() << "\n" << yaml;
-  if (!decoded.ok() || decoded->size() != 1) return Resource{};
-  return decoded->front();
 }
 
 std::string Pool(std::string_view spec) {
@@ -131,17 +126,16 @@ TEST(ValidateIPPool, Rules) {
 }
 
 TEST(ValidateIPPool, DefaultsAndEdges) {
-  IPPoolSpec v4 = DecodeValid(Pool("  cidr: 10.0.0.0/16\n")).ip_pool();
+  IPPoolSpec v4 = DecodeOne(Pool("  cidr: 10.0.0.0/16\n")).ip_pool();
   EXPECT_EQ(v4.block_size, 26);
-  IPPoolSpec v6 = DecodeValid(Pool("  cidr: fd00:1::/64\n")).ip_pool();
+  IPPoolSpec v6 = DecodeOne(Pool("  cidr: fd00:1::/64\n")).ip_pool();
   EXPECT_EQ(v6.block_size, 122);
   // A disabled pool may be smaller than a block (Calico).
-  EXPECT_TRUE(DecodeValid(Pool("  cidr: 10.0.0.0/28\n  disabled: true\n")).ip_pool().disabled);
-  EXPECT_EQ(DecodeValid(Pool("  cidr: 10.0.0.0/16\n  blockSize: 32\n")).ip_pool().block_size, 32);
-  EXPECT_EQ(DecodeValid(Pool("  cidr: 10.0.0.0/16\n  allowedUses: [LoadBalancer]\n"))
-                .ip_pool()
-                .vxlan_mode,
-            "Never");
+  EXPECT_TRUE(DecodeOne(Pool("  cidr: 10.0.0.0/28\n  disabled: true\n")).ip_pool().disabled);
+  EXPECT_EQ(DecodeOne(Pool("  cidr: 10.0.0.0/16\n  blockSize: 32\n")).ip_pool().block_size, 32);
+  EXPECT_EQ(
+      DecodeOne(Pool("  cidr: 10.0.0.0/16\n  allowedUses: [LoadBalancer]\n")).ip_pool().vxlan_mode,
+      "Never");
 }
 
 TEST(ValidateMetadata, Rules) {
@@ -201,11 +195,11 @@ TEST(ValidateMetadata, Rules) {
 }
 
 TEST(ValidateMetadata, Accepted) {
-  Resource np = DecodeValid(
+  Resource np = DecodeOne(
       "apiVersion: tabby.dev/v1\nkind: NetworkPolicy\nmetadata:\n  name: knp.default.a.b\n");
   EXPECT_EQ(np.metadata.namespace_name, "default");  // defaulted like kubectl
-  DecodeValid("apiVersion: tabby.dev/v1\nkind: GlobalNetworkPolicy\nmetadata:\n  name: tier.x\n");
-  Resource labelled = DecodeValid(R"(apiVersion: tabby.dev/v1
+  DecodeOne("apiVersion: tabby.dev/v1\nkind: GlobalNetworkPolicy\nmetadata:\n  name: tier.x\n");
+  Resource labelled = DecodeOne(R"(apiVersion: tabby.dev/v1
 kind: Profile
 metadata:
   name: a.b-c
@@ -217,8 +211,8 @@ metadata:
     Example.COM/Mixed-Case: "any value: with spaces\nand lines"
 )");
   EXPECT_EQ(labelled.metadata.labels.at("empty"), "");
-  EXPECT_EQ(DecodeValid("apiVersion: tabby.dev/v1\nkind: WorkloadEndpoint\nmetadata:\n"
-                        "  name: node.1-cni-my_container-eth0\nspec: {node: node.1}\n")
+  EXPECT_EQ(DecodeOne("apiVersion: tabby.dev/v1\nkind: WorkloadEndpoint\nmetadata:\n"
+                      "  name: node.1-cni-my_container-eth0\nspec: {node: node.1}\n")
                 .metadata.name,
             "node.1-cni-my_container-eth0");
 }
@@ -365,7 +359,7 @@ TEST(ValidatePolicy, RuleRules) {
 }
 
 TEST(ValidatePolicy, Defaults) {
-  auto types = [](std::string_view spec) { return DecodeValid(Gnp(spec)).policy().types; };
+  auto types = [](std::string_view spec) { return DecodeOne(Gnp(spec)).policy().types; };
   using Types = std::vector<PolicyType>;
   EXPECT_EQ(types("  selector: all()\n"), Types{PolicyType::kIngress});
   EXPECT_EQ(types("  ingress: [{action: Allow}]\n"), Types{PolicyType::kIngress});
@@ -376,12 +370,12 @@ TEST(ValidatePolicy, Defaults) {
             Types{PolicyType::kIngress});  // explicit types are kept
   EXPECT_EQ(types("  types: [egress, INGRESS]\n"),
             (Types{PolicyType::kEgress, PolicyType::kIngress}));
-  PolicySpec spec = DecodeValid(Gnp("  order: 5\n")).policy();
+  PolicySpec spec = DecodeOne(Gnp("  order: 5\n")).policy();
   EXPECT_EQ(spec.tier, "default");
   EXPECT_EQ(spec.order, 5.0);
-  EXPECT_EQ(DecodeValid(Gnp("  tier: default\n")).policy().tier, "default");
+  EXPECT_EQ(DecodeOne(Gnp("  tier: default\n")).policy().tier, "default");
   // Actions in any case, stored canonical; nets canonical.
-  Rule rule = DecodeValid(IngressRule("action: PASS\n    source: {nets: [\"FD00::1\"]}\n"))
+  Rule rule = DecodeOne(IngressRule("action: PASS\n    source: {nets: [\"FD00::1\"]}\n"))
                   .policy()
                   .ingress[0];
   EXPECT_EQ(rule.action, Action::kPass);
@@ -474,14 +468,14 @@ TEST(ValidateClusterConfiguration, Rules) {
        "spec.logPrefix", "invalid logPrefix"},
   });
   ClusterConfigurationSpec defaults =
-      DecodeValid(
+      DecodeOne(
           "apiVersion: tabby.dev/v1\nkind: ClusterConfiguration\nmetadata:\n"
           "  name: default\n")
           .cluster_configuration();
   EXPECT_EQ(defaults.default_endpoint_policy, "Allow");
   EXPECT_EQ(defaults.log_prefix, "tabby-packet");
-  EXPECT_EQ(DecodeValid("apiVersion: tabby.dev/v1\nkind: ClusterConfiguration\nmetadata:\n"
-                        "  name: default\nspec: {defaultEndpointPolicy: deny}\n")
+  EXPECT_EQ(DecodeOne("apiVersion: tabby.dev/v1\nkind: ClusterConfiguration\nmetadata:\n"
+                      "  name: default\nspec: {defaultEndpointPolicy: deny}\n")
                 .cluster_configuration()
                 .default_endpoint_policy,
             "Deny");
@@ -708,7 +702,7 @@ TEST(ValidateKubernetesNetworkPolicy, NamesAndLimits) {
 }
 
 TEST(ValidateKubernetesNetworkPolicy, AcceptsWhatKubernetesAccepts) {
-  Resource r = DecodeValid(Knp(R"(  podSelector: {}
+  Resource r = DecodeOne(Knp(R"(  podSelector: {}
   ingress:
   - from:
     - ipBlock:
@@ -749,8 +743,8 @@ TEST(ValidateNamespace, Rules) {
       {"apiVersion: v1\nkind: Namespace\nmetadata:\n  name: a\nspec:\n  phase: Active # <\n",
        "spec.phase", "unknown field \"phase\" (known fields: finalizers)"},
   });
-  EXPECT_EQ(DecodeValid("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: a\nspec:\n"
-                        "  finalizers: [kubernetes, example.com/cleanup]\n")
+  EXPECT_EQ(DecodeOne("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: a\nspec:\n"
+                      "  finalizers: [kubernetes, example.com/cleanup]\n")
                 .namespace_spec()
                 .finalizers,
             (std::vector<std::string>{"kubernetes", "example.com/cleanup"}));

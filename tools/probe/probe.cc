@@ -480,7 +480,6 @@ struct CommonOptions {
   int timeout_ms = kDefaultTimeoutMs;
   std::string source;
   int seconds = 5;
-  int port = 0;
   std::vector<std::string> positional;
   std::string protocol;  // "tcp" or "udp"
 };
@@ -495,12 +494,11 @@ std::optional<CommonOptions> ParseCommon(const std::vector<std::string>& args) {
     };
     if (a == "--tcp" || a == "--udp") {
       o.protocol = a.substr(2);
-    } else if (a == "--timeout-ms" || a == "--seconds" || a == "--port") {
+    } else if (a == "--timeout-ms" || a == "--seconds") {
       auto v = value();
-      auto n =
-          v ? ParseInt(*v, a == "--port" ? 1 : 0, a == "--port" ? 65535 : 3600000) : std::nullopt;
+      auto n = v ? ParseInt(*v, 0, 3600000) : std::nullopt;
       if (!n) return std::nullopt;
-      (a == "--timeout-ms" ? o.timeout_ms : a == "--seconds" ? o.seconds : o.port) = *n;
+      (a == "--timeout-ms" ? o.timeout_ms : o.seconds) = *n;
     } else if (a == "--source") {
       auto v = value();
       if (!v) return std::nullopt;
