@@ -1,6 +1,7 @@
 #include "agent/agent.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <poll.h>
 #include <spdlog/spdlog.h>
 
@@ -72,7 +73,11 @@ void Agent::MaybeCollectIpamGarbage() {
     spdlog::warn("agent: IPAM check: {}", MessageOf(report.status()));
     return;
   }
-  if (report->clean()) return;
+  for (const auto& problem : report->endpoint_problems) {
+    spdlog::warn("agent: IPAM: address {} of workload endpoint {}: {} (see tabbyctl ipam check)",
+                 problem.address.ToString(), fmt::join(problem.endpoints, ", "), problem.reason);
+  }
+  if (!report->repairable()) return;
   auto summary = ipam::RepairIpam(store_, *report);
   if (!summary.ok()) {
     spdlog::warn("agent: IPAM repair: {}", MessageOf(summary.status()));
@@ -211,6 +216,15 @@ absl::Status Agent::FollowWatch(datastore::Revision from, const std::atomic<bool
 
 absl::Status Agent::Run(const std::atomic<bool>& stop) {
   RETURN_IF_ERROR(MakeDirectories(options_.state_dir));
+  // One agent per node: two would interleave their transactions (duplicated rules) and fight
+  // over routes. The state directory is the node's, so its lock says who runs.
+  auto lock = LockPidFile(options_.state_dir + "/tabbyd.lock");
+  if (!lock.ok()) {
+    return absl::FailedPreconditionError(
+        fmt::format("another tabbyd is running for this node: {}; stop it first (an agent for "
+                    "another node on this machine needs its own --state-dir)",
+                    MessageOf(lock.status())));
+  }
   absl::Duration backoff = options_.retry_interval;
   while (!stop.load()) {
     auto revision = Resync();

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -62,6 +63,27 @@ absl::Status MakeDirectories(const std::string& path, unsigned mode) {
     }
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<UniqueFd> LockPidFile(const std::string& path) {
+  UniqueFd fd(open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+  if (!fd.valid()) return ErrnoError("cannot open", path, errno);
+  if (flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
+    int err = errno;
+    if (err != EWOULDBLOCK) return ErrnoError("cannot lock", path, err);
+    char holder[32] = {};
+    ssize_t n = pread(fd.get(), holder, sizeof(holder) - 1, 0);
+    std::string pid = n > 0 ? std::string(holder, static_cast<size_t>(n)) : "";
+    while (!pid.empty() && (pid.back() == '\n' || pid.back() == ' ')) pid.pop_back();
+    return absl::FailedPreconditionError(
+        fmt::format("{} is locked by another process (pid {})", path, pid.empty() ? "?" : pid));
+  }
+  std::string pid = fmt::format("{}\n", getpid());
+  if (ftruncate(fd.get(), 0) != 0 ||
+      pwrite(fd.get(), pid.data(), pid.size(), 0) != static_cast<ssize_t>(pid.size())) {
+    return ErrnoError("cannot write", path, errno);
+  }
+  return fd;
 }
 
 }  // namespace tabby

@@ -62,11 +62,24 @@ class Call {
     return PluginOutput{0, std::move(stdout_text), ""};
   }
 
-  std::string Node() const {
-    if (!conf().nodename.empty()) return conf().nodename;
-    if (auto node = env_.getenv("TABBY_NODE"); node && !node->empty()) return *node;
-    return env_.hostname;
+  // The node this host runs as; checked before anything is written (an invalid name would
+  // otherwise leave a block claimed for a node that can never record an endpoint).
+  std::optional<CniError> ResolveNode() {
+    absl::StatusOr<std::string> node;
+    ErrorCode code = ErrorCode::kInvalidEnvironment;
+    if (!conf().nodename.empty()) {
+      node = model::ResolveNodeName(conf().nodename, "the network configuration's nodename", "");
+      code = ErrorCode::kInvalidConfig;
+    } else if (auto env = env_.getenv("TABBY_NODE"); env && !env->empty()) {
+      node = model::ResolveNodeName(*env, "$TABBY_NODE", "");
+    } else {
+      node = model::ResolveNodeName("", "", env_.hostname);
+    }
+    if (!node.ok()) return CniError{code, std::string(MessageOf(node.status())), ""};
+    node_ = *node;
+    return std::nullopt;
   }
+  const std::string& Node() const { return node_; }
 
   std::string DatastoreUrl() const {
     if (!conf().datastore.empty()) return conf().datastore;
@@ -96,28 +109,84 @@ class Call {
     return model::WorkloadEndpointName(Node(), conf().orchestrator, identity.workload, inv_.ifname);
   }
 
+  // The host end of this attachment's veth pair: named from what identifies the attachment
+  // (container id + interface), so that every command finds it from CNI_CONTAINERID and
+  // CNI_IFNAME alone, whatever CNI_ARGS it was given.
+  std::string HostIfname() const { return HostInterfaceName(inv_.container_id, inv_.ifname); }
+
+  model::Resource MakeEndpoint(const WorkloadIdentity& identity) const {
+    model::Resource endpoint = model::MakeResource(model::Kind::kWorkloadEndpoint,
+                                                   EndpointName(identity), identity.namespace_name);
+    endpoint.metadata.labels = identity.labels;
+    endpoint.metadata.annotations = {{kNetworkAnnotation, conf().name},
+                                     {ipam::kHandleAnnotation, Handle()},
+                                     {kNetnsAnnotation, inv_.netns}};
+    auto& spec = endpoint.workload_endpoint();
+    spec.orchestrator = conf().orchestrator;
+    spec.workload = identity.workload;
+    spec.node = Node();
+    spec.container_id = inv_.container_id;
+    spec.pod = identity.workload;
+    spec.endpoint = inv_.ifname;
+    if (conf().assign_ipv4) spec.ipv4_gateway = kIpv4Gateway;
+    if (conf().assign_ipv6) spec.ipv6_gateway = kIpv6Gateway;
+    spec.profiles = identity.profiles;
+    spec.interface_name = HostIfname();
+    spec.ports = identity.ports;
+    return endpoint;
+  }
+
+  // "<namespace>/<name>": how the IPAM handle records the endpoint that uses its addresses.
+  static std::string EndpointRef(const model::Resource& endpoint) {
+    return fmt::format("{}/{}", endpoint.metadata.namespace_name, endpoint.metadata.name);
+  }
+
   PluginOutput Add() {
     WorkloadIdentity identity;
     if (auto error = ResolveIdentity(inv_, identity)) return Fail(*error);
+    if (auto error = ResolveNode()) return Fail(*error);
+    // Everything the endpoint will say is checked before the first datastore write.
+    model::Resource endpoint = MakeEndpoint(identity);
+    model::ApplyDefaults(endpoint);
+    if (absl::Status valid = model::Validate(endpoint); !valid.ok()) {
+      return Fail({ErrorCode::kInvalidConfig, "the workload endpoint would be invalid",
+                   std::string(MessageOf(valid))});
+    }
     if (!env_.network->NetnsExists(inv_.netns)) {
       return Fail({ErrorCode::kInvalidEnvironment,
                    fmt::format("CNI_NETNS {} does not exist", inv_.netns), ""});
     }
     if (auto error = Connect()) return Fail(*error);
-    std::string node = Node();
 
     ipam::BlockAllocator allocator(*store_, SystemClock::Get());
     ipam::AllocationRequest request;
     request.handle = Handle();
-    request.node = node;
+    request.node = Node();
     request.attributes = {{"namespace", identity.namespace_name},
                           {"workload", identity.workload},
                           {"containerID", inv_.container_id},
                           {"network", conf().name}};
+    request.handle_attributes = {{ipam::kHandleEndpointAttribute, EndpointRef(endpoint)},
+                                 {ipam::kHandleInterfaceAttribute, HostIfname()}};
     request.ipv4 = conf().assign_ipv4;
     request.ipv6 = conf().assign_ipv6;
     request.ipv4_pools = conf().ipv4_pools;
     request.ipv6_pools = conf().ipv6_pools;
+    // This container's interface may be attached already (a retried ADD gets what it had). If
+    // it is attached as another workload, the runtime must DEL it first: nothing here may touch
+    // the live attachment, and the undo below releases only what this call allocated.
+    auto held = allocator.Lookup(request.handle);
+    if (!held.ok()) return Fail(FromStatus(held.status(), "cannot read the IPAM handle"));
+    if (auto owner = held->attributes.find(ipam::kHandleEndpointAttribute);
+        !held->addresses.empty() && owner != held->attributes.end() &&
+        owner->second != EndpointRef(endpoint)) {
+      return Fail({ErrorCode::kInternal,
+                   fmt::format("interface {} of container {} is already attached as workload "
+                               "endpoint {}: DEL it before adding it again",
+                               inv_.ifname, inv_.container_id, owner->second),
+                   ""});
+    }
+    const bool held_before = !held->addresses.empty();
     auto addresses = allocator.Allocate(request);
     if (!addresses.ok()) {
       CniError error = FromStatus(addresses.status(), "cannot allocate an address");
@@ -126,13 +195,15 @@ class Call {
       }
       return Fail(error);
     }
-    auto undo_ipam = [&]() { (void)allocator.ReleaseHandle(request.handle); };
+    auto undo_ipam = [&]() {
+      if (!held_before) (void)allocator.ReleaseHandle(request.handle);
+    };
 
     WorkloadWiring wiring;
     wiring.owner = inv_.container_id;
     wiring.netns_path = inv_.netns;
     wiring.container_ifname = inv_.ifname;
-    wiring.host_ifname = HostInterfaceName(identity.namespace_name, identity.workload, inv_.ifname);
+    wiring.host_ifname = HostIfname();
     wiring.mtu = conf().mtu > 0 ? conf().mtu : 1500;
     for (const auto& a : *addresses) wiring.addresses.push_back(IpNetwork::Host(a));
     std::sort(wiring.addresses.begin(), wiring.addresses.end(),
@@ -145,26 +216,9 @@ class Call {
                    std::string(MessageOf(wired.status()))});
     }
 
-    model::Resource endpoint = model::MakeResource(model::Kind::kWorkloadEndpoint,
-                                                   EndpointName(identity), identity.namespace_name);
-    endpoint.metadata.labels = identity.labels;
-    endpoint.metadata.annotations = {{kNetworkAnnotation, conf().name},
-                                     {ipam::kHandleAnnotation, request.handle},
-                                     {kNetnsAnnotation, inv_.netns}};
     auto& spec = endpoint.workload_endpoint();
-    spec.orchestrator = conf().orchestrator;
-    spec.workload = identity.workload;
-    spec.node = node;
-    spec.container_id = inv_.container_id;
-    spec.pod = identity.workload;
-    spec.endpoint = inv_.ifname;
     for (const auto& a : wiring.addresses) spec.ip_networks.push_back(a.ToString());
-    if (conf().assign_ipv4) spec.ipv4_gateway = kIpv4Gateway;
-    if (conf().assign_ipv6) spec.ipv6_gateway = kIpv6Gateway;
-    spec.profiles = identity.profiles;
-    spec.interface_name = wiring.host_ifname;
     spec.mac = wired->container_mac;
-    spec.ports = identity.ports;
     datastore::ResourceStore resources(*store_);
     auto stored = resources.Apply(endpoint);
     if (!stored.ok()) {
@@ -230,28 +284,48 @@ class Call {
     return result.dump(2);
   }
 
-  // The endpoint recorded for this container, if any.
+  // The endpoint this attachment recorded, if it still exists and still belongs to this
+  // container and interface. Found through the IPAM handle, which is keyed by container id +
+  // interface and names the endpoint; a handle written before it named one (or already released)
+  // falls back to the name CNI_ARGS give.
   absl::StatusOr<std::optional<model::Resource>> FindEndpoint(const WorkloadIdentity& identity) {
+    ipam::BlockAllocator allocator(*store_, SystemClock::Get());
+    ASSIGN_OR_RETURN(ipam::HeldAddresses held, allocator.Lookup(Handle()));
+    datastore::ResourceId id{model::Kind::kWorkloadEndpoint, identity.namespace_name,
+                             Node().empty() ? "" : EndpointName(identity)};
+    if (auto ref = held.attributes.find(ipam::kHandleEndpointAttribute);
+        ref != held.attributes.end()) {
+      size_t slash = ref->second.find('/');
+      id.namespace_name = ref->second.substr(0, slash);
+      id.name = slash == std::string::npos ? "" : ref->second.substr(slash + 1);
+    }
+    if (id.name.empty()) return std::optional<model::Resource>();
     datastore::ResourceStore resources(*store_);
-    return resources.Get(
-        {model::Kind::kWorkloadEndpoint, identity.namespace_name, EndpointName(identity)});
+    ASSIGN_OR_RETURN(auto endpoint, resources.Get(id));
+    if (endpoint && (endpoint->workload_endpoint().container_id != inv_.container_id ||
+                     endpoint->workload_endpoint().endpoint != inv_.ifname)) {
+      return std::optional<model::Resource>();  // a newer container of the workload owns it
+    }
+    return endpoint;
   }
 
   PluginOutput Del() {
+    // DEL identifies the attachment by CNI_CONTAINERID + CNI_IFNAME only, as the spec says: it
+    // must find and remove everything ADD made even when CNI_ARGS differ or are missing.
     WorkloadIdentity identity;
-    (void)ResolveIdentity(inv_, identity);  // DEL must work even with arguments ADD refused
-    std::string host_ifname =
-        HostInterfaceName(identity.namespace_name, identity.workload, inv_.ifname);
+    (void)ResolveIdentity(inv_, identity);  // only a fallback for handles that name no endpoint
+    (void)ResolveNode();
+    std::string host_ifname = HostIfname();
     // Deleting the veth pair is most of DEL's time (the kernel waits out RCU grace periods while
     // it unregisters both ends) and is mostly sleeping, so it runs alongside the datastore work.
-    // The interface records its owner, so this needs no datastore read first. Releasing the
-    // addresses before the interface is gone is safe: a new workload given one of them replaces
-    // the /32 route, and deleting the old interface removes only its own routes.
+    // The interface records its owner, so this needs no datastore read first. The endpoint is
+    // deleted before the addresses are released, so no other endpoint can be given one of them
+    // while this one still names it.
     std::future<absl::Status> removed = std::async(std::launch::async, [this, &host_ifname] {
       return env_.network->Teardown(host_ifname, inv_.container_id);
     });
     std::optional<CniError> datastore_error = Connect();
-    if (!datastore_error) datastore_error = ForgetEndpoint(identity);
+    if (!datastore_error) datastore_error = ForgetEndpoint(identity, host_ifname);
     absl::Status teardown = removed.get();
     if (!teardown.ok()) {
       return Fail({ErrorCode::kInternal, fmt::format("cannot remove {}", host_ifname),
@@ -262,15 +336,18 @@ class Call {
     return Success();
   }
 
-  // Releases this attachment's addresses and deletes its endpoint unless a newer container of
-  // the same workload owns the endpoint now.
-  std::optional<CniError> ForgetEndpoint(const WorkloadIdentity& identity) {
+  // Deletes this attachment's endpoint (if it still belongs to it), then releases its addresses.
+  std::optional<CniError> ForgetEndpoint(const WorkloadIdentity& identity,
+                                         const std::string& host_ifname) {
     auto endpoint = FindEndpoint(identity);
     if (!endpoint.ok()) return FromStatus(endpoint.status(), "cannot read workload endpoint");
-    ipam::BlockAllocator allocator(*store_, SystemClock::Get());
-    absl::Status released = allocator.ReleaseHandle(Handle());
-    if (!released.ok()) return FromStatus(released, "cannot release addresses");
-    if (*endpoint && (*endpoint)->workload_endpoint().container_id == inv_.container_id) {
+    if (*endpoint) {
+      const model::WorkloadEndpointSpec& spec = (*endpoint)->workload_endpoint();
+      // An endpoint from an older plugin named its interface differently.
+      if (!spec.interface_name.empty() && spec.interface_name != host_ifname) {
+        absl::Status removed = env_.network->Teardown(spec.interface_name, inv_.container_id);
+        if (!removed.ok()) return FromStatus(removed, "cannot remove " + spec.interface_name);
+      }
       datastore::ResourceStore resources(*store_);
       absl::Status deleted = resources.Delete(
           datastore::ResourceStore::IdOf(**endpoint),
@@ -279,12 +356,16 @@ class Call {
         return FromStatus(deleted, "cannot delete workload endpoint");
       }
     }
+    ipam::BlockAllocator allocator(*store_, SystemClock::Get());
+    absl::Status released = allocator.ReleaseHandle(Handle());
+    if (!released.ok()) return FromStatus(released, "cannot release addresses");
     return std::nullopt;
   }
 
   PluginOutput Check() {
     WorkloadIdentity identity;
     if (auto error = ResolveIdentity(inv_, identity)) return Fail(*error);
+    if (auto error = ResolveNode()) return Fail(*error);
     if (auto error = Connect()) return Fail(*error);
     auto found = FindEndpoint(identity);
     if (!found.ok()) return Fail(FromStatus(found.status(), "cannot read workload endpoint"));
@@ -296,9 +377,6 @@ class Call {
     };
     if (!*found) return broken("no workload endpoint is recorded for it");
     const auto& spec = (*found)->workload_endpoint();
-    if (spec.container_id != inv_.container_id) {
-      return broken(fmt::format("its endpoint belongs to container {}", spec.container_id));
-    }
     WorkloadWiring wiring;
     wiring.netns_path = inv_.netns;
     wiring.container_ifname = inv_.ifname;
@@ -354,6 +432,7 @@ class Call {
 
   PluginOutput Gc() {
     if (!conf().valid_attachments) return Success();  // nothing to compare against
+    if (auto error = ResolveNode()) return Fail(*error);
     if (auto error = Connect()) return Fail(*error);
     std::set<Attachment> valid(conf().valid_attachments->begin(), conf().valid_attachments->end());
     datastore::ResourceStore resources(*store_);
@@ -391,13 +470,13 @@ class Call {
   const PluginEnvironment& env_;
   cni::Invocation inv_;
   std::unique_ptr<datastore::Datastore> store_;
+  std::string node_;
 };
 
 }  // namespace
 
-std::string HostInterfaceName(const std::string& namespace_name, const std::string& workload,
-                              const std::string& ifname) {
-  std::string identity = fmt::format("{}.{}.{}", namespace_name, workload, ifname);
+std::string HostInterfaceName(const std::string& container_id, const std::string& ifname) {
+  std::string identity = fmt::format("{}.{}", container_id, ifname);
   size_t room = 15 - std::string_view(dataplane::kInterfacePrefix).size();
   return dataplane::kInterfacePrefix + StableHashHex(identity, static_cast<int>(room));
 }

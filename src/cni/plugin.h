@@ -3,8 +3,10 @@
 // ADD   allocates one address per family from the IP pools, wires the workload (see
 //       workload_network.h), records a WorkloadEndpoint, and returns the CNI result. If any
 //       step fails, the earlier steps are undone: no address, interface or endpoint is left.
-// DEL   releases the addresses, deletes the WorkloadEndpoint (only if it still belongs to this
-//       container) and the veth pair. Idempotent: deleting what was never added succeeds.
+// DEL   deletes the WorkloadEndpoint (only if it still belongs to this container and interface),
+//       releases the addresses and removes the veth pair, all found from CNI_CONTAINERID and
+//       CNI_IFNAME alone (the IPAM handle names the endpoint). Idempotent: deleting what was
+//       never added succeeds.
 // CHECK verifies the endpoint, the interfaces, addresses and routes still exist as ADD made them.
 // STATUS reports whether the datastore is reachable and an IP pool exists.
 // GC    removes attachments of this network on this node that the runtime no longer lists.
@@ -41,9 +43,9 @@ struct PluginOutput {
 
 PluginOutput RunPlugin(const PluginEnvironment& environment, const std::string& stdin_text);
 
-// The host-side interface name of a workload interface: the prefix the dataplane polices plus a
-// hash of the workload's identity (stable across sandbox restarts of the same workload).
-std::string HostInterfaceName(const std::string& namespace_name, const std::string& workload,
-                              const std::string& ifname);
+// The host-side interface name of an attachment: the prefix the dataplane polices plus a hash
+// of what identifies the attachment in CNI (container id + interface), so that DEL finds it
+// from those alone, and a new sandbox of a workload never collides with its predecessor's.
+std::string HostInterfaceName(const std::string& container_id, const std::string& ifname);
 
 }  // namespace tabby::cni

@@ -83,7 +83,8 @@ struct IpamRepairOptions {
   std::string node;  // only this node's findings; empty = all
   bool repair = false;
   bool dry_run = false;
-  std::string ip;  // release: this one address instead of what the check finds
+  std::string ip;      // release: this one address instead of what the check finds
+  bool force = false;  // release --ip: even if a workload endpoint holds it
 };
 int RunIpamCheck(const IpamRepairOptions& options, const DatastoreOpener& open, Streams io);
 

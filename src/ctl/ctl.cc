@@ -223,7 +223,10 @@ int RunCtl(const std::vector<std::string>& args, std::istream& in, std::ostream&
   ipam_release->add_flag("--dry-run", ipam_release_options.dry_run,
                          "print what would be released, change nothing");
   ipam_release->add_option("--ip", ipam_release_options.ip,
-                           "release this one address (whoever holds it)");
+                           "release this one address (refused while a workload endpoint "
+                           "holds it, unless --force)");
+  ipam_release->add_flag("--force", ipam_release_options.force,
+                         "with --ip: release it even if a workload endpoint holds it");
   IpamConfigureOptions ipam_configure_options;
   CLI::App* ipam_configure = ipam->add_subcommand("configure", "Set cluster-wide IPAM settings");
   ipam_configure->add_option("--strict-affinity", ipam_configure_options.strict_affinity,

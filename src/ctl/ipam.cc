@@ -1,5 +1,6 @@
 // tabbyctl ipam show | check | release | configure.
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <map>
 #include <ostream>
@@ -142,17 +143,23 @@ void PrintReport(const ipam::IpamCheckReport& report, absl::Duration grace, std:
     out << fmt::format("dangling affinity of node {} for block {}: the block is not its\n",
                        affinity.node, affinity.cidr.ToString());
   }
+  for (const auto& problem : report.endpoint_problems) {
+    out << fmt::format("address {} of workload endpoint {}: {}\n", problem.address.ToString(),
+                       fmt::join(problem.endpoints, ", "), problem.reason);
+  }
   if (report.live_unrecorded > 0) {
     out << fmt::format(
         "warning: {} live addresses are missing from their handle records (kept as they are)\n",
         report.live_unrecorded);
   }
-  out << (report.clean() ? "No problems found.\n"
-                         : fmt::format("Found {} leaked addresses, {} orphan handles, {} orphan "
-                                       "blocks, {} surplus blocks, {} dangling affinities.\n",
-                                       report.leaked.size(), report.orphan_handles.size(),
-                                       report.orphan_blocks.size(), report.surplus_blocks.size(),
-                                       report.dangling_affinities.size()));
+  out << (report.clean()
+              ? "No problems found.\n"
+              : fmt::format("Found {} leaked addresses, {} orphan handles, {} orphan "
+                            "blocks, {} surplus blocks, {} dangling affinities, {} "
+                            "endpoint address problems.\n",
+                            report.leaked.size(), report.orphan_handles.size(),
+                            report.orphan_blocks.size(), report.surplus_blocks.size(),
+                            report.dangling_affinities.size(), report.endpoint_problems.size()));
 }
 
 }  // namespace
@@ -165,6 +172,28 @@ int RunIpamCheck(const IpamRepairOptions& options, const DatastoreOpener& open, 
     auto address = IpAddress::Parse(options.ip);
     if (!address.ok()) {
       return PrintError(io.err, fmt::format("--ip: {}", MessageOf(address.status())));
+    }
+    // An address a workload endpoint holds is live: releasing it would hand the endpoint's
+    // identity to the next workload given the address.
+    datastore::ResourceStore resources(**store);
+    auto endpoints = resources.List(model::Kind::kWorkloadEndpoint);
+    if (!endpoints.ok()) return PrintError(io.err, MessageOf(endpoints.status()));
+    std::vector<std::string> holders;
+    for (const auto& endpoint : *endpoints) {
+      for (const auto& text : endpoint.workload_endpoint().ip_networks) {
+        auto network = IpNetwork::Parse(text);
+        if (network.ok() && network->address() == *address) {
+          holders.push_back(
+              fmt::format("{}/{}", endpoint.metadata.namespace_name, endpoint.metadata.name));
+        }
+      }
+    }
+    if (!holders.empty() && !options.force) {
+      return PrintError(io.err,
+                        fmt::format("{} is in use by workload endpoint {}: releasing it would give "
+                                    "that workload's identity to the next one given the address; "
+                                    "delete the endpoint first, or pass --force",
+                                    options.ip, fmt::join(holders, ", ")));
     }
     if (options.dry_run) {
       io.out << fmt::format("Dry run: would release {}\n", options.ip);
@@ -179,12 +208,15 @@ int RunIpamCheck(const IpamRepairOptions& options, const DatastoreOpener& open, 
   auto report = ipam::CheckIpam(**store, SystemClock::Get(), {options.grace, options.node});
   if (!report.ok()) return PrintError(io.err, MessageOf(report.status()));
   PrintReport(*report, options.grace, io.out);
-  if (!options.repair) return 0;
+  // Exit status: 0 when nothing is wrong (check) or everything found was repaired (release); 1
+  // when problems remain, so scripts and monitoring can act on it.
+  const int remaining = report->endpoint_problems.empty() ? 0 : 1;
+  if (!options.repair) return report->clean() ? 0 : 1;
   if (options.dry_run) {
     io.out << "Dry run: nothing was changed.\n";
-    return 0;
+    return remaining;
   }
-  if (report->clean()) return 0;
+  if (!report->repairable()) return remaining;
   auto summary = ipam::RepairIpam(**store, *report);
   if (!summary.ok()) return PrintError(io.err, MessageOf(summary.status()));
   io.out << fmt::format(
@@ -192,7 +224,10 @@ int RunIpamCheck(const IpamRepairOptions& options, const DatastoreOpener& open, 
       "changed since the check.\n",
       summary->released_addresses, summary->released_blocks, summary->released_affinities,
       summary->deleted_handles, summary->skipped);
-  return 0;
+  if (remaining != 0) {
+    io.out << "Endpoint address problems are not repaired: delete the stale endpoint.\n";
+  }
+  return remaining;
 }
 
 int RunIpamConfigure(const IpamConfigureOptions& options, const DatastoreOpener& open, Streams io) {

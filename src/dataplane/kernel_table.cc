@@ -43,7 +43,7 @@ std::string AddressText(const json& value) {
       return network.is_host() ? address->ToString() : network.Masked().ToString();
     }
   }
-  return "?" + value.dump();
+  return fmt::format("?{}", value.dump());
 }
 
 std::string ElementText(const json& elem) {
@@ -60,7 +60,7 @@ std::string ElementText(const json& elem) {
     if (parts.size() == 2 && parts[0].is_string()) {  // interface . address
       return fmt::format("\"{}\" . {}", parts[0].get<std::string>(), AddressText(parts[1]));
     }
-    return "?" + value->dump();
+    return fmt::format("?{}", value->dump());
   }
   return AddressText(*value);
 }
@@ -71,7 +71,7 @@ std::string VerdictText(const json& verdict) {
       return fmt::format("{} {}", kind, verdict[kind].value("target", ""));
     }
   }
-  return "?" + verdict.dump();
+  return fmt::format("?{}", verdict.dump());
 }
 
 std::string TypeSignature(const json& type) {

@@ -42,7 +42,7 @@ namespace tabby::dataplane {
 inline constexpr char kTableFamily[] = "inet";
 inline constexpr char kTableName[] = "tabby";
 // Host-side workload interfaces start with this; the CNI plugin names them so.
-inline constexpr char kInterfacePrefix[] = "tabby";
+inline constexpr const char* kInterfacePrefix = model::kWorkloadInterfacePrefix;
 // Packet-mark bit that carries "a policy said Pass" from a policy chain back to its endpoint chain.
 inline constexpr uint32_t kPassMark = 0x00200000;
 

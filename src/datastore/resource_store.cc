@@ -8,6 +8,7 @@
 #include <random>
 
 #include "base/status_macros.h"
+#include "datastore/endpoint_claims.h"
 #include "model/codec.h"
 #include "model/validate.h"
 
@@ -46,6 +47,13 @@ std::string StoredValue(model::Resource resource) {
 }
 
 }  // namespace
+
+ResourceStore::ResourceStore(Datastore& store)
+    : store_(store), endpoint_claims_(std::make_unique<EndpointClaims>(store)) {
+  guards_.push_back({model::Kind::kWorkloadEndpoint, endpoint_claims_.get()});
+}
+
+ResourceStore::~ResourceStore() = default;
 
 std::string ResourceStore::KindPrefix(model::Kind kind) {
   return fmt::format("{}{}/", kResourcePrefix, Lower(model::KindName(kind)));

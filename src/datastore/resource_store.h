@@ -8,6 +8,7 @@
 // underlying Datastore.
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -54,7 +55,9 @@ class WriteGuard {
 
 class ResourceStore {
  public:
-  explicit ResourceStore(Datastore& store) : store_(store) {}
+  // WorkloadEndpoint writes are always guarded by EndpointClaims (endpoint_claims.h).
+  explicit ResourceStore(Datastore& store);
+  ~ResourceStore();
 
   // Every later write of `kind` through this store is checked by `guard` (not owned).
   void Guard(model::Kind kind, WriteGuard& guard) { guards_.push_back({kind, &guard}); }
@@ -103,6 +106,7 @@ class ResourceStore {
   WriteGuard* GuardOf(model::Kind kind) const;
 
   Datastore& store_;
+  std::unique_ptr<WriteGuard> endpoint_claims_;
   std::vector<std::pair<model::Kind, WriteGuard*>> guards_;
 };
 

@@ -18,11 +18,20 @@ struct AllocationRequest {
   std::string handle;
   std::string node;
   std::map<std::string, std::string> attributes;  // namespace, workload, container id, ...
+  // Recorded on the handle only (not on every allocation in its block): what owns the
+  // addresses, e.g. the CNI plugin's WorkloadEndpoint and host interface.
+  std::map<std::string, std::string> handle_attributes;
   bool ipv4 = true;
   bool ipv6 = false;
   // Pools to draw from, by name; empty = every enabled pool of the family usable on the node.
   std::vector<std::string> ipv4_pools;
   std::vector<std::string> ipv6_pools;
+};
+
+// What one handle holds.
+struct HeldAddresses {
+  std::vector<IpAddress> addresses;               // empty: the handle holds nothing
+  std::map<std::string, std::string> attributes;  // AllocationRequest::handle_attributes
 };
 
 class Allocator {
@@ -36,7 +45,12 @@ class Allocator {
   // Releases one address. Idempotent.
   virtual absl::Status ReleaseAddress(const IpAddress& address) = 0;
   // What `handle` holds (empty if nothing).
-  virtual absl::StatusOr<std::vector<IpAddress>> AddressesOf(const std::string& handle) = 0;
+  virtual absl::StatusOr<HeldAddresses> Lookup(const std::string& handle) = 0;
+  absl::StatusOr<std::vector<IpAddress>> AddressesOf(const std::string& handle) {
+    auto held = Lookup(handle);
+    if (!held.ok()) return held.status();
+    return std::move(held->addresses);
+  }
 };
 
 }  // namespace tabby::ipam

@@ -98,7 +98,9 @@ std::string EncodeHandle(const HandleRecord& record) {
   for (const auto& [address, block] : record.addresses) {
     addresses[address.ToString()] = block.ToString();
   }
-  return json{{"addresses", addresses}}.dump();
+  json document = {{"addresses", addresses}};
+  if (!record.attributes.empty()) document["attributes"] = record.attributes;
+  return document.dump();
 }
 
 absl::StatusOr<HandleRecord> DecodeHandle(std::string_view value) {
@@ -109,6 +111,9 @@ absl::StatusOr<HandleRecord> DecodeHandle(std::string_view value) {
       ASSIGN_OR_RETURN(IpAddress address, IpAddress::Parse(address_text));
       ASSIGN_OR_RETURN(IpNetwork block, IpNetwork::Parse(block_text.get<std::string>(), true));
       record.addresses.emplace(address, block);
+    }
+    if (document.contains("attributes")) {
+      record.attributes = document["attributes"].get<std::map<std::string, std::string>>();
     }
   } catch (const std::exception& e) {
     return absl::DataLossError(fmt::format("malformed IPAM handle: {}", e.what()));

@@ -39,6 +39,11 @@ inline constexpr char kPoolClaimsPrefix[] = "/tabby/v1/ipam/pools/";
 // use it to tell a live workload's addresses from leaked ones.
 inline constexpr char kHandleAnnotation[] = "tabby.dev/ipam-handle";
 
+// Handle attributes the CNI plugin records (HandleRecord::attributes): the endpoint using the
+// addresses, as "<namespace>/<name>", and its host interface.
+inline constexpr char kHandleEndpointAttribute[] = "endpoint";
+inline constexpr char kHandleInterfaceAttribute[] = "interface";
+
 struct Allocation {
   std::string handle;
   std::map<std::string, std::string> attributes;  // node, namespace, workload, containerID, ...
@@ -64,6 +69,10 @@ struct Block {
 
 struct HandleRecord {
   std::map<IpAddress, IpNetwork> addresses;  // address -> its block
+  // What holds the addresses, as the allocating request said (AllocationRequest::
+  // handle_attributes): the CNI plugin records the WorkloadEndpoint and host interface, so that a
+  // DEL that knows only the container id and interface finds them.
+  std::map<std::string, std::string> attributes;
   friend bool operator==(const HandleRecord&, const HandleRecord&) = default;
 };
 

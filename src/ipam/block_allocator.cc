@@ -114,6 +114,7 @@ absl::StatusOr<IpAddress> BlockAllocator::Take(const datastore::KeyValue& kv, Bl
   IpAddress address = block.AddressAt(ordinal);
   HandleRecord updated = handle.record;
   updated.addresses[address] = block.cidr;
+  if (!request.handle_attributes.empty()) updated.attributes = request.handle_attributes;
   ASSIGN_OR_RETURN(datastore::Revision revision,
                    store_.Txn({{kv.key, kv.mod_revision}, {handle.key, handle.revision}},
                               {datastore::TxnOp::Put(kv.key, EncodeBlock(block)),
@@ -152,6 +153,7 @@ absl::StatusOr<IpAddress> BlockAllocator::Claim(const Pool& pool,
     IpAddress address = block.AddressAt(0);
     HandleRecord updated = handle.record;
     updated.addresses[address] = block.cidr;
+    if (!request.handle_attributes.empty()) updated.attributes = request.handle_attributes;
     std::string block_key = BlockKey(candidate);
     std::string affinity_key = AffinityKey(request.node, candidate);
     // The pool must still be as read (not shrunk or deleted meanwhile), and the claim touches
@@ -306,11 +308,12 @@ absl::StatusOr<std::vector<IpAddress>> BlockAllocator::Allocate(const Allocation
   return existing;
 }
 
-absl::StatusOr<std::vector<IpAddress>> BlockAllocator::AddressesOf(const std::string& handle) {
+absl::StatusOr<HeldAddresses> BlockAllocator::Lookup(const std::string& handle) {
   ASSIGN_OR_RETURN(HandleState state, ReadHandle(handle));
-  std::vector<IpAddress> out;
-  for (const auto& [address, block] : state.record.addresses) out.push_back(address);
-  return out;
+  HeldAddresses held;
+  for (const auto& [address, block] : state.record.addresses) held.addresses.push_back(address);
+  held.attributes = std::move(state.record.attributes);
+  return held;
 }
 
 absl::Status BlockAllocator::ReleaseHandle(const std::string& handle) {

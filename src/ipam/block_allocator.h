@@ -34,7 +34,7 @@ class BlockAllocator final : public Allocator {
   absl::StatusOr<std::vector<IpAddress>> Allocate(const AllocationRequest& request) override;
   absl::Status ReleaseHandle(const std::string& handle) override;
   absl::Status ReleaseAddress(const IpAddress& address) override;
-  absl::StatusOr<std::vector<IpAddress>> AddressesOf(const std::string& handle) override;
+  absl::StatusOr<HeldAddresses> Lookup(const std::string& handle) override;
 
   struct Pool {
     std::string name;

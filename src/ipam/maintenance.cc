@@ -14,10 +14,16 @@ namespace {
 
 bool Aborted(const absl::Status& status) { return status.code() == absl::StatusCode::kAborted; }
 
-// Handles named by endpoints, and nodes that exist.
+// Handles named by endpoints, nodes that exist, and the addresses endpoints hold.
+struct EndpointAddress {
+  std::string endpoint;  // "<namespace>/<name>"
+  std::string handle;    // its IPAM handle annotation
+  std::string node;
+};
 struct LiveSet {
   std::set<std::string> handles;
   std::set<std::string> nodes;
+  std::map<IpAddress, std::vector<EndpointAddress>> addresses;
 };
 
 absl::StatusOr<LiveSet> ReadLive(datastore::Datastore& store) {
@@ -27,7 +33,18 @@ absl::StatusOr<LiveSet> ReadLive(datastore::Datastore& store) {
   for (const auto& endpoint : endpoints) {
     live.nodes.insert(endpoint.workload_endpoint().node);
     auto handle = endpoint.metadata.annotations.find(kHandleAnnotation);
-    if (handle != endpoint.metadata.annotations.end()) live.handles.insert(handle->second);
+    std::string handle_name;
+    if (handle != endpoint.metadata.annotations.end()) {
+      live.handles.insert(handle->second);
+      handle_name = handle->second;
+    }
+    for (const auto& text : endpoint.workload_endpoint().ip_networks) {
+      auto network = IpNetwork::Parse(text);
+      if (!network.ok()) continue;
+      live.addresses[network->address()].push_back(
+          {fmt::format("{}/{}", endpoint.metadata.namespace_name, endpoint.metadata.name),
+           handle_name, endpoint.workload_endpoint().node});
+    }
   }
   ASSIGN_OR_RETURN(auto nodes, resources.List(model::Kind::kNode));
   for (const auto& node : nodes) live.nodes.insert(node.metadata.name);
@@ -130,6 +147,36 @@ absl::StatusOr<IpamCheckReport> CheckIpam(datastore::Datastore& store, Clock& cl
     auto kv = std::find_if(handles.items.begin(), handles.items.end(),
                            [&](const auto& item) { return item.key == handle_key; });
     report.orphan_handles.push_back({handle, kv->mod_revision});
+  }
+  // Endpoint addresses: one endpoint each, allocated to that endpoint's handle.
+  std::map<IpAddress, std::string> allocated_to;  // address -> handle, from the blocks
+  for (const auto& [block, revision] : blocks) {
+    for (const auto& [ordinal, allocation] : block.allocations) {
+      allocated_to[block.AddressAt(ordinal)] = allocation.handle;
+    }
+  }
+  for (const auto& [address, holders] : live.addresses) {
+    if (std::none_of(holders.begin(), holders.end(),
+                     [&](const EndpointAddress& h) { return wanted(h.node); })) {
+      continue;
+    }
+    std::vector<std::string> names;
+    for (const auto& holder : holders) names.push_back(holder.endpoint);
+    if (holders.size() > 1) {
+      report.endpoint_problems.push_back(
+          {address, names, fmt::format("{} workload endpoints hold it", holders.size())});
+      continue;
+    }
+    auto allocation = allocated_to.find(address);
+    if (allocation == allocated_to.end()) {
+      report.endpoint_problems.push_back({address, names, "IPAM has not allocated it"});
+    } else if (allocation->second != holders.front().handle) {
+      report.endpoint_problems.push_back(
+          {address, names,
+           fmt::format("IPAM allocated it to handle {}, not to the endpoint's handle {}",
+                       allocation->second,
+                       holders.front().handle.empty() ? "(none)" : holders.front().handle)});
+    }
   }
   std::map<IpNetwork, std::string> affinity_of;
   for (const auto& [block, revision] : blocks) affinity_of[block.cidr] = block.affinity;

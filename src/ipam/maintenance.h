@@ -13,7 +13,11 @@
 //     nor allocations;
 //   - dangling affinity: an affinity whose block is gone or belongs to another node;
 //   - surplus block: an empty block of a node that owns another block of the same pool (given
-//     back so that an idle host does not hoard blocks; it keeps one per pool).
+//     back so that an idle host does not hoard blocks; it keeps one per pool);
+//   - endpoint address problem: an address that two workload endpoints hold, or that an
+//     endpoint holds without IPAM allocating it to the endpoint's handle (the next workload
+//     given it would share or inherit the endpoint's identity). Reported, never repaired: which
+//     endpoint is stale is for a person to decide (delete it with tabbyctl delete wep).
 // Repair re-reads every record and changes it only by compare-and-swap, so anything that changed
 // since the check (an address reused, a handle that gained a workload) is skipped, not released.
 #pragma once
@@ -57,19 +61,28 @@ struct DanglingAffinity {
   IpNetwork cidr;
 };
 
+struct EndpointAddressProblem {
+  IpAddress address;
+  std::vector<std::string> endpoints;  // "<namespace>/<name>" of each endpoint holding it
+  std::string reason;
+};
+
 struct IpamCheckReport {
   std::vector<LeakedAddress> leaked;
   std::vector<OrphanHandle> orphan_handles;
   std::vector<BlockFinding> orphan_blocks;
   std::vector<BlockFinding> surplus_blocks;
   std::vector<DanglingAffinity> dangling_affinities;
+  std::vector<EndpointAddressProblem> endpoint_problems;
   size_t allocations = 0;      // allocations looked at
   size_t in_grace = 0;         // unreferenced but younger than the grace period
   size_t live_unrecorded = 0;  // named by an endpoint but missing from their handle record
-  bool clean() const {
-    return leaked.empty() && orphan_handles.empty() && orphan_blocks.empty() &&
-           surplus_blocks.empty() && dangling_affinities.empty();
+  // Whether RepairIpam has anything to do.
+  bool repairable() const {
+    return !leaked.empty() || !orphan_handles.empty() || !orphan_blocks.empty() ||
+           !surplus_blocks.empty() || !dangling_affinities.empty();
   }
+  bool clean() const { return !repairable() && endpoint_problems.empty(); }
 };
 
 absl::StatusOr<IpamCheckReport> CheckIpam(datastore::Datastore& store, Clock& clock,

@@ -22,6 +22,11 @@ inline constexpr char kCalicoApiVersion[] = "projectcalico.org/v3";
 inline constexpr char kKubernetesCoreApiVersion[] = "v1";
 inline constexpr char kKubernetesNetworkingApiVersion[] = "networking.k8s.io/v1";
 
+// Every workload's host-side interface starts with this (Felix's InterfacePrefix): the CNI
+// plugin names them so, validation refuses any other interfaceName, and the firewall polices
+// exactly the interfaces that carry it.
+inline constexpr char kWorkloadInterfacePrefix[] = "tabby";
+
 using Labels = std::map<std::string, std::string, std::less<>>;
 
 enum class Kind {

@@ -11,6 +11,7 @@
 #include <utility>
 #include <variant>
 
+#include "absl/strings/ascii.h"
 #include "base/ip.h"
 #include "base/status_macros.h"
 #include "model/describe.h"
@@ -801,6 +802,16 @@ bool CheckWorkloadEndpoint(Checker& c, const WorkloadEndpointSpec& s) {
                               "'.' and '-'",
                               Quote(s.interface_name)));
   }
+  if (!s.interface_name.empty() && (!s.interface_name.starts_with(kWorkloadInterfacePrefix) ||
+                                    s.interface_name == kWorkloadInterfacePrefix)) {
+    // Anything else could be the host's own interface (its uplink, say): the agent would route
+    // the endpoint's addresses out of it and police everything arriving on it as that endpoint.
+    return c.Fail("spec.interfaceName",
+                  fmt::format("invalid interfaceName {}: a workload's host interface is named "
+                              "{}<suffix>, the prefix the firewall polices; the host's own "
+                              "interfaces cannot be workload endpoints",
+                              Quote(s.interface_name), kWorkloadInterfacePrefix));
+  }
   if (!s.mac.empty() && !CheckMac(c, "spec.mac", s.mac)) return false;
   for (size_t i = 0; i < s.ports.size(); ++i) {
     const EndpointPort& port = s.ports[i];
@@ -1347,6 +1358,29 @@ std::string WorkloadEndpointName(std::string_view node, std::string_view orchest
       name.push_back(ch);
       if (ch == '-') name.push_back('-');
     }
+  }
+  return name;
+}
+
+absl::StatusOr<std::string> ResolveNodeName(std::string_view explicit_name, std::string_view source,
+                                            std::string_view hostname) {
+  constexpr std::string_view kRule =
+      "a node name is lower case alphanumerics, '-' and '.', starting and ending with an "
+      "alphanumeric, at most 253 characters";
+  if (!explicit_name.empty()) {
+    if (!IsDnsSubdomain(explicit_name)) {
+      return absl::InvalidArgumentError(
+          fmt::format("invalid node name {} from {}: {}", Quote(explicit_name), source, kRule));
+    }
+    return std::string(explicit_name);
+  }
+  std::string name(absl::StripAsciiWhitespace(absl::string_view(hostname.data(), hostname.size())));
+  for (char& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  if (!IsDnsSubdomain(name)) {
+    return absl::InvalidArgumentError(
+        fmt::format("cannot derive a node name from the host name {}: {}; give one with --node or "
+                    "$TABBY_NODE",
+                    Quote(hostname), kRule));
   }
   return name;
 }

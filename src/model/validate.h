@@ -15,6 +15,7 @@
 #include <string_view>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "model/resources.h"
 
 namespace tabby::model {
@@ -62,5 +63,13 @@ std::optional<std::string> CheckLabelValue(std::string_view value);
 // '-' doubled, e.g. ("node-1", "k8s", "web", "eth0") -> "node--1-k8s-web-eth0".
 std::string WorkloadEndpointName(std::string_view node, std::string_view orchestrator,
                                  std::string_view workload, std::string_view endpoint);
+
+// The node name a process runs as. A name given explicitly (`explicit_name`: --node,
+// $TABBY_NODE, the CNI configuration's nodename; `source` says which, for the error) must already
+// be valid; otherwise the host name is trimmed and lower-cased, as Calico derives its node name
+// ("Web-01" -> "web-01"). A node name is a DNS-1123 subdomain. InvalidArgument saying what is
+// wrong and where the name came from; callers check this before they write anything.
+absl::StatusOr<std::string> ResolveNodeName(std::string_view explicit_name, std::string_view source,
+                                            std::string_view hostname);
 
 }  // namespace tabby::model

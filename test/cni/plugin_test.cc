@@ -244,6 +244,92 @@ TEST_F(PluginTest, DelOfAnOldSandboxLeavesTheNewOneAlone) {
   EXPECT_EQ(network_.wired.size(), 1u);
 }
 
+// The CNI spec identifies an attachment by CNI_CONTAINERID + CNI_IFNAME: a DEL that comes
+// without the CNI_ARGS ADD had must still remove the endpoint and interface, not only release the
+// address (which the next workload would get with this one's identity).
+TEST_F(PluginTest, DelWithoutCniArgsRemovesEverythingAddMade) {
+  AddPool("pool4", "10.65.0.0/24");
+  ASSERT_EQ(Run(Env("ADD"), Config()).exit_code, 0);
+  ASSERT_EQ(Endpoints().size(), 1u);
+  auto del = Env("DEL");
+  del.erase("CNI_ARGS");
+  PluginOutput out = Run(del, Config());
+  ASSERT_EQ(out.exit_code, 0) << out.stdout_text;
+  EXPECT_TRUE(Endpoints().empty());
+  EXPECT_TRUE(network_.wired.empty());
+  EXPECT_EQ(Allocated(), 0u);
+  // Other CNI_ARGS than ADD's: the same.
+  ASSERT_EQ(Run(Env("ADD"), Config()).exit_code, 0);
+  del["CNI_ARGS"] = "K8S_POD_NAMESPACE=other;K8S_POD_NAME=somebody-else";
+  ASSERT_EQ(Run(del, Config()).exit_code, 0);
+  EXPECT_TRUE(Endpoints().empty());
+  EXPECT_TRUE(network_.wired.empty());
+  EXPECT_EQ(Allocated(), 0u);
+}
+
+// An ADD for an attachment that exists as another workload fails without touching it: the live
+// attachment keeps its address, endpoint and interface.
+TEST_F(PluginTest, AddOfAnAttachedInterfaceAsAnotherWorkloadLeavesItAlone) {
+  AddPool("pool4", "10.65.0.0/24");
+  PluginOutput first = Run(Env("ADD"), Config());
+  ASSERT_EQ(first.exit_code, 0);
+  auto again = Env("ADD");
+  again["CNI_ARGS"] = "K8S_POD_NAMESPACE=prod;K8S_POD_NAME=impostor";
+  PluginOutput out = Run(again, Config());
+  EXPECT_NE(out.exit_code, 0);
+  EXPECT_NE(out.stdout_text.find("already attached as workload endpoint prod/node--a-cni-c1-eth0"),
+            std::string::npos)
+      << out.stdout_text;
+  auto endpoints = Endpoints();
+  ASSERT_EQ(endpoints.size(), 1u);
+  EXPECT_EQ(endpoints[0].workload_endpoint().workload, "c1");
+  EXPECT_EQ(Allocated(), 1u);
+  EXPECT_EQ(network_.wired.size(), 1u);
+  // A retried ADD of the same workload gets what it had.
+  PluginOutput retried = Run(Env("ADD"), Config());
+  ASSERT_EQ(retried.exit_code, 0) << retried.stdout_text;
+  EXPECT_EQ(json::parse(retried.stdout_text)["ips"], json::parse(first.stdout_text)["ips"]);
+  EXPECT_EQ(Allocated(), 1u);
+}
+
+// A retried ADD whose endpoint cannot be recorded gives back nothing it did not take.
+TEST_F(PluginTest, FailedRetryOfAnAddKeepsTheAddressesItHadBefore) {
+  AddPool("pool4", "10.65.0.0/24");
+  ASSERT_EQ(Run(Env("ADD"), Config()).exit_code, 0);
+  network_.fail_setup = true;
+  EXPECT_NE(Run(Env("ADD"), Config()).exit_code, 0);
+  EXPECT_EQ(Allocated(), 1u);
+}
+
+TEST_F(PluginTest, HostInterfaceIsNamedByContainerAndInterface) {
+  EXPECT_EQ(HostInterfaceName("c1", "eth0"), HostInterfaceName("c1", "eth0"));
+  EXPECT_NE(HostInterfaceName("c1", "eth0"), HostInterfaceName("c2", "eth0"));
+  EXPECT_NE(HostInterfaceName("c1", "eth0"), HostInterfaceName("c1", "eth1"));
+  EXPECT_EQ(HostInterfaceName("c1", "eth0").size(), 15u);
+  EXPECT_EQ(HostInterfaceName("c1", "eth0").rfind("tabby", 0), 0u);
+}
+
+// The node name is checked before anything is written (an invalid one used to leave a block
+// claimed for a node that could never record an endpoint); host names are lower-cased.
+TEST_F(PluginTest, NodeNameIsValidatedBeforeAnyWrite) {
+  AddPool("pool4", "10.65.0.0/24");
+  std::string config = Config();
+  config.replace(config.find(R"("nodename": "node-a")"), 20, R"("nodename": "Web_01")");
+  PluginOutput out = Run(Env("ADD"), config);
+  EXPECT_EQ(Code(out), 7);
+  EXPECT_NE(out.stdout_text.find("invalid node name"), std::string::npos) << out.stdout_text;
+  EXPECT_EQ(Allocated(), 0u);
+  EXPECT_TRUE(Store()->List(ipam::kBlockPrefix)->items.empty());
+  auto env = Env("ADD");
+  env["TABBY_NODE"] = "UPPER";
+  config.replace(config.find(R"("nodename": "Web_01")"), 20, R"("nodename": "")");
+  EXPECT_EQ(Code(Run(env, config)), 4);
+  EXPECT_TRUE(Store()->List(ipam::kBlockPrefix)->items.empty());
+  // The host name "test-host" is used when nothing else names the node.
+  ASSERT_EQ(Run(Env("ADD"), config).exit_code, 0);
+  EXPECT_EQ(Endpoints().at(0).workload_endpoint().node, "test-host");
+}
+
 TEST_F(PluginTest, CheckFindsBrokenAttachments) {
   AddPool("pool4", "10.65.0.0/24");
   PluginOutput added = Run(Env("ADD"), Config());

@@ -572,7 +572,7 @@ class RacingDatastore : public datastore::ForwardingDatastore {
 };
 
 TEST_F(CtlTest, LabelRetriesWhenAnotherWriterWins) {
-  ASSERT_EQ(Run({"apply", "-f", "-"}, kEndpoint).code, 0);
+  ASSERT_EQ(Run({"apply", "-f", "-"}, kPolicy).code, 0);
   int updates = 0;
   env_.open_datastore =
       [&updates](const std::string& url) -> absl::StatusOr<std::unique_ptr<datastore::Datastore>> {
@@ -580,12 +580,12 @@ TEST_F(CtlTest, LabelRetriesWhenAnotherWriterWins) {
     if (!inner.ok()) return inner.status();
     return std::make_unique<RacingDatastore>(std::move(*inner), updates);
   };
-  Result r = Run({"label", "wep", "node1-cni-web1-eth0", "group=a"});
+  Result r = Run({"label", "gnp", "allow-web", "group=a"});
   ASSERT_EQ(r.code, 0) << r;
   EXPECT_EQ(updates, 2);  // the first lost the race
   // Both changes survive: the racer's was not overwritten.
-  EXPECT_EQ(Stored(Kind::kWorkloadEndpoint, "default").at(0).metadata.labels,
-            (model::Labels{{"app", "web"}, {"group", "a"}, {"racer", "was-here"}}));
+  EXPECT_EQ(Stored(Kind::kGlobalNetworkPolicy).at(0).metadata.labels,
+            (model::Labels{{"group", "a"}, {"racer", "was-here"}}));
 }
 
 TEST_F(CtlTest, LabelErrors) {

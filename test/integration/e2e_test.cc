@@ -223,6 +223,59 @@ spec:
   EXPECT_FALSE(Reach("d", "b"));
 }
 
+// The CNI spec identifies an attachment by container id + interface: a DEL without the CNI_ARGS
+// that ADD had must remove the veth, its route and the endpoint, so that the next workload given
+// the address does not inherit the old one's identity (here: its access to a database).
+TEST_F(EndToEnd, DelWithoutCniArgsLeavesNoStaleIdentityBehind) {
+  AddWorkload("db", "app=db");
+  AddWorkload("admin", "role=admin");
+  Apply(R"(
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata: {name: db-admins-only}
+spec:
+  selector: app == 'db'
+  ingress:
+  - action: Allow
+    protocol: TCP
+    source: {selector: role == 'admin'}
+    destination: {ports: [80]}
+)");
+  ASSERT_TRUE(Reach("admin", "db"));
+  TestWorkload& admin = workloads_["admin"];
+  const std::string address = admin.ipv4;
+  CommandResult wep = Ctl({"get", "workloadendpoint", admin.endpoint, "-n", "e2e", "-o", "json"});
+  ASSERT_TRUE(wep.ok()) << wep.Describe();
+  const std::string host_ifname = json::parse(wep.out)["spec"]["interfaceName"];
+  const std::string endpoint = admin.endpoint;
+  admin.server->Stop();
+  CommandResult deleted = CniWithArgs("DEL", admin, "", false);
+  ASSERT_TRUE(deleted.ok()) << deleted.Describe() << deleted.out;
+  workloads_.erase("admin");
+  EXPECT_FALSE(host_->Run({"ip", "link", "show", host_ifname}).ok()) << "veth left behind";
+  EXPECT_EQ(host_->Run({"ip", "route", "show", address}).out, "") << "route left behind";
+  EXPECT_FALSE(Ctl({"get", "workloadendpoint", endpoint, "-n", "e2e"}).ok());
+  // The next workload is given the same address, and only its own identity.
+  AddWorkload("guest", "role=guest");
+  EXPECT_EQ(workloads_["guest"].ipv4, address);
+  EXPECT_FALSE(Reach("guest", "db"));
+  CommandResult check = Ctl({"ipam", "check"});
+  EXPECT_TRUE(check.ok()) << check.Describe() << check.out;
+}
+
+// One agent per node: a second would interleave its transactions with the first's.
+TEST_F(EndToEnd, ASecondAgentForTheNodeRefusesToStart) {
+  WaitProgrammed();
+  CommandResult second = host_->Run({TABBYD, "--datastore", url_, "--node", kNode, "--state-dir",
+                                     dir_->File("state"), "--log-level", "warn"});
+  EXPECT_EQ(second.exit_code, 1) << second.Describe();
+  const std::string said = second.out + second.err;  // spdlog writes to stdout
+  EXPECT_NE(said.find(fmt::format("is locked by another process (pid {})", agent_->pid())),
+            std::string::npos)
+      << said;
+  EXPECT_TRUE(agent_->Running());
+}
+
 TEST_F(EndToEnd, SpoofedSourceIsDropped) {
   AddWorkload("a", "app=a");
   AddWorkload("b", "app=b");

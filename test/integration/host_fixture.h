@@ -125,15 +125,22 @@ spec: {cidr: "fd70::/120", blockSize: 122}
   // unless `wait_for_agent` is false.
   CommandResult Cni(const std::string& command, const TestWorkload& w, const std::string& args,
                     bool ipv6, bool wait_for_agent = true) {
+    return CniWithArgs(command, w,
+                       "K8S_POD_NAMESPACE=" + w.namespace_name + ";K8S_POD_NAME=" + w.pod + args,
+                       ipv6, wait_for_agent);
+  }
+
+  // The same with exactly `cni_args` as CNI_ARGS ("": none, as a runtime may send on DEL).
+  CommandResult CniWithArgs(const std::string& command, const TestWorkload& w,
+                            const std::string& cni_args, bool ipv6, bool wait_for_agent = true) {
     std::string id = w.namespace_name + "-" + w.pod;
     std::string conf = dir_->File("netconf-" + id + ".json");
     std::ofstream(conf) << NetConf(ipv6, wait_for_agent ? 20 : 0);
     CommandOptions options;
     options.netns_path = host_->path();
-    options.env = {
-        "CNI_COMMAND=" + command, "CNI_CONTAINERID=ctr-" + id, "CNI_NETNS=" + w.netns->path(),
-        "CNI_IFNAME=eth0",
-        "CNI_ARGS=K8S_POD_NAMESPACE=" + w.namespace_name + ";K8S_POD_NAME=" + w.pod + args};
+    options.env = {"CNI_COMMAND=" + command, "CNI_CONTAINERID=ctr-" + id,
+                   "CNI_NETNS=" + w.netns->path(), "CNI_IFNAME=eth0"};
+    if (!cni_args.empty()) options.env.push_back("CNI_ARGS=" + cni_args);
     return RunCommand({"sh", "-c", std::string(TABBY_CNI) + " < " + conf}, options);
   }
 

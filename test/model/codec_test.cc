@@ -165,7 +165,7 @@ spec:
   endpoint: eth0
   containerID: 5d2c0ec3a9f1
   serviceAccountName: default
-  interfaceName: cali0ef24ba
+  interfaceName: tabby0ef24ba
   mac: CA:FE:1D:52:BB:E9
   ipNetworks:
   - 192.168.0.0/32

@@ -405,6 +405,12 @@ TEST(ValidateWorkloadEndpoint, Rules) {
       {Wep("  interfaceName: cali0123456789abc # <\n"), "spec.interfaceName",
        "invalid interfaceName"},
       {Wep("  interfaceName: \"cali 1\" # <\n"), "spec.interfaceName", "invalid interfaceName"},
+      // Only workload interfaces: the uplink would route the endpoint's addresses out of the
+      // host and police everything arriving on it as the endpoint.
+      {Wep("  interfaceName: eth0 # <\n"), "spec.interfaceName",
+       "a workload's host interface is named tabby<suffix>"},
+      {Wep("  interfaceName: tabby # <\n"), "spec.interfaceName", "named tabby<suffix>"},
+      {Wep("  interfaceName: cali0ef24ba # <\n"), "spec.interfaceName", "named tabby<suffix>"},
       {Wep("  mac: 02:42:ac:11:00 # <\n"), "spec.mac", "invalid MAC address"},
       {Wep("  mac: zz:42:ac:11:00:02 # <\n"), "spec.mac", "invalid MAC address"},
       {Wep("  ports:\n  - name: HTTP # <\n    port: 80\n"), "spec.ports[0].name",
@@ -771,6 +777,23 @@ TEST(ValidateKubernetesNetworkPolicy, BuiltInCode) {
   r.kubernetes_network_policy().ingress[0].ports[0].port->name = "http";
   EXPECT_EQ(Validate(r).message(),
             "field spec.ingress[0].ports[0].endPort: endPort cannot be used with a named port");
+}
+
+TEST(ResolveNodeName, HostNamesAreTrimmedAndLowerCasedExplicitNamesMustBeValid) {
+  EXPECT_EQ(*ResolveNodeName("", "", "Web-01"), "web-01");
+  EXPECT_EQ(*ResolveNodeName("", "", " Node.Example.COM\n"), "node.example.com");
+  EXPECT_EQ(*ResolveNodeName("node-1", "--node", "ignored"), "node-1");
+  auto upper = ResolveNodeName("Web-01", "--node", "x");
+  ASSERT_FALSE(upper.ok());
+  EXPECT_EQ(upper.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(upper.status().message(),
+              ::testing::HasSubstr("invalid node name \"Web-01\" from --node"));
+  auto underscore = ResolveNodeName("", "", "web_01");
+  ASSERT_FALSE(underscore.ok());
+  EXPECT_THAT(underscore.status().message(),
+              ::testing::HasSubstr("cannot derive a node name from the host name \"web_01\""));
+  EXPECT_FALSE(ResolveNodeName("", "", "").ok());
+  EXPECT_FALSE(ResolveNodeName(std::string(254, 'a'), "$TABBY_NODE", "").ok());
 }
 
 }  // namespace

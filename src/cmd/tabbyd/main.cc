@@ -14,15 +14,18 @@
 #include "dataplane/netlink.h"
 #include "dataplane/nft_client.h"
 #include "datastore/datastore.h"
+#include "model/validate.h"
 
 namespace {
 
-std::string ResolveNode(const std::string& flag) {
-  if (!flag.empty()) return flag;
-  if (const char* env = std::getenv("TABBY_NODE"); env != nullptr && *env != '\0') return env;
+absl::StatusOr<std::string> ResolveNode(const std::string& flag) {
+  if (!flag.empty()) return tabby::model::ResolveNodeName(flag, "--node", "");
+  if (const char* env = std::getenv("TABBY_NODE"); env != nullptr && *env != '\0') {
+    return tabby::model::ResolveNodeName(env, "$TABBY_NODE", "");
+  }
   char hostname[256] = {};
   gethostname(hostname, sizeof(hostname) - 1);
-  return hostname;
+  return tabby::model::ResolveNodeName("", "", hostname);
 }
 
 }  // namespace
@@ -35,7 +38,7 @@ int main(int argc, char** argv) {
       "--datastore", datastore_flag,
       "datastore URL (default: $TABBY_DATASTORE, else sqlite:///var/lib/tabby/tabby.db)");
   app.add_option("--node", node_flag,
-                 "this host's node name (default: $TABBY_NODE, else hostname)");
+                 "this host's node name (default: $TABBY_NODE, else the host name, lower-cased)");
   app.add_option("--state-dir", state_dir, "where status.json is written")->capture_default_str();
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error")
       ->capture_default_str();
@@ -71,6 +74,12 @@ int main(int argc, char** argv) {
   });
   waiter.detach();
 
+  // Everything the flags decide is checked before anything is opened or written.
+  auto node = ResolveNode(node_flag);
+  if (!node.ok()) {
+    spdlog::critical("tabbyd: {}", tabby::MessageOf(node.status()));
+    return 1;
+  }
   std::string url = tabby::datastore::ResolveUrl(datastore_flag);
   auto store = tabby::datastore::Open(url);
   if (!store.ok()) {
@@ -84,7 +93,7 @@ int main(int argc, char** argv) {
   }
   auto nft = tabby::dataplane::MakeLibNftablesClient();
   tabby::agent::AgentOptions options;
-  options.node = ResolveNode(node_flag);
+  options.node = *node;
   options.state_dir = state_dir;
   options.verify_interval = absl::Seconds(verify_seconds);
   options.ipam_gc_interval = absl::Seconds(ipam_gc_seconds);
