@@ -29,6 +29,7 @@ trap cleanup EXIT
 ip netns add "$host"
 ip -n "$host" link set lo up
 export TABBY_DATASTORE="sqlite://$work/tabby.db"
+"$CTL" datastore init >/dev/null
 "$CTL" apply -f - >/dev/null <<'EOF'
 apiVersion: projectcalico.org/v3
 kind: IPPool

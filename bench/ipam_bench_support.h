@@ -24,7 +24,8 @@
 
 namespace tabby::bench {
 
-// A directory made with mkdtemp under /tmp, removed with everything in it when this goes away.
+// A directory made with mkdtemp under /tmp holding a new datastore (DatastoreUrl), removed with
+// everything in it when this goes away.
 // Forked children must leave with _exit so that only the parent removes it.
 class TempDir {
  public:
@@ -33,7 +34,10 @@ class TempDir {
     if (mkdtemp(pattern.data()) == nullptr) {
       return absl::InternalError(fmt::format("mkdtemp {}: {}", pattern, std::strerror(errno)));
     }
-    return TempDir(std::move(pattern));
+    TempDir dir(std::move(pattern));
+    auto store = datastore::Open(dir.DatastoreUrl(), {.create = true});
+    if (!store.ok()) return store.status();
+    return dir;
   }
 
   TempDir(TempDir&& other) noexcept : path_(std::exchange(other.path_, "")) {}
@@ -46,6 +50,7 @@ class TempDir {
   }
 
   const std::string& path() const { return path_; }
+  // Created with the directory.
   std::string DatastoreUrl() const { return fmt::format("sqlite://{}/tabby.db", path_); }
   // Bytes in the directory (the database, its write-ahead log and shared memory).
   uint64_t Bytes() const {

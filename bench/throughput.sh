@@ -37,6 +37,7 @@ cleanup() {
 }
 trap cleanup EXIT
 export TABBY_DATASTORE="sqlite://$work/tabby.db"
+"$CTL" datastore init >/dev/null
 state=$work/state
 
 ip netns add "$host"

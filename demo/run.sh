@@ -81,6 +81,7 @@ matrix() {
 say "A host (network namespace $host) running tabbyd on the embedded datastore"
 ip netns add "$host"
 ip -n "$host" link set lo up
+"$CTL" datastore init >/dev/null  # a datastore is created only on purpose
 ip netns exec "$host" "$TABBYD" --node host1 --state-dir "$state" --log-level warn &
 pids+=($!)
 "$CTL" apply -f demo/00-pool.yaml -f demo/01-probe-profile.yaml

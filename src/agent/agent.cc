@@ -11,6 +11,7 @@
 
 #include "base/files.h"
 #include "base/status_macros.h"
+#include "datastore/cluster_identity.h"
 #include "datastore/resource_store.h"
 #include "ipam/block.h"
 #include "ipam/maintenance.h"
@@ -89,11 +90,54 @@ void Agent::MaybeCollectIpamGarbage() {
       summary->skipped);
 }
 
-void Agent::WriteStatus(datastore::Revision revision, bool in_sync, const std::string& error) {
+void Agent::LoadProgrammed() {
+  auto text = ReadFile(options_.state_dir + "/status.json");
+  if (!text.ok()) return;  // first start on this host (or since a reboot emptied /run)
+  nlohmann::json status = nlohmann::json::parse(*text, nullptr, false);
+  if (status.is_discarded() || !status.is_object()) return;
+  if (status.value("node", "") != options_.node) return;
+  programmed_cluster_ = status.value("clusterGUID", "");
+  programmed_revision_ = status.value("revision", datastore::Revision{0});
+}
+
+absl::Status Agent::CheckDatastoreIdentity(const std::string& cluster_guid,
+                                           datastore::Revision revision) {
+  if (options_.adopt_datastore) {
+    if (!programmed_cluster_.empty() &&
+        (programmed_cluster_ != cluster_guid || revision < programmed_revision_)) {
+      spdlog::warn(
+          "agent: adopting datastore {} (cluster {} at revision {}) over what this host was "
+          "programmed from (cluster {} at revision {}), as --adopt-datastore asks",
+          options_.datastore_url, cluster_guid, revision, programmed_cluster_,
+          programmed_revision_);
+    }
+    return absl::OkStatus();
+  }
+  if (programmed_cluster_.empty()) return absl::OkStatus();
+  if (programmed_cluster_ != cluster_guid) {
+    return absl::FailedPreconditionError(fmt::format(
+        "datastore {} holds cluster {}, but this host's dataplane was programmed from cluster {} "
+        "(revision {}): refusing to reprogram it, the dataplane stays as it is. If the datastore "
+        "was replaced on purpose, restart tabbyd once with --adopt-datastore",
+        options_.datastore_url, cluster_guid, programmed_cluster_, programmed_revision_));
+  }
+  if (revision < programmed_revision_) {
+    return absl::FailedPreconditionError(fmt::format(
+        "datastore {} is at revision {}, behind revision {} that this host's dataplane was "
+        "programmed from (restored from an older backup, or rolled back?): refusing to "
+        "reprogram it, the dataplane stays as it is. If this is on purpose, restart tabbyd once "
+        "with --adopt-datastore",
+        options_.datastore_url, revision, programmed_revision_));
+  }
+  return absl::OkStatus();
+}
+
+void Agent::WriteStatus(bool in_sync, const std::string& error) {
   calc::Calculator::Stats stats = calc_ ? calc_->stats() : calc::Calculator::Stats{};
   nlohmann::json status = {
       {"node", options_.node},
-      {"revision", revision},
+      {"clusterGUID", programmed_cluster_},
+      {"revision", programmed_revision_},
       {"inSync", in_sync},
       {"time", absl::FormatTime(absl::RFC3339_sec, clock_.Now(), absl::UTCTimeZone())},
       {"endpoints", stats.endpoints},
@@ -124,8 +168,14 @@ absl::StatusOr<datastore::Revision> Agent::Resync() {
   ++resyncs_;
   absl::Status registered = RegisterNode();
   if (!registered.ok()) spdlog::warn("agent: {}", MessageOf(registered));
+  ASSIGN_OR_RETURN(
+      datastore::ClusterIdentity identity,
+      Annotate(datastore::ReadClusterIdentity(store_), "datastore " + options_.datastore_url));
   datastore::ResourceStore resources(store_);
   ASSIGN_OR_RETURN(auto snapshot, resources.ListAll());
+  // Before anything is computed or programmed: an emptied, replaced or rolled-back datastore
+  // must not remove every workload's rules.
+  RETURN_IF_ERROR(CheckDatastoreIdentity(identity.cluster_guid, snapshot.revision));
   calc_ = std::make_unique<calc::Calculator>(options_.node);
   for (const auto& resource : snapshot.resources) calc_->Upsert(resource);
   calc_->Flush();
@@ -143,7 +193,9 @@ absl::StatusOr<datastore::Revision> Agent::Resync() {
   spdlog::info("agent: in sync at revision {}: {} local endpoints, {} active programs, {} sets",
                snapshot.revision, calc_->stats().local_endpoints, calc_->stats().active_programs,
                calc_->stats().active_ip_sets + calc_->stats().active_port_sets);
-  WriteStatus(snapshot.revision, true, "");
+  programmed_cluster_ = identity.cluster_guid;
+  programmed_revision_ = snapshot.revision;
+  WriteStatus(true, "");
   return snapshot.revision;
 }
 
@@ -202,14 +254,15 @@ absl::Status Agent::FollowWatch(datastore::Revision from, const std::atomic<bool
       absl::Status programmed = nft_.Apply(delta, calc_->state());
       if (!programmed.ok()) {
         ++apply_failures_;
-        WriteStatus(applied, false, std::string(MessageOf(programmed)));
+        WriteStatus(false, std::string(MessageOf(programmed)));
         return Annotate(programmed, "cannot program nftables");
       }
       absl::Status routed = routes_.Apply(delta, before);
       if (!routed.ok()) spdlog::warn("agent: workload routes: {}", MessageOf(routed));
       ++applies_;
     }
-    WriteStatus(applied, true, "");
+    programmed_revision_ = applied;
+    WriteStatus(true, "");
   }
   return absl::OkStatus();
 }
@@ -225,6 +278,7 @@ absl::Status Agent::Run(const std::atomic<bool>& stop) {
                     "another node on this machine needs its own --state-dir)",
                     MessageOf(lock.status())));
   }
+  LoadProgrammed();
   absl::Duration backoff = options_.retry_interval;
   while (!stop.load()) {
     auto revision = Resync();
@@ -235,8 +289,12 @@ absl::Status Agent::Run(const std::atomic<bool>& stop) {
       if (status.ok()) break;  // stopped
     }
     // Whatever failed, the kernel keeps what was programmed last; try again from a full list.
-    spdlog::warn("agent: {}; resyncing in {}", MessageOf(status), absl::FormatDuration(backoff));
-    WriteStatus(0, false, std::string(MessageOf(status)));
+    // A datastore the agent refuses to program from (another cluster, gone back in time, never
+    // initialized) needs a person: say so at error level every time.
+    spdlog::log(status.code() == absl::StatusCode::kFailedPrecondition ? spdlog::level::err
+                                                                       : spdlog::level::warn,
+                "agent: {}; resyncing in {}", MessageOf(status), absl::FormatDuration(backoff));
+    WriteStatus(false, std::string(MessageOf(status)));
     absl::Time until = clock_.Now() + backoff;
     while (!stop.load() && clock_.Now() < until) clock_.SleepFor(absl::Milliseconds(50));
     backoff = std::min(backoff * 2, absl::Seconds(30));

@@ -36,6 +36,12 @@ struct AgentOptions {
   // empty blocks (0: never), and how old an unreferenced allocation must be to be a leak.
   absl::Duration ipam_gc_interval = absl::Minutes(5);
   absl::Duration ipam_gc_grace = absl::Minutes(10);
+  // Program from a datastore of another cluster, or one whose revision is behind what this host
+  // was programmed from (restored from an old backup, replaced): normally refused, leaving the
+  // dataplane as it is, because an emptied or foreign datastore would otherwise remove every
+  // workload's rules. For the one start after such a change made on purpose.
+  bool adopt_datastore = false;
+  std::string datastore_url;  // for messages
 };
 
 class Agent {
@@ -52,7 +58,14 @@ class Agent {
   // revision to watch from.
   absl::StatusOr<datastore::Revision> Resync();
   absl::Status FollowWatch(datastore::Revision from, const std::atomic<bool>& stop);
-  void WriteStatus(datastore::Revision revision, bool in_sync, const std::string& error);
+  // Writes <state_dir>/status.json: the revision and cluster programmed last (kept across
+  // failures and restarts), whether the agent is in sync now, and the last error.
+  void WriteStatus(bool in_sync, const std::string& error);
+  // Reads what a previous run programmed from status.json, if anything.
+  void LoadProgrammed();
+  // OK if `identity` at `revision` may be programmed over what this host was programmed from.
+  absl::Status CheckDatastoreIdentity(const std::string& cluster_guid,
+                                      datastore::Revision revision);
   // Creates this host's Node resource if there is none: it is how IPAM leak checks know that
   // the host (and so its blocks) exists.
   absl::Status RegisterNode();
@@ -67,6 +80,10 @@ class Agent {
   dataplane::BlockRoutes block_routes_;
   Clock& clock_;
   std::unique_ptr<calc::Calculator> calc_;
+  // What the kernel holds now was computed from this cluster at this revision (empty / 0: not
+  // known); status.json keeps it across restarts.
+  std::string programmed_cluster_;
+  datastore::Revision programmed_revision_ = 0;
   absl::Time last_verify_;
   absl::Time last_ipam_gc_;
   uint64_t applies_ = 0;

@@ -13,6 +13,7 @@
 #include "base/hash.h"
 #include "base/status_macros.h"
 #include "dataplane/nft_render.h"
+#include "datastore/cluster_identity.h"
 #include "datastore/resource_store.h"
 #include "ipam/block_allocator.h"
 #include "model/validate.h"
@@ -232,10 +233,10 @@ class Call {
       int64_t revision = std::strtoll(stored->metadata.resource_version.c_str(), nullptr, 10);
       if (!WaitForAgent(revision)) {
         warning = fmt::format(
-            "warning: the agent did not report programming revision {} within {} s "
-            "(is tabbyd running with --state-dir {}?); the workload's traffic is dropped "
-            "until it does\n",
-            revision, conf().wait_for_agent_seconds, conf().agent_state_dir);
+            "warning: the agent of node {} did not report programming revision {} of this "
+            "datastore within {} s (is tabbyd running for this node and datastore with "
+            "--state-dir {}?); the workload's traffic is dropped until it does\n",
+            Node(), revision, conf().wait_for_agent_seconds, conf().agent_state_dir);
       }
     }
     PluginOutput out = Success(ResultJson(wiring, *wired));
@@ -243,15 +244,22 @@ class Call {
     return out;
   }
 
+  // Whether this node's agent, programming from this datastore, reports `revision` in place
+  // before the wait runs out. A status file of another node or cluster (a stale file, a wrong
+  // agent_state_dir) never counts.
   bool WaitForAgent(int64_t revision) {
     auto deadline = std::chrono::steady_clock::now() +
                     std::chrono::duration<double>(conf().wait_for_agent_seconds);
+    auto identity = datastore::ReadClusterIdentity(*store_);
+    if (!identity.ok()) return false;
     std::string path = conf().agent_state_dir + "/status.json";
     while (true) {
       auto text = ReadFile(path);
       if (text.ok()) {
         json status = json::parse(*text, nullptr, false);
-        if (!status.is_discarded() && status.value("revision", int64_t{0}) >= revision) {
+        if (!status.is_discarded() && status.is_object() && status.value("node", "") == Node() &&
+            status.value("clusterGUID", "") == identity->cluster_guid &&
+            status.value("revision", int64_t{0}) >= revision) {
           return true;
         }
       }

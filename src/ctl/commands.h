@@ -94,6 +94,14 @@ struct IpamConfigureOptions {
 };
 int RunIpamConfigure(const IpamConfigureOptions& options, const DatastoreOpener& open, Streams io);
 
+// --- datastore -------------------------------------------------------------------------------
+
+// Creates the datastore at `url` (directory, file, cluster identity) unless it exists; a
+// datastore that exists but is corrupt is left alone and reported.
+int RunDatastoreInit(const std::string& url, Streams io);
+// Its URL, cluster GUID, creation time and current revision.
+int RunDatastoreInfo(const std::string& url, const DatastoreOpener& open, Streams io);
+
 // --- policy --------------------------------------------------------------------------------
 
 struct PolicyExplainOptions {

@@ -264,6 +264,16 @@ int RunCtl(const std::vector<std::string>& args, std::istream& in, std::ostream&
         ->capture_default_str();
   }
 
+  CLI::App* datastore_command =
+      app.add_subcommand("datastore", "Create the datastore, or say which cluster it holds");
+  datastore_command->require_subcommand(1);
+  CLI::App* datastore_init = datastore_command->add_subcommand(
+      "init",
+      "Create the datastore and its cluster identity (nothing else creates one, but the "
+      "first tabbyd on the default path)");
+  CLI::App* datastore_info =
+      datastore_command->add_subcommand("info", "The datastore's cluster GUID and revision");
+
   CLI::App* version = app.add_subcommand("version", "Print the tabbyctl version");
 
   try {
@@ -325,6 +335,12 @@ int RunCtl(const std::vector<std::string>& args, std::istream& in, std::ostream&
                         "nothing to configure: give --strict-affinity or --max-blocks-per-host");
     }
     return RunIpamConfigure(ipam_configure_options, open, io);
+  }
+  if (datastore_init->parsed()) {
+    return RunDatastoreInit(ResolveDatastoreUrl(datastore_flag, env), io);
+  }
+  if (datastore_info->parsed()) {
+    return RunDatastoreInfo(ResolveDatastoreUrl(datastore_flag, env), open, io);
   }
   if (version->parsed()) {
     out << "Client Version: " << TABBY_VERSION << "\n";

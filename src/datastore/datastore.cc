@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "base/status_macros.h"
+#include "datastore/cluster_identity.h"
 #include "datastore/sqlite_datastore.h"
 
 namespace tabby::datastore {
@@ -18,12 +19,14 @@ constexpr std::string_view kAcceptedForms =
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<Datastore>> Open(const std::string& url) {
-  return Open(url, SystemClock::Get());
+absl::StatusOr<std::unique_ptr<Datastore>> Open(const std::string& url, Clock& clock) {
+  return Open(url, OpenOptions{.create = false, .clock = &clock});
 }
 
-absl::StatusOr<std::unique_ptr<Datastore>> Open(const std::string& url, Clock& clock) {
+absl::StatusOr<std::unique_ptr<Datastore>> Open(const std::string& url,
+                                                const OpenOptions& options) {
   std::string_view view(url);
+  std::unique_ptr<Datastore> store;
   if (view.starts_with(kSqliteScheme)) {
     std::string path(view.substr(kSqliteScheme.size()));
     if (path.empty() || path[0] != '/') {
@@ -32,17 +35,29 @@ absl::StatusOr<std::unique_ptr<Datastore>> Open(const std::string& url, Clock& c
           "slashes in all, as in {}); accepted forms: {}",
           url, kDefaultDatastoreUrl, kAcceptedForms));
     }
-    SqliteOptions options;
-    options.clock = &clock;
-    ASSIGN_OR_RETURN(std::unique_ptr<SqliteDatastore> store, SqliteDatastore::Open(path, options));
-    return std::unique_ptr<Datastore>(std::move(store));
-  }
-  if (view.starts_with(kEtcdScheme)) {
+    SqliteOptions sqlite;
+    sqlite.clock = options.clock != nullptr ? options.clock : &SystemClock::Get();
+    sqlite.create = options.create;
+    auto opened = SqliteDatastore::Open(path, sqlite);
+    if (opened.status().code() == absl::StatusCode::kNotFound) {
+      return absl::NotFoundError(fmt::format(
+          "datastore {} does not exist ({}); create it with tabbyctl datastore init (tabbyd "
+          "creates the default one, {}, when it first starts), or check the URL",
+          url, MessageOf(opened.status()), kDefaultDatastoreUrl));
+    }
+    RETURN_IF_ERROR(Annotate(opened.status(), fmt::format("datastore {}", url)));
+    store = std::move(*opened);
+  } else if (view.starts_with(kEtcdScheme)) {
     return absl::UnimplementedError(fmt::format(
         "datastore URL \"{}\": etcd backend not built yet; use sqlite:///absolute/path", url));
+  } else {
+    return absl::InvalidArgumentError(
+        fmt::format("unsupported datastore URL \"{}\"; accepted forms: {}", url, kAcceptedForms));
   }
-  return absl::InvalidArgumentError(
-      fmt::format("unsupported datastore URL \"{}\"; accepted forms: {}", url, kAcceptedForms));
+  absl::StatusOr<ClusterIdentity> identity =
+      options.create ? InitializeClusterIdentity(*store) : ReadClusterIdentity(*store);
+  RETURN_IF_ERROR(Annotate(identity.status(), fmt::format("datastore {}", url)));
+  return store;
 }
 
 std::string ResolveUrl(const std::string& flag_value) {

@@ -158,10 +158,22 @@ class Datastore {
 // Where to find the datastore, in order: --datastore flag, $TABBY_DATASTORE, this default.
 inline constexpr char kDefaultDatastoreUrl[] = "sqlite:///var/lib/tabby/tabby.db";
 
+struct OpenOptions {
+  // Create the datastore if it does not exist yet: its directory and file (SQLite) and its
+  // cluster identity (cluster_identity.h). Only `tabbyctl datastore init` and the first tabbyd
+  // on the default path do. Without it, a datastore that does not exist, is empty or holds no
+  // cluster identity is an error saying so, never an empty cluster.
+  bool create = false;
+  // Time for lease expiry; must outlive the datastore and its watches. nullptr: SystemClock.
+  Clock* clock = nullptr;
+};
+
 // Opens a datastore from a URL: sqlite:///absolute/path (etcd://host:port[,...] later).
-absl::StatusOr<std::unique_ptr<Datastore>> Open(const std::string& url);
-// The same, reading time (lease expiry) from `clock`, which must outlive the datastore and its
-// watches.
+// InvalidArgument for a malformed URL; NotFound when it does not exist; FailedPrecondition when
+// it holds no tabby cluster; DataLoss when it is corrupt; each naming the URL.
+absl::StatusOr<std::unique_ptr<Datastore>> Open(const std::string& url,
+                                                const OpenOptions& options = {});
+// The same, reading time (lease expiry) from `clock`.
 absl::StatusOr<std::unique_ptr<Datastore>> Open(const std::string& url, Clock& clock);
 
 // The URL to use given an optional explicit flag value: flag, else $TABBY_DATASTORE, else default.

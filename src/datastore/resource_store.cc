@@ -5,9 +5,9 @@
 #include <algorithm>
 #include <cctype>
 #include <chrono>
-#include <random>
 
 #include "base/status_macros.h"
+#include "base/uuid.h"
 #include "datastore/endpoint_claims.h"
 #include "model/codec.h"
 #include "model/validate.h"
@@ -20,14 +20,6 @@ std::string Lower(std::string_view text) {
   std::transform(out.begin(), out.end(), out.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return out;
-}
-
-std::string NewUid() {
-  std::random_device device;
-  std::uniform_int_distribution<uint32_t> dist;
-  uint32_t a = dist(device), b = dist(device), c = dist(device), d = dist(device);
-  return fmt::format("{:08x}-{:04x}-{:04x}-{:04x}-{:04x}{:08x}", a, b >> 16, (b & 0x0fff) | 0x4000,
-                     (c >> 16 & 0x3fff) | 0x8000, c & 0xffff, d);
 }
 
 std::string NowRfc3339() {
@@ -175,7 +167,7 @@ absl::StatusOr<model::Resource> ResourceStore::Write(model::Resource resource, b
     ASSIGN_OR_RETURN(auto existing, store_.Get(key));
     if (!existing) {
       if (!allow_create) return absl::NotFoundError(fmt::format("{} does not exist", display));
-      resource.metadata.uid = resource.metadata.uid.empty() ? NewUid() : resource.metadata.uid;
+      resource.metadata.uid = resource.metadata.uid.empty() ? RandomUuid() : resource.metadata.uid;
       if (resource.metadata.creation_timestamp.empty()) {
         resource.metadata.creation_timestamp = NowRfc3339();
       }

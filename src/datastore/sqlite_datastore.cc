@@ -221,9 +221,11 @@ class Statement {
 // are held for well under a millisecond) up to the busy timeout. Not thread-safe.
 class Connection {
  public:
-  // Opens `path`, creating it, switches to WAL mode and creates or checks the schema.
+  // Opens `path`, switches to WAL mode and checks the schema; with `create`, creates the file
+  // and the schema if they do not exist.
   static absl::StatusOr<std::unique_ptr<Connection>> Open(const std::string& path,
-                                                          absl::Duration busy_timeout);
+                                                          absl::Duration busy_timeout,
+                                                          bool create = false);
 
   ~Connection() {
     for (auto& [sql, stmt] : cache_) sqlite3_finalize(stmt);
@@ -238,6 +240,9 @@ class Connection {
     if ((rc & 0xff) == SQLITE_BUSY) {
       detail += fmt::format(" (gave up after waiting {} for other processes)",
                             absl::FormatDuration(busy_timeout_));
+    }
+    if ((rc & 0xff) == SQLITE_CORRUPT || (rc & 0xff) == SQLITE_NOTADB) {
+      detail += " (the database file is corrupt or truncated: restore it from a backup)";
     }
     return absl::Status(CodeOf(rc),
                         fmt::format("{} in {}: {} (sqlite code {})", what, path_, detail, rc));
@@ -282,7 +287,7 @@ class Connection {
         rng_(std::random_device()()) {}
 
   absl::Status EnableWal();
-  absl::Status InitSchema();
+  absl::Status InitSchema(bool create);
 
   static int OnBusy(void* self, int count) {
     auto* conn = static_cast<Connection*>(self);
@@ -316,10 +321,23 @@ absl::StatusOr<bool> Statement::Step() {
 }
 
 absl::StatusOr<std::unique_ptr<Connection>> Connection::Open(const std::string& path,
-                                                             absl::Duration busy_timeout) {
+                                                             absl::Duration busy_timeout,
+                                                             bool create) {
+  if (!create) {
+    struct stat st {};
+    if (stat(path.c_str(), &st) != 0) {
+      if (errno == ENOENT) return absl::NotFoundError(fmt::format("{} does not exist", path));
+      return absl::UnavailableError(fmt::format("{}: {}", path, std::strerror(errno)));
+    }
+    if (st.st_size == 0) {
+      return absl::FailedPreconditionError(fmt::format(
+          "{} is empty (0 bytes): it was truncated, or it is not a tabby datastore", path));
+    }
+  }
   sqlite3* db = nullptr;
   int rc = sqlite3_open_v2(
-      path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+      path.c_str(), &db,
+      SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0) | SQLITE_OPEN_NOMUTEX, nullptr);
   if (db == nullptr) {
     return absl::ResourceExhaustedError(fmt::format("opening {}: out of memory", path));
   }
@@ -337,7 +355,7 @@ absl::StatusOr<std::unique_ptr<Connection>> Connection::Open(const std::string& 
   // WAL with synchronous=NORMAL never corrupts and survives process crashes; a power loss may
   // lose the last commits, after which every workload on the host restarts anyway.
   RETURN_IF_ERROR(conn->Exec("PRAGMA synchronous=NORMAL"));
-  RETURN_IF_ERROR(conn->InitSchema());
+  RETURN_IF_ERROR(conn->InitSchema(create));
   return conn;
 }
 
@@ -373,9 +391,15 @@ absl::Status Connection::EnableWal() {
   }
 }
 
-absl::Status Connection::InitSchema() {
+absl::Status Connection::InitSchema(bool create) {
   ASSIGN_OR_RETURN(int64_t version, QueryInt("PRAGMA user_version"));
   if (version == kSqliteSchemaVersion) return absl::OkStatus();
+  if (version == 0 && !create) {
+    return absl::FailedPreconditionError(fmt::format(
+        "{} holds no tabby datastore (no schema): it was truncated, or it is another program's "
+        "database",
+        path_));
+  }
   if (version > kSqliteSchemaVersion) {
     return absl::FailedPreconditionError(fmt::format(
         "{}: database schema version {} is newer than version {} supported by this tabby "
@@ -902,11 +926,13 @@ absl::StatusOr<std::unique_ptr<SqliteDatastore>> SqliteDatastore::Open(
     return absl::InvalidArgumentError(
         fmt::format("SQLite datastore path \"{}\" is not absolute", path));
   }
-  std::string dir = internal::Dirname(path);
-  RETURN_IF_ERROR(Annotate(MakeDirectories(dir, 0755),
-                           fmt::format("creating the directory of datastore {}", path)));
+  if (options.create) {
+    std::string dir = internal::Dirname(path);
+    RETURN_IF_ERROR(Annotate(MakeDirectories(dir, 0755),
+                             fmt::format("creating the directory of datastore {}", path)));
+  }
   ASSIGN_OR_RETURN(std::unique_ptr<Connection> conn,
-                   Annotate(Connection::Open(path, options.busy_timeout),
+                   Annotate(Connection::Open(path, options.busy_timeout, options.create),
                             fmt::format("opening datastore {}", path)));
   return std::unique_ptr<SqliteDatastore>(new SqliteDatastore(path, options, std::move(conn)));
 }

@@ -49,6 +49,10 @@ namespace tabby::datastore {
 inline constexpr int kSqliteSchemaVersion = 1;
 
 struct SqliteOptions {
+  // Create the file (and its directory) and the schema if they do not exist. Without it a
+  // missing, empty or foreign file is an error: a mistyped path or a truncated database must
+  // never look like an empty cluster.
+  bool create = false;
   // Time for lease expiry and event timestamps; must outlive the store. nullptr: SystemClock.
   Clock* clock = nullptr;
   // How long a write waits for another process's write transaction before kUnavailable.
@@ -71,7 +75,9 @@ class Connection;
 
 class SqliteDatastore final : public Datastore {
  public:
-  // Opens (creating if needed, with its parent directory) the database at the absolute `path`.
+  // Opens the database at the absolute `path` (creating it, with its parent directory, only with
+  // options.create). NotFound if it does not exist; FailedPrecondition if it is empty or holds no
+  // tabby schema; DataLoss if SQLite finds it corrupt or truncated.
   static absl::StatusOr<std::unique_ptr<SqliteDatastore>> Open(const std::string& path,
                                                                const SqliteOptions& options = {});
   ~SqliteDatastore() override;

@@ -7,11 +7,13 @@
 #include <stdlib.h>
 
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <thread>
 
+#include "datastore/cluster_identity.h"
 #include "datastore/resource_store.h"
 #include "ipam/block.h"
 #include "ipam/ipam_testing.h"  // test/ipam
@@ -65,6 +67,7 @@ class PluginTest : public ::testing::Test {
     ASSERT_NE(mkdtemp(tmpl), nullptr);
     dir_ = tmpl;
     url_ = "sqlite://" + dir_ + "/tabby.db";
+    ASSERT_TRUE(datastore::Open(url_, {.create = true}).ok());
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
 
@@ -328,6 +331,33 @@ TEST_F(PluginTest, NodeNameIsValidatedBeforeAnyWrite) {
   // The host name "test-host" is used when nothing else names the node.
   ASSERT_EQ(Run(Env("ADD"), config).exit_code, 0);
   EXPECT_EQ(Endpoints().at(0).workload_endpoint().node, "test-host");
+}
+
+// ADD's wait trusts only a status written by this node's agent programming from this datastore:
+// a stale or foreign status.json (another node's, another cluster's) must not end the wait.
+TEST_F(PluginTest, WaitForAgentTrustsOnlyThisNodesAgentOnThisDatastore) {
+  AddPool("pool4", "10.65.0.0/24");
+  std::filesystem::create_directories(dir_ + "/state");
+  auto write_status = [&](const std::string& node, const std::string& cluster) {
+    std::ofstream(dir_ + "/state/status.json")
+        << json{{"node", node}, {"clusterGUID", cluster}, {"revision", 1000000}}.dump();
+  };
+  std::string config = Config(
+      fmt::format(R"(, "wait_for_agent_seconds": 0.2, "agent_state_dir": "{}/state")", dir_));
+  auto identity = datastore::ReadClusterIdentity(*Store());
+  ASSERT_TRUE(identity.ok()) << identity.status();
+  write_status("node-a", "another-cluster");
+  PluginOutput out = Run(Env("ADD", "c1"), config);
+  ASSERT_EQ(out.exit_code, 0) << out.stdout_text;
+  EXPECT_NE(out.stderr_text.find("did not report programming revision"), std::string::npos);
+  write_status("node-b", identity->cluster_guid);
+  out = Run(Env("ADD", "c2"), config);
+  ASSERT_EQ(out.exit_code, 0) << out.stdout_text;
+  EXPECT_NE(out.stderr_text.find("did not report programming revision"), std::string::npos);
+  write_status("node-a", identity->cluster_guid);
+  out = Run(Env("ADD", "c3"), config);
+  ASSERT_EQ(out.exit_code, 0) << out.stdout_text;
+  EXPECT_EQ(out.stderr_text, "");
 }
 
 TEST_F(PluginTest, CheckFindsBrokenAttachments) {

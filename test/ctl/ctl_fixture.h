@@ -67,6 +67,7 @@ class CtlTest : public ::testing::Test {
       return it->second;
     };
     env_.open_datastore = [](const std::string& url) { return datastore::Open(url); };
+    ASSERT_TRUE(datastore::Open(url_, {.create = true}).ok());
   }
 
   Result Run(const std::vector<std::string>& args, const std::string& input = "") {

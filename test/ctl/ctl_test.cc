@@ -621,7 +621,14 @@ TEST_F(CtlTest, LabelErrors) {
 
 TEST_F(CtlTest, DatastoreFlagOverridesEnvironment) {
   std::string other = "sqlite://" + dir_->File("other.db");
-  Result r = Run({"--datastore", other, "apply", "-f", "-"}, kPool);
+  Result r = Run({"--datastore", other, "get", "ippool"});
+  EXPECT_EQ(r.code, 1) << r;  // never created by looking
+  EXPECT_THAT(r.err, HasSubstr("does not exist"));
+  EXPECT_FALSE(std::filesystem::exists(dir_->File("other.db")));
+  r = Run({"datastore", "init", "--datastore", other});
+  ASSERT_EQ(r.code, 0) << r;
+  EXPECT_THAT(r.out, HasSubstr("Initialized datastore " + other + " (cluster "));
+  r = Run({"--datastore", other, "apply", "-f", "-"}, kPool);
   ASSERT_EQ(r.code, 0) << r;
   EXPECT_EQ(StoredCount(), 0u);                                    // not in $TABBY_DATASTORE's
   r = Run({"get", "ippool", "--datastore", other, "-o", "name"});  // after the command too
@@ -665,6 +672,22 @@ TEST_F(CtlTest, HelpVersionAndUsageErrors) {
   EXPECT_EQ(r.code, 1) << r;
   EXPECT_THAT(r.err, HasSubstr("Error: "));
   EXPECT_THAT(r.err, HasSubstr("Usage"));
+}
+
+TEST_F(CtlTest, DatastoreInitIsIdempotentAndInfoNamesTheCluster) {
+  Result r = Run({"datastore", "init"});  // the fixture created it already
+  ASSERT_EQ(r.code, 0) << r;
+  EXPECT_THAT(r.out, HasSubstr("Datastore " + url_ + " is already initialized (cluster "));
+  std::string guid = r.out.substr(r.out.find("(cluster ") + 9, 36);
+  r = Run({"datastore", "info"});
+  ASSERT_EQ(r.code, 0) << r;
+  EXPECT_THAT(r.out, HasSubstr("Datastore:     " + url_ + "\n"));
+  EXPECT_THAT(r.out, HasSubstr("Cluster GUID:  " + guid + "\n"));
+  EXPECT_THAT(r.out, HasSubstr("Revision:      "));
+  // A file that is not a datastore is never initialized over.
+  std::ofstream(dir_->File("junk.db")) << "not a database, but not empty either";
+  r = Run({"datastore", "init", "--datastore", "sqlite://" + dir_->File("junk.db")});
+  EXPECT_EQ(r.code, 1) << r;
 }
 
 }  // namespace

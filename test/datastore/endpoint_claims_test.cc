@@ -36,7 +36,7 @@ class EndpointClaimsTest : public ::testing::Test {
     auto dir = testing::TempDir::Create();
     ASSERT_TRUE(dir.ok());
     dir_.emplace(std::move(*dir));
-    auto store = Open("sqlite://" + dir_->path() + "/tabby.db");
+    auto store = Open("sqlite://" + dir_->path() + "/tabby.db", {.create = true});
     ASSERT_TRUE(store.ok()) << store.status();
     store_ = std::move(*store);
   }

@@ -20,6 +20,7 @@ class SqliteContractStore final : public ContractStore {
   absl::StatusOr<std::unique_ptr<Datastore>> Connect(Clock& clock) override {
     SqliteOptions options;
     options.clock = &clock;
+    options.create = true;
     // In a directory that does not exist yet: the backend creates it.
     absl::StatusOr<std::unique_ptr<SqliteDatastore>> store =
         SqliteDatastore::Open(dir_.path() + "/state/tabby.db", options);

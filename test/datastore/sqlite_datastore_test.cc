@@ -38,6 +38,7 @@ class SqliteDatastoreTest : public ::testing::Test {
 
   absl::StatusOr<std::unique_ptr<SqliteDatastore>> OpenStore(SqliteOptions options = {}) {
     if (options.clock == nullptr) options.clock = &clock_;
+    options.create = true;
     return SqliteDatastore::Open(path_, options);
   }
 
@@ -74,8 +75,9 @@ TEST(SqliteUrlTest, OpenAcceptsAbsoluteSqliteUrls) {
   absl::StatusOr<TempDir> dir = TempDir::Create();
   ASSERT_TRUE(dir.ok());
   FakeClock clock;
-  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Datastore> ds,
-                       Open("sqlite://" + dir->path() + "/new/sub/dir/t.db", clock));
+  ASSERT_OK_AND_ASSIGN(
+      std::unique_ptr<Datastore> ds,
+      Open("sqlite://" + dir->path() + "/new/sub/dir/t.db", {.create = true, .clock = &clock}));
   ASSERT_OK(ds->Put("/k", "v"));
   struct stat st;
   ASSERT_EQ(stat((dir->path() + "/new/sub/dir").c_str(), &st), 0);
@@ -83,6 +85,47 @@ TEST(SqliteUrlTest, OpenAcceptsAbsoluteSqliteUrls) {
   EXPECT_EQ(st.st_mode & 0022, 0u) << "directory writable by group or others";
   ASSERT_EQ(stat((dir->path() + "/new/sub/dir/t.db").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0022, 0u) << "database writable by group or others";
+}
+
+// A datastore is created only on purpose: a mistyped path, an emptied file or one that holds no
+// cluster is an error that says so, and nothing is created by looking.
+TEST(SqliteUrlTest, OpenWithoutCreateRefusesWhatIsNotADatastore) {
+  absl::StatusOr<TempDir> dir = TempDir::Create();
+  ASSERT_TRUE(dir.ok());
+  const std::string missing = "sqlite://" + dir->path() + "/tabbyy/tabby.db";
+  absl::StatusOr<std::unique_ptr<Datastore>> ds = Open(missing);
+  ASSERT_FALSE(ds.ok());
+  EXPECT_EQ(ds.status().code(), StatusCode::kNotFound) << ds.status();
+  EXPECT_NE(ds.status().message().find("does not exist"), std::string::npos) << ds.status();
+  EXPECT_NE(ds.status().message().find("tabbyctl datastore init"), std::string::npos);
+  struct stat st;
+  EXPECT_NE(stat((dir->path() + "/tabbyy").c_str(), &st), 0) << "created a directory";
+
+  const std::string path = dir->path() + "/tabby.db";
+  const std::string url = "sqlite://" + path;
+  {
+    ASSERT_OK_AND_ASSIGN(std::unique_ptr<Datastore> created, Open(url, {.create = true}));
+    ASSERT_OK(created->Put("/tabby/v1/resources/ippool/p", "{}"));
+  }
+  EXPECT_OK(Open(url).status());
+  // Emptied by truncation: said so, not "locked" and not an empty cluster.
+  ASSERT_EQ(truncate(path.c_str(), 0), 0);
+  ds = Open(url);
+  ASSERT_FALSE(ds.ok());
+  EXPECT_EQ(ds.status().code(), StatusCode::kFailedPrecondition) << ds.status();
+  EXPECT_NE(ds.status().message().find("is empty (0 bytes): it was truncated"), std::string::npos)
+      << ds.status();
+  // A database with the schema but no cluster identity (an older tabby's, or emptied by hand).
+  const std::string bare = dir->path() + "/bare.db";
+  {
+    SqliteOptions options;
+    options.create = true;
+    ASSERT_OK(SqliteDatastore::Open(bare, options).status());
+  }
+  ds = Open("sqlite://" + bare);
+  ASSERT_FALSE(ds.ok());
+  EXPECT_EQ(ds.status().code(), StatusCode::kFailedPrecondition) << ds.status();
+  EXPECT_NE(ds.status().message().find("holds no tabby cluster"), std::string::npos) << ds.status();
 }
 
 TEST(SqliteUrlTest, OpenRejectsOtherUrls) {
@@ -172,6 +215,7 @@ TEST_F(SqliteDatastoreTest, ConcurrentFirstOpenFromManyProcesses) {
     FakeClock clock;
     SqliteOptions options;
     options.clock = &clock;
+    options.create = true;
     absl::StatusOr<std::unique_ptr<SqliteDatastore>> ds = SqliteDatastore::Open(path_, options);
     if (!ds.ok()) return forked::ChildFail(2, ds.status().ToString());
     absl::StatusOr<Revision> created = (*ds)->Create(fmt::format("/first/{}", i), "x");

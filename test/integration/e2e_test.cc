@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -17,7 +18,24 @@ using nlohmann::json;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
-class EndToEnd : public HostFixture {};
+class EndToEnd : public HostFixture {
+ protected:
+  // Workloads a (app=client) and b (app=server), and a policy that lets only clients reach b.
+  void AddClientAndServer() {
+    AddWorkload("a", "app=client");
+    AddWorkload("b", "app=server");
+    Apply(R"(
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata: {name: clients-only}
+spec:
+  selector: app == 'server'
+  ingress:
+  - action: Allow
+    source: {selector: app == 'client'}
+)");
+  }
+};
 
 TEST_F(EndToEnd, OpenByDefaultTcpUdpIcmp) {
   AddWorkload("a", "app=a");
@@ -198,18 +216,7 @@ spec:
 }
 
 TEST_F(EndToEnd, NewAndDeletedWorkloads) {
-  AddWorkload("a", "app=client");
-  AddWorkload("b", "app=server");
-  Apply(R"(
-apiVersion: projectcalico.org/v3
-kind: GlobalNetworkPolicy
-metadata: {name: clients-only}
-spec:
-  selector: app == 'server'
-  ingress:
-  - action: Allow
-    source: {selector: app == 'client'}
-)");
+  AddClientAndServer();
   // A workload that arrives later is in the policy's set as soon as ADD returns.
   AddWorkload("c", "app=client");
   EXPECT_TRUE(Reach("c", "b"));
@@ -294,18 +301,7 @@ TEST_F(EndToEnd, SpoofedSourceIsDropped) {
 }
 
 TEST_F(EndToEnd, AgentRestartDoesNotBreakAnEstablishedStream) {
-  AddWorkload("a", "app=client");
-  AddWorkload("b", "app=server");
-  Apply(R"(
-apiVersion: projectcalico.org/v3
-kind: GlobalNetworkPolicy
-metadata: {name: stream}
-spec:
-  selector: app == 'server'
-  ingress:
-  - action: Allow
-    source: {selector: app == 'client'}
-)");
+  AddClientAndServer();
   auto stream = workloads_["a"].netns->Start(
       {TABBY_PROBE, "stream", workloads_["b"].ipv4, "5001", "--seconds", "6"});
   ASSERT_TRUE(stream.ok()) << stream.status();
@@ -328,6 +324,70 @@ spec:
   ASSERT_TRUE(exit_code.has_value()) << (*stream)->Describe();
   EXPECT_EQ(*exit_code, 0) << (*stream)->Describe();
   EXPECT_TRUE(Reach("a", "b"));
+}
+
+// An emptied, replaced or rolled-back datastore is not a reason to remove every workload's rules:
+// the agent refuses it, says so, and keeps the dataplane until it is told to adopt it.
+TEST_F(EndToEnd, AnEmptiedReplacedOrRolledBackDatastoreLeavesTheDataplaneAsItIs) {
+  namespace fs = std::filesystem;
+  const std::string db = dir_->File("tabby.db");
+  // The database is its file and its write-ahead log (recent commits live there).
+  auto copy_database = [](const std::string& from, const std::string& to) {
+    for (const char* suffix : {"", "-wal"}) {
+      fs::remove(to + suffix);
+      if (fs::exists(from + suffix)) fs::copy_file(from + suffix, to + suffix);
+    }
+    fs::remove(to + "-shm");
+  };
+  AddClientAndServer();
+  agent_->Stop();
+  copy_database(db, dir_->File("backup.db"));
+  StartAgent();
+  Apply(
+      "apiVersion: projectcalico.org/v3\nkind: GlobalNetworkPolicy\nmetadata: {name: later}\n"
+      "spec: {selector: app == 'nobody', ingress: [{action: Deny}]}\n");
+  ASSERT_TRUE(Reach("a", "b"));
+
+  // Truncated while the agent is down: it reports the file as emptied and keeps retrying.
+  agent_->Stop();
+  fs::resize_file(db, 0);
+  StartAgent();
+  EXPECT_TRUE(agent_->WaitForOutput("is empty (0 bytes): it was truncated", seconds(20)))
+      << agent_->Describe();
+  EXPECT_TRUE(Reach("a", "b"));
+  EXPECT_TRUE(agent_->Running());
+
+  // Replaced by a new, empty cluster: refused, loudly, with the dataplane kept.
+  agent_->Stop();
+  for (const char* suffix : {"", "-wal", "-shm"}) fs::remove(db + suffix);
+  CommandResult init = Ctl({"datastore", "init"});
+  ASSERT_TRUE(init.ok()) << init.Describe();
+  StartAgent();
+  EXPECT_TRUE(
+      agent_->WaitForOutput("but this host's dataplane was programmed from cluster", seconds(20)))
+      << agent_->Describe();
+  EXPECT_NE(agent_->out().find("refusing to reprogram it, the dataplane stays as it is"),
+            std::string::npos);
+  EXPECT_TRUE(Reach("a", "b"));
+
+  // Restored from a backup older than what was programmed: refused too.
+  agent_->Stop();
+  copy_database(dir_->File("backup.db"), db);
+  StartAgent();
+  EXPECT_TRUE(agent_->WaitForOutput("behind revision", seconds(20))) << agent_->Describe();
+  EXPECT_TRUE(Reach("a", "b"));
+
+  // Adopted on purpose: programmed. Then a new, empty cluster adopted: nothing reaches b.
+  agent_->Stop();
+  StartAgent({"--adopt-datastore"});
+  WaitProgrammed();
+  EXPECT_TRUE(Reach("a", "b"));
+  agent_->Stop();
+  for (const char* suffix : {"", "-wal", "-shm"}) fs::remove(db + suffix);
+  ASSERT_TRUE(Ctl({"datastore", "init"}).ok());
+  StartAgent({"--adopt-datastore"});
+  WaitProgrammed();
+  EXPECT_FALSE(Reach("a", "b"));
 }
 
 TEST_F(EndToEnd, FailClosedWhileTheAgentIsDown) {

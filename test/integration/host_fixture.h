@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "datastore/cluster_identity.h"
 #include "datastore/datastore.h"
 #include "support/agent_status.h"
 #include "support/netns.h"
@@ -58,6 +59,8 @@ class HostFixture : public ::testing::Test {
     auto host = ScopedNetns::Create();
     ASSERT_TRUE(host.ok()) << host.status();
     host_ = std::make_unique<ScopedNetns>(std::move(*host));
+    CommandResult init = Ctl({"datastore", "init"});
+    ASSERT_TRUE(init.ok()) << init.Describe();
     StartAgent();
     Apply(R"(
 apiVersion: projectcalico.org/v3
@@ -81,9 +84,12 @@ spec: {cidr: "fd70::/120", blockSize: 122}
     if (agent_) agent_->Stop();
   }
 
-  void StartAgent() {
-    auto agent = host_->Start({TABBYD, "--datastore", url_, "--node", kNode, "--state-dir",
-                               dir_->File("state"), "--log-level", "warn"});
+  void StartAgent(const std::vector<std::string>& extra_args = {}) {
+    std::vector<std::string> argv = {
+        TABBYD,        "--datastore",       url_,          "--node", kNode,
+        "--state-dir", dir_->File("state"), "--log-level", "warn"};
+    argv.insert(argv.end(), extra_args.begin(), extra_args.end());
+    auto agent = host_->Start(argv);
     ASSERT_TRUE(agent.ok()) << agent.status();
     agent_ = std::move(*agent);
   }
@@ -109,7 +115,10 @@ spec: {cidr: "fd70::/120", blockSize: 122}
     ASSERT_TRUE(store.ok());
     auto revision = (*store)->CurrentRevision();
     ASSERT_TRUE(revision.ok());
-    ASSERT_TRUE(WaitForAgentRevision(dir_->File("state/status.json"), *revision))
+    auto identity = datastore::ReadClusterIdentity(**store);
+    ASSERT_TRUE(identity.ok()) << identity.status();
+    ASSERT_TRUE(
+        WaitForAgentProgrammed(dir_->File("state/status.json"), identity->cluster_guid, *revision))
         << "agent did not program revision " << *revision << "; agent: " << agent_->Describe();
   }
 

@@ -59,6 +59,8 @@ class PodmanTest : public ::testing::Test {
     auto host = ScopedNetns::Create();
     ASSERT_TRUE(host.ok()) << host.status();
     host_ = std::make_unique<ScopedNetns>(std::move(*host));
+    CommandResult init = Ctl({"datastore", "init"});
+    ASSERT_TRUE(init.ok()) << init.Describe();
     auto agent = host_->Start({TABBYD, "--datastore", url_, "--node", "podhost", "--state-dir",
                                dir_->File("state"), "--log-level", "warn"});
     ASSERT_TRUE(agent.ok()) << agent.status();

@@ -26,7 +26,7 @@ class IpamTest : public ::testing::Test {
     ASSERT_TRUE(dir.ok()) << dir.status();
     dir_.emplace(std::move(*dir));
     url_ = "sqlite://" + dir_->File("tabby.db");
-    auto store = datastore::Open(url_, clock_);
+    auto store = datastore::Open(url_, {.create = true, .clock = &clock_});
     ASSERT_TRUE(store.ok()) << store.status();
     store_ = std::move(*store);
     allocator_ = std::make_unique<BlockAllocator>(*store_, clock_);

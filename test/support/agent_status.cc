@@ -19,4 +19,16 @@ bool WaitForAgentRevision(const std::string& status_file, int64_t revision,
   return WaitFor([&] { return AgentRevision(status_file) >= revision; }, timeout);
 }
 
+bool WaitForAgentProgrammed(const std::string& status_file, const std::string& cluster_guid,
+                            int64_t revision, std::chrono::milliseconds timeout) {
+  return WaitFor(
+      [&] {
+        std::ifstream in(status_file);
+        nlohmann::json status = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+        return !status.is_discarded() && status.value("clusterGUID", "") == cluster_guid &&
+               status.value("revision", int64_t{0}) >= revision;
+      },
+      timeout);
+}
+
 }  // namespace tabby::test

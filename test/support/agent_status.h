@@ -16,4 +16,10 @@ int64_t AgentRevision(const std::string& status_file);
 bool WaitForAgentRevision(const std::string& status_file, int64_t revision,
                           std::chrono::milliseconds timeout = std::chrono::seconds(20));
 
+// The same, and the revision must be of the cluster `cluster_guid` (after the datastore was
+// replaced, the old cluster's revisions say nothing).
+bool WaitForAgentProgrammed(const std::string& status_file, const std::string& cluster_guid,
+                            int64_t revision,
+                            std::chrono::milliseconds timeout = std::chrono::seconds(20));
+
 }  // namespace tabby::test

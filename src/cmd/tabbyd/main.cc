@@ -5,10 +5,12 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <thread>
 
+#include "absl/time/clock.h"
 #include "agent/agent.h"
 #include "base/status_macros.h"
 #include "dataplane/netlink.h"
@@ -54,6 +56,11 @@ int main(int argc, char** argv) {
                  "seconds an address must have been allocated without a workload endpoint before "
                  "it counts as leaked")
       ->capture_default_str();
+  bool adopt_datastore = false;
+  app.add_flag("--adopt-datastore", adopt_datastore,
+               "program from the datastore even if it holds another cluster than, or is at an "
+               "older revision than, what this host was last programmed from (use once, after "
+               "replacing or restoring the datastore on purpose)");
   CLI11_PARSE(app, argc, argv);
 
   spdlog::set_level(spdlog::level::from_str(log_level));
@@ -81,11 +88,34 @@ int main(int argc, char** argv) {
     return 1;
   }
   std::string url = tabby::datastore::ResolveUrl(datastore_flag);
-  auto store = tabby::datastore::Open(url);
-  if (!store.ok()) {
-    spdlog::critical("tabbyd: cannot open datastore {}: {}", url, tabby::MessageOf(store.status()));
-    return 1;
+  // Only the default datastore is created here, on this host's first start; any other must be
+  // created on purpose (tabbyctl datastore init), so that a mistyped URL is an error. A datastore
+  // that cannot be opened (missing, emptied, corrupt, unreachable) leaves the dataplane as it is
+  // and is retried with backoff, so the host converges when it is back.
+  std::unique_ptr<tabby::datastore::Datastore> store;
+  absl::Duration backoff = absl::Milliseconds(200);
+  while (!stop.load()) {
+    auto opened =
+        tabby::datastore::Open(url, {.create = url == tabby::datastore::kDefaultDatastoreUrl});
+    if (opened.ok()) {
+      store = std::move(*opened);
+      break;
+    }
+    if (opened.status().code() == absl::StatusCode::kInvalidArgument ||
+        opened.status().code() == absl::StatusCode::kUnimplemented) {
+      spdlog::critical("tabbyd: {}", tabby::MessageOf(opened.status()));
+      return 1;
+    }
+    spdlog::error(
+        "tabbyd: cannot open the datastore: {}; the dataplane stays as it is; retrying "
+        "in {}",
+        tabby::MessageOf(opened.status()), absl::FormatDuration(backoff));
+    for (absl::Time until = absl::Now() + backoff; !stop.load() && absl::Now() < until;) {
+      absl::SleepFor(absl::Milliseconds(50));
+    }
+    backoff = std::min(backoff * 2, absl::Seconds(30));
   }
+  if (!store) return 0;  // stopped while waiting
   auto netlink = tabby::dataplane::Netlink::Open();
   if (!netlink.ok()) {
     spdlog::critical("tabbyd: {}", tabby::MessageOf(netlink.status()));
@@ -98,8 +128,10 @@ int main(int argc, char** argv) {
   options.verify_interval = absl::Seconds(verify_seconds);
   options.ipam_gc_interval = absl::Seconds(ipam_gc_seconds);
   options.ipam_gc_grace = absl::Seconds(ipam_grace_seconds);
+  options.adopt_datastore = adopt_datastore;
+  options.datastore_url = url;
   spdlog::info("tabbyd: node {} datastore {} state {}", options.node, url, state_dir);
-  tabby::agent::Agent agent(options, **store, *nft, **netlink, tabby::SystemClock::Get());
+  tabby::agent::Agent agent(options, *store, *nft, **netlink, tabby::SystemClock::Get());
   absl::Status status = agent.Run(stop);
   if (!status.ok()) {
     spdlog::critical("tabbyd: {}", tabby::MessageOf(status));
