@@ -4,8 +4,8 @@
 #include <fmt/ranges.h>
 #include <poll.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
-#include <array>
 #include <nlohmann/json.hpp>
 #include <set>
 
@@ -19,13 +19,20 @@
 namespace tabby::agent {
 namespace {
 
-// Blocks until either watch may have events, or `timeout`.
-void WaitForEither(datastore::Watch& first, datastore::Watch& second, absl::Duration timeout) {
-  std::array<pollfd, 2> fds = {pollfd{first.ReadinessFd(), POLLIN, 0},
-                               pollfd{second.ReadinessFd(), POLLIN, 0}};
-  // A backend without readiness fds is polled every `timeout` (poll with no fds sleeps).
-  int count = fds[0].fd < 0 ? 0 : (fds[1].fd < 0 ? 1 : 2);
-  (void)poll(fds.data(), count, static_cast<int>(absl::ToInt64Milliseconds(timeout)));
+// A burst of changes by others (a script flushing routes one by one) settles this long before
+// the agent looks, and the agent looks again at most this often per kind: repairs land well
+// within a second, and a process that keeps writing cannot keep the agent busy.
+constexpr absl::Duration kTamperSettle = absl::Milliseconds(50);
+constexpr absl::Duration kTamperSpacing = absl::Milliseconds(200);
+
+// Blocks until any of `fds` (-1 entries are skipped) is readable, or `timeout`. A backend
+// without readiness fds is polled every `timeout` (poll with no fds sleeps).
+void WaitForAny(const std::vector<int>& fds, absl::Duration timeout) {
+  std::vector<pollfd> polled;
+  for (int fd : fds) {
+    if (fd >= 0) polled.push_back(pollfd{fd, POLLIN, 0});
+  }
+  (void)poll(polled.data(), polled.size(), static_cast<int>(absl::ToInt64Milliseconds(timeout)));
 }
 
 }  // namespace
@@ -34,6 +41,7 @@ Agent::Agent(AgentOptions options, datastore::Datastore& store, dataplane::NftCl
              dataplane::Netlink& netlink, Clock& clock)
     : options_(std::move(options)),
       store_(store),
+      netlink_(netlink),
       nft_(nft),
       routes_(netlink),
       block_routes_(netlink),
@@ -154,6 +162,8 @@ void Agent::WriteStatus(bool in_sync, const std::string& error) {
       {"nftTransactions", nft_.stats().transactions},
       {"nftFailures", nft_.stats().failures},
       {"routesAdded", routes_.routes_added()},
+      {"nftRepairs", nft_repairs_},
+      {"routeRepairs", route_repairs_},
       {"blockRoutesAdded", block_routes_.routes_added()},
       {"blockRoutesRemoved", block_routes_.routes_removed()},
       {"lastError", error},
@@ -162,6 +172,58 @@ void Agent::WriteStatus(bool in_sync, const std::string& error) {
       options_.state_dir + "/status.json",
       status.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
   if (!written.ok()) spdlog::warn("agent: cannot write status: {}", MessageOf(written));
+}
+
+absl::Status Agent::Verify(bool nftables, bool routes, std::string_view why) {
+  const uint64_t repairs = nft_repairs_ + route_repairs_;
+  if (nftables) {
+    const uint64_t transactions = nft_.stats().transactions;
+    RETURN_IF_ERROR(nft_.Sync(calc_->state()));
+    if (nft_.stats().transactions > transactions) {
+      ++nft_repairs_;
+      spdlog::warn("agent: repaired the nftables table ({})", why);
+    }
+  }
+  if (routes) {
+    const uint64_t before = routes_.routes_added() + block_routes_.routes_added();
+    absl::Status routed = routes_.Sync(calc_->state());
+    if (!routed.ok()) spdlog::warn("agent: workload routes: {}", MessageOf(routed));
+    absl::Status blocks = SyncBlockRoutes();
+    if (!blocks.ok()) spdlog::warn("agent: block routes: {}", MessageOf(blocks));
+    const uint64_t restored = routes_.routes_added() + block_routes_.routes_added() - before;
+    if (restored > 0) {
+      ++route_repairs_;
+      spdlog::warn("agent: restored {} routes ({})", restored, why);
+    }
+  }
+  if (nft_repairs_ + route_repairs_ > repairs) WriteStatus(true, "");
+  return absl::OkStatus();
+}
+
+absl::Status Agent::RepairTampering() {
+  if (!monitor_) return absl::OkStatus();
+  dataplane::ChangeMonitor::Changes changes = monitor_->Drain();
+  const absl::Time now = clock_.Now();
+  if (changes.nftables && !nft_changed_since_) nft_changed_since_ = now;
+  if (changes.routes && !routes_changed_since_) routes_changed_since_ = now;
+  nft_writers_.insert(changes.nft_writers.begin(), changes.nft_writers.end());
+  if (now - last_tamper_check_ < kTamperSpacing) return absl::OkStatus();
+  auto due = [&](const std::optional<absl::Time>& since) {
+    return since && now - *since >= kTamperSettle;
+  };
+  const bool nftables = due(nft_changed_since_), routes = due(routes_changed_since_);
+  if (!nftables && !routes) return absl::OkStatus();
+  std::string why = "changed by another process";
+  if (nftables) {
+    std::vector<std::string> pids;
+    for (pid_t pid : nft_writers_) pids.push_back(pid == 0 ? "unknown" : std::to_string(pid));
+    why += fmt::format(": nftables written by pid {}", fmt::join(pids, ", "));
+    nft_writers_.clear();
+    nft_changed_since_.reset();
+  }
+  if (routes) routes_changed_since_.reset();
+  last_tamper_check_ = now;
+  return Verify(nftables, routes, why);
 }
 
 absl::StatusOr<datastore::Revision> Agent::Resync() {
@@ -205,8 +267,15 @@ absl::Status Agent::FollowWatch(datastore::Revision from, const std::atomic<bool
   // back: a second, narrow watch, so the agent never reads other hosts' IPAM traffic.
   ASSIGN_OR_RETURN(auto block_watch, store_.WatchPrefix(ipam::AffinityPrefix(options_.node), from));
   datastore::Revision applied = from;
+  std::vector<int> fds = {watch->ReadinessFd(), block_watch->ReadinessFd()};
+  if (monitor_) {
+    for (int fd : monitor_->fds()) fds.push_back(fd);
+  }
   while (!stop.load()) {
-    WaitForEither(*watch, *block_watch, absl::Milliseconds(200));
+    // While a change by another process waits to settle, look again soon.
+    const bool tamper_pending = nft_changed_since_ || routes_changed_since_;
+    WaitForAny(fds, tamper_pending ? kTamperSettle : absl::Milliseconds(200));
+    RETURN_IF_ERROR(RepairTampering());
     ASSIGN_OR_RETURN(auto block_events, block_watch->Next(absl::ZeroDuration()));
     if (!block_events.empty()) {
       absl::Status blocks = SyncBlockRoutes();
@@ -216,12 +285,8 @@ absl::Status Agent::FollowWatch(datastore::Revision from, const std::atomic<bool
     if (events.empty()) {
       MaybeCollectIpamGarbage();
       if (clock_.Now() - last_verify_ >= options_.verify_interval) {
-        // Periodic check that nobody changed our table behind our back; no writes if not.
-        RETURN_IF_ERROR(nft_.Sync(calc_->state()));
-        absl::Status routed = routes_.Sync(calc_->state());
-        if (!routed.ok()) spdlog::warn("agent: workload routes: {}", MessageOf(routed));
-        absl::Status blocks = SyncBlockRoutes();
-        if (!blocks.ok()) spdlog::warn("agent: block routes: {}", MessageOf(blocks));
+        // The safety net for changes the monitor cannot see; no writes if nothing drifted.
+        RETURN_IF_ERROR(Verify(true, true, "periodic verify"));
         last_verify_ = clock_.Now();
       }
       continue;
@@ -279,6 +344,18 @@ absl::Status Agent::Run(const std::atomic<bool>& stop) {
                     MessageOf(lock.status())));
   }
   LoadProgrammed();
+  // Tampering is repaired as it happens; without the monitor (no CAP_NET_ADMIN for the
+  // notification groups), only by the periodic verify.
+  auto monitor = dataplane::ChangeMonitor::Open({netlink_.port_id()},
+                                                {getpid(), static_cast<pid_t>(gettid())});
+  if (monitor.ok()) {
+    monitor_ = std::move(*monitor);
+  } else {
+    spdlog::warn(
+        "agent: cannot watch for changes by other processes ({}); they are repaired "
+        "only every --verify-interval",
+        MessageOf(monitor.status()));
+  }
   absl::Duration backoff = options_.retry_interval;
   while (!stop.load()) {
     auto revision = Resync();

@@ -9,6 +9,8 @@
 
 #include <atomic>
 #include <memory>
+#include <optional>
+#include <set>
 #include <string>
 
 #include "absl/status/status.h"
@@ -16,6 +18,7 @@
 #include "base/clock.h"
 #include "calc/calculator.h"
 #include "dataplane/block_routes.h"
+#include "dataplane/change_monitor.h"
 #include "dataplane/netlink.h"
 #include "dataplane/nft_client.h"
 #include "dataplane/nft_dataplane.h"
@@ -28,7 +31,8 @@ struct AgentOptions {
   std::string node;
   std::string state_dir = "/run/tabby";
   // How often the agent re-reads the kernel's table and repairs drift (cheap when nothing
-  // drifted: no kernel writes).
+  // drifted: no kernel writes). A safety net: changes by other processes are seen through
+  // netlink notifications (dataplane/change_monitor.h) and repaired within a second.
   absl::Duration verify_interval = absl::Minutes(5);
   // Wait between attempts while the datastore is unreachable (doubles up to 30 s).
   absl::Duration retry_interval = absl::Milliseconds(200);
@@ -72,9 +76,16 @@ class Agent {
   // Reads the blocks this host owns and makes the blackhole routes match.
   absl::Status SyncBlockRoutes();
   void MaybeCollectIpamGarbage();
+  // Reads the kernel back and repairs what differs from the desired state (nftables when
+  // `nftables`, routes when `routes`), logging and counting each repair with `why`.
+  absl::Status Verify(bool nftables, bool routes, std::string_view why);
+  // Takes in what the change monitor saw and verifies what someone else changed, once a burst
+  // of changes has settled (at most every kTamperSpacing per kind).
+  absl::Status RepairTampering();
 
   AgentOptions options_;
   datastore::Datastore& store_;
+  dataplane::Netlink& netlink_;
   dataplane::NftDataplane nft_;
   dataplane::WorkloadRoutes routes_;
   dataplane::BlockRoutes block_routes_;
@@ -86,6 +97,14 @@ class Agent {
   datastore::Revision programmed_revision_ = 0;
   absl::Time last_verify_;
   absl::Time last_ipam_gc_;
+  // Changes by others seen by the monitor and not verified yet: since when.
+  std::unique_ptr<dataplane::ChangeMonitor> monitor_;
+  std::optional<absl::Time> nft_changed_since_;
+  std::optional<absl::Time> routes_changed_since_;
+  std::set<pid_t> nft_writers_;
+  absl::Time last_tamper_check_;
+  uint64_t nft_repairs_ = 0;
+  uint64_t route_repairs_ = 0;
   uint64_t applies_ = 0;
   uint64_t apply_failures_ = 0;
   uint64_t events_ = 0;

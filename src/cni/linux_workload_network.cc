@@ -49,13 +49,9 @@ absl::Status ConfigureHostSide(Netlink& host, const WorkloadWiring& wiring) {
     // skips link-local addressing and duplicate address detection.
     RETURN_IF_ERROR(WriteSysctl(fmt::format("net/ipv6/conf/{}/disable_ipv6", dev), "1"));
   }
-  // Proxy ARP answers only for addresses the host routes through another interface. A host
-  // without a default route (an isolated network, a test namespace) would leave the workload
-  // unable to resolve its gateway, so route the gateway address to lo: it is link-local and
-  // never carries traffic, it only makes the host answer ARP for it.
+  // The gateway's route to lo lets proxy ARP answer for it (see GatewayOnLoopback).
   RETURN_IF_ERROR(host.SetLinkUp("lo"));  // a route via lo needs lo up (always so on real hosts)
-  RETURN_IF_ERROR(host.ReplaceRoute(Route{IpNetwork::Host(*IpAddress::Parse(kIpv4Gateway)), "lo",
-                                          std::nullopt, /*link_scope=*/true}));
+  RETURN_IF_ERROR(host.ReplaceRoute(dataplane::GatewayOnLoopback()));
   return host.SetLinkUp(dev);
 }
 

@@ -16,11 +16,12 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "base/ip.h"
+#include "dataplane/workload_routes.h"
 
 namespace tabby::cni {
 
 inline constexpr char kHostVethMac[] = "ee:ee:ee:ee:ee:ee";
-inline constexpr char kIpv4Gateway[] = "169.254.1.1";
+inline constexpr const char* kIpv4Gateway = dataplane::kWorkloadGatewayV4;
 // The IPv6 link-local address the kernel derives (EUI-64) from kHostVethMac.
 inline constexpr char kIpv6Gateway[] = "fe80::ecee:eeff:feee:eeee";
 

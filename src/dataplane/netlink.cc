@@ -85,6 +85,8 @@ absl::StatusOr<int> Netlink::IndexOf(const std::string& name) {
   return rtnl_link_get_ifindex(link.get());
 }
 
+uint32_t Netlink::port_id() const { return nl_socket_get_local_port(socket_); }
+
 absl::StatusOr<LinkInfo> Netlink::GetLink(const std::string& name) {
   rtnl_link* raw = nullptr;
   int err = rtnl_link_get_kernel(socket_, 0, name.c_str(), &raw);

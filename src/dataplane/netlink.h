@@ -46,6 +46,9 @@ class Netlink {
   Netlink(const Netlink&) = delete;
   Netlink& operator=(const Netlink&) = delete;
 
+  // This socket's netlink port id: route notifications caused by its requests carry it.
+  uint32_t port_id() const;
+
   // kNotFound if there is no such link.
   absl::StatusOr<LinkInfo> GetLink(const std::string& name);
   // Creates a veth pair: `name` here, `peer_name` in the namespace `peer_netns_fd`.

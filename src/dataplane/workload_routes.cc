@@ -13,6 +13,11 @@ std::string RouteKey(const IpNetwork& destination, const std::string& interface_
 
 }  // namespace
 
+Route GatewayOnLoopback() {
+  return Route{IpNetwork::Host(*IpAddress::Parse(kWorkloadGatewayV4)), "lo", std::nullopt,
+               /*link_scope=*/true};
+}
+
 absl::Status WorkloadRoutes::Ensure(const calc::EndpointProgram& endpoint,
                                     const std::set<std::string>* present) {
   auto link = netlink_.GetLink(endpoint.interface_name);
@@ -35,8 +40,16 @@ absl::Status WorkloadRoutes::Sync(const calc::DesiredState& desired) {
   std::set<std::string> present;
   for (const auto& r : routes) present.insert(RouteKey(r.destination, r.interface_name));
   absl::Status first_error;
+  bool any_v4 = false;
   for (const auto& [interface, endpoint] : desired.endpoints) {
     absl::Status status = Ensure(endpoint, &present);
+    if (!status.ok() && first_error.ok()) first_error = status;
+    for (const auto& address : endpoint.addresses) any_v4 = any_v4 || address.is_v4();
+  }
+  const Route gateway = GatewayOnLoopback();
+  if (any_v4 && !present.contains(RouteKey(gateway.destination, gateway.interface_name))) {
+    absl::Status status = netlink_.ReplaceRoute(gateway);
+    if (status.ok()) ++routes_added_;
     if (!status.ok() && first_error.ok()) first_error = status;
   }
   return first_error;

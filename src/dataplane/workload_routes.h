@@ -14,12 +14,20 @@
 
 namespace tabby::dataplane {
 
+// The IPv4 gateway every workload's default route points at. Proxy ARP answers only for
+// addresses the host routes through another interface, so a host without a default route (an
+// isolated network, a test namespace) would leave workloads unable to resolve it: the gateway is
+// routed to lo. Link-local, it never carries traffic; the route only makes the host answer ARP.
+inline constexpr char kWorkloadGatewayV4[] = "169.254.1.1";
+Route GatewayOnLoopback();
+
 class WorkloadRoutes {
  public:
   explicit WorkloadRoutes(Netlink& netlink) : netlink_(netlink) {}
 
-  // Ensures the routes of every endpoint whose interface exists. Cost: one route dump plus one
-  // netlink request per missing route.
+  // Ensures the routes of every endpoint whose interface exists, and GatewayOnLoopback() while
+  // there is a local IPv4 endpoint. Cost: one route dump plus one netlink request per missing
+  // route.
   absl::Status Sync(const calc::DesiredState& desired);
   // Ensures the routes of the endpoints a delta upserted; removes routes of endpoints it removed
   // (only routes with our protocol via the endpoint's interface).

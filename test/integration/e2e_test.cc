@@ -390,6 +390,50 @@ TEST_F(EndToEnd, AnEmptiedReplacedOrRolledBackDatastoreLeavesTheDataplaneAsItIs)
   EXPECT_FALSE(Reach("a", "b"));
 }
 
+// Tampering with what the agent programs is seen through netlink notifications and repaired at
+// once, not at the next periodic verify (300 s here): a deleted table, a flushed workload route,
+// the gateway's route on lo.
+TEST_F(EndToEnd, TamperingIsRepairedAtOnce) {
+  AddClientAndServer();
+  AddWorkload("c", "app=other");
+  ASSERT_FALSE(Reach("c", "b"));
+  const std::string status_file = dir_->File("state/status.json");
+  auto status_value = [&](const char* key) {
+    std::ifstream in(status_file);
+    json status = json::parse(in, nullptr, false);
+    return status.is_discarded() ? int64_t{0} : status.value(key, int64_t{0});
+  };
+
+  ASSERT_TRUE(host_->RunOk({"nft", "delete", "table", "inet", "tabby"}).ok());
+  EXPECT_TRUE(WaitFor([&] { return status_value("nftRepairs") >= 1; }, seconds(10)))
+      << agent_->Describe();
+  EXPECT_TRUE(host_->Run({"nft", "list", "table", "inet", "tabby"}).ok());
+  EXPECT_FALSE(Reach("c", "b"));
+  EXPECT_TRUE(Reach("a", "b"));
+  EXPECT_TRUE(agent_->WaitForOutput(
+      "repaired the nftables table (changed by another process: nftables written by pid",
+      seconds(10)))
+      << agent_->Describe();
+
+  ASSERT_TRUE(host_->RunOk({"ip", "route", "del", workloads_["b"].ipv4}).ok());
+  ASSERT_TRUE(host_->RunOk({"ip", "route", "del", "169.254.1.1", "dev", "lo"}).ok());
+  EXPECT_TRUE(WaitFor([&] { return status_value("routeRepairs") >= 1; }, seconds(10)))
+      << agent_->Describe();
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        return host_->Run({"ip", "route", "show", workloads_["b"].ipv4}).out != "" &&
+               host_->Run({"ip", "route", "show", "169.254.1.1"}).out != "";
+      },
+      seconds(10)));
+  EXPECT_TRUE(Reach("a", "b"));
+  // Its own writes are not tampering: a policy change repairs nothing.
+  const int64_t repairs = status_value("nftRepairs");
+  Apply(
+      "apiVersion: projectcalico.org/v3\nkind: GlobalNetworkPolicy\nmetadata: {name: other}\n"
+      "spec: {selector: app == 'nobody', ingress: [{action: Deny}]}\n");
+  EXPECT_EQ(status_value("nftRepairs"), repairs);
+}
+
 TEST_F(EndToEnd, FailClosedWhileTheAgentIsDown) {
   AddWorkload("a", "app=a");
   agent_->Stop();
