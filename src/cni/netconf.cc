@@ -10,6 +10,17 @@
 namespace tabby::cni {
 namespace {
 
+// [a-zA-Z0-9][a-zA-Z0-9_.-]*, at most `max_length`: the CNI specification's network names and
+// container ids.
+bool IsCniIdentifier(std::string_view text, size_t max_length) {
+  auto alnum = [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+  };
+  if (text.empty() || text.size() > max_length || !alnum(text.front())) return false;
+  return std::all_of(text.begin(), text.end(),
+                     [&](char c) { return alnum(c) || c == '_' || c == '.' || c == '-'; });
+}
+
 using nlohmann::json;
 
 CniError Error(ErrorCode code, std::string message, std::string details = "") {
@@ -115,6 +126,12 @@ std::optional<CniError> ParseConfig(const json& doc, NetConf& conf) {
   }
   conf.cni_version = doc["cniVersion"].get<std::string>();
   conf.name = doc["name"].get<std::string>();
+  if (!IsCniIdentifier(conf.name, kMaxNetworkNameLength)) {
+    return invalid(fmt::format(
+        "network name \"{}\" is invalid: 1-{} alphanumerics, '_', '.' and '-', starting with an "
+        "alphanumeric (the CNI specification's rule)",
+        conf.name.substr(0, 64), kMaxNetworkNameLength));
+  }
   conf.type = doc["type"].get<std::string>();
   const auto& supported = SupportedVersions();
   if (std::find(supported.begin(), supported.end(), conf.cni_version) == supported.end()) {
@@ -226,6 +243,10 @@ std::optional<CniError> ParseConfig(const json& doc, NetConf& conf) {
           {item["containerID"].get<std::string>(), item.value("ifname", "")});
     }
   }
+  if (conf.labels.size() > kMaxLabels) {
+    return invalid(
+        fmt::format("{} labels given; at most {} are allowed", conf.labels.size(), kMaxLabels));
+  }
   for (const auto& [key, value] : conf.labels) {
     if (auto problem_key = model::CheckLabelKey(key)) {
       return invalid(fmt::format("label key \"{}\": {}", key, *problem_key));
@@ -298,6 +319,11 @@ ParseResult ParseInvocation(const std::function<std::optional<std::string>(const
   if (stdin_text.find_first_not_of(" \t\r\n") == std::string::npos) {
     return fail(Error(ErrorCode::kDecodeFailure, "no network configuration on stdin"));
   }
+  if (stdin_text.size() > kMaxConfigBytes) {
+    return fail(Error(ErrorCode::kInvalidConfig,
+                      fmt::format("network configuration of {} bytes; at most {} are allowed",
+                                  stdin_text.size(), kMaxConfigBytes)));
+  }
   json doc = json::parse(stdin_text, nullptr, /*allow_exceptions=*/false);
   if (doc.is_discarded()) {
     // Point at the problem: parse again with exceptions for the position.
@@ -325,6 +351,13 @@ ParseResult ParseInvocation(const std::function<std::optional<std::string>(const
     if (inv.container_id.empty()) {
       return fail(Error(ErrorCode::kInvalidEnvironment, "CNI_CONTAINERID is not set"));
     }
+    if (!IsCniIdentifier(inv.container_id, kMaxContainerIdLength)) {
+      return fail(Error(ErrorCode::kInvalidEnvironment,
+                        fmt::format("CNI_CONTAINERID \"{}\" is invalid: 1-{} alphanumerics, "
+                                    "'_', '.' and '-', starting with an alphanumeric (the CNI "
+                                    "specification's rule)",
+                                    inv.container_id.substr(0, 64), kMaxContainerIdLength)));
+    }
     if (inv.ifname.empty()) {
       return fail(Error(ErrorCode::kInvalidEnvironment, "CNI_IFNAME is not set"));
     }
@@ -345,7 +378,13 @@ ParseResult ParseInvocation(const std::function<std::optional<std::string>(const
           fmt::format("CHECK needs CNI version 0.4.0 or later, not {}", inv.config.cni_version)));
     }
   }
-  inv.args = ParseArgs(env("CNI_ARGS").value_or(""));
+  std::string args = env("CNI_ARGS").value_or("");
+  if (args.size() > kMaxCniArgsBytes) {
+    return fail(Error(ErrorCode::kInvalidEnvironment,
+                      fmt::format("CNI_ARGS of {} bytes; at most {} are allowed", args.size(),
+                                  kMaxCniArgsBytes)));
+  }
+  inv.args = ParseArgs(args);
   result.invocation = std::move(inv);
   return result;
 }
@@ -379,6 +418,12 @@ std::optional<CniError> ResolveIdentity(const Invocation& invocation, WorkloadId
       return invalid_arg(fmt::format("CNI_ARGS TABBY_LABELS: value of {}: {}", key, *problem));
     }
     out.labels[key] = value;
+  }
+  if (out.labels.size() > kMaxLabels) {
+    return invalid_arg(
+        fmt::format("{} labels given (configuration and CNI_ARGS); at most {} are "
+                    "allowed",
+                    out.labels.size(), kMaxLabels));
   }
   for (const auto& profile : SplitComma(arg("TABBY_PROFILES"))) out.profiles.push_back(profile);
   for (const auto& item : SplitComma(arg("TABBY_PORTS"))) {

@@ -27,6 +27,15 @@
 namespace tabby::cni {
 
 inline constexpr char kSpecVersion[] = "1.1.0";
+
+// Limits on what a runtime hands the plugin, so that a runaway or hostile caller gets a clear
+// error instead of a huge endpoint (docs/cni.md). Names and ids follow the CNI specification's
+// character rules; the lengths are ours.
+inline constexpr size_t kMaxConfigBytes = 1 << 20;    // stdin
+inline constexpr size_t kMaxCniArgsBytes = 64 << 10;  // CNI_ARGS
+inline constexpr size_t kMaxNetworkNameLength = 128;
+inline constexpr size_t kMaxContainerIdLength = 256;
+inline constexpr size_t kMaxLabels = 256;  // from every source together
 const std::vector<std::string>& SupportedVersions();
 
 enum class Command { kAdd, kDel, kCheck, kStatus, kGc, kVersion };

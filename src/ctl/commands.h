@@ -14,6 +14,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "datastore/datastore.h"
+#include "datastore/resource_store.h"
 #include "model/resources.h"
 
 namespace tabby::ctl {
@@ -140,8 +141,10 @@ std::string LowerKindName(model::Kind kind);
 // kubectl's name for a resource: "ippool.tabby.dev/pool-a".
 std::string ResourceRef(model::Kind kind, std::string_view name);
 
-// `ippool "x" not found`, with ` in namespace "ns"` for namespaced kinds.
-std::string NotFoundMessage(model::Kind kind, std::string_view namespace_name,
-                            std::string_view name);
+// `ippool "x" not found`, with ` in namespace "ns"` for namespaced kinds. For the two
+// NetworkPolicy kinds (tabby's and Kubernetes'), it names the other one when `store` holds a
+// policy of that name: `delete networkpolicy x` most often means the Kubernetes one.
+std::string NotFoundMessage(datastore::ResourceStore& store, model::Kind kind,
+                            std::string_view namespace_name, std::string_view name);
 
 }  // namespace tabby::ctl

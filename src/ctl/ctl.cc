@@ -72,15 +72,29 @@ std::string ResourceRef(model::Kind kind, std::string_view name) {
   return fmt::format("{}/{}", QualifiedKind(kind), name);
 }
 
-std::string NotFoundMessage(model::Kind kind, std::string_view namespace_name,
-                            std::string_view name) {
+std::string NotFoundMessage(datastore::ResourceStore& store, model::Kind kind,
+                            std::string_view namespace_name, std::string_view name) {
   // Kubernetes kinds as kubectl names them ("networkpolicy.networking.k8s.io"), which also keeps
   // them apart from tabby's NetworkPolicy.
-  std::string what = model::IsKubernetesKind(kind) ? QualifiedKind(kind) : LowerKindName(kind);
-  if (model::IsNamespaced(kind)) {
-    return fmt::format("{} \"{}\" not found in namespace \"{}\"", what, name, namespace_name);
+  auto what = [](model::Kind k) {
+    return model::IsKubernetesKind(k) ? QualifiedKind(k) : LowerKindName(k);
+  };
+  if (!model::IsNamespaced(kind)) return fmt::format("{} \"{}\" not found", what(kind), name);
+  std::string message =
+      fmt::format("{} \"{}\" not found in namespace \"{}\"", what(kind), name, namespace_name);
+  std::optional<model::Kind> other;
+  if (kind == model::Kind::kNetworkPolicy) other = model::Kind::kKubernetesNetworkPolicy;
+  if (kind == model::Kind::kKubernetesNetworkPolicy) other = model::Kind::kNetworkPolicy;
+  if (other) {
+    auto found = store.Get({*other, std::string(namespace_name), std::string(name)});
+    if (found.ok() && *found) {
+      message += *other == model::Kind::kKubernetesNetworkPolicy
+                     ? " (a Kubernetes NetworkPolicy of that name exists: use knp or "
+                       "networkpolicy.networking.k8s.io)"
+                     : " (a tabby NetworkPolicy of that name exists: use networkpolicy)";
+    }
   }
-  return fmt::format("{} \"{}\" not found", what, name);
+  return message;
 }
 
 // --- environment -----------------------------------------------------------------------------

@@ -75,7 +75,7 @@ int RunGet(const GetOptions& options, const DatastoreOpener& open, Streams io) {
       if (*got) {
         found.push_back(std::move(**got));
       } else {
-        missing.push_back(NotFoundMessage(*kind, namespace_name, name));
+        missing.push_back(NotFoundMessage(store, *kind, namespace_name, name));
       }
     }
   }

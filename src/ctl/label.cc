@@ -86,7 +86,8 @@ int RunLabel(const LabelOptions& options, const DatastoreOpener& open, Streams i
   for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
     absl::StatusOr<std::optional<model::Resource>> got = store.Get(id);
     if (!got.ok()) return PrintError(io.err, MessageOf(got.status()));
-    if (!*got) return PrintError(io.err, NotFoundMessage(*kind, namespace_name, options.name));
+    if (!*got)
+      return PrintError(io.err, NotFoundMessage(store, *kind, namespace_name, options.name));
     model::Resource resource = std::move(**got);
     model::Labels& labels = resource.metadata.labels;
     const model::Labels before = labels;
@@ -114,7 +115,7 @@ int RunLabel(const LabelOptions& options, const DatastoreOpener& open, Streams i
     absl::Status status = store.Replace(std::move(resource)).status();
     if (status.code() == absl::StatusCode::kAborted) continue;
     if (status.code() == absl::StatusCode::kNotFound) {
-      return PrintError(io.err, NotFoundMessage(*kind, namespace_name, options.name));
+      return PrintError(io.err, NotFoundMessage(store, *kind, namespace_name, options.name));
     }
     if (!status.ok()) return PrintError(io.err, MessageOf(status));
     io.out << ref << " labeled\n";

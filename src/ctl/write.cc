@@ -109,7 +109,7 @@ absl::StatusOr<std::string> WriteOne(ResourceStore& store, const Resource& resou
       absl::Status status = store.Delete(id, expected);
       if (status.code() == absl::StatusCode::kNotFound) {
         if (settings.skip_not_exists) return std::string();
-        return absl::NotFoundError(NotFoundMessage(id.kind, id.namespace_name, id.name));
+        return absl::NotFoundError(NotFoundMessage(store, id.kind, id.namespace_name, id.name));
       }
       if (status.code() == absl::StatusCode::kAborted) {
         return absl::AbortedError(fmt::format(
@@ -132,9 +132,17 @@ int WriteAll(std::vector<InputResource> items, const WriteSettings& settings,
   // IP pools may not change under allocated addresses; see ipam/pool_guard.h.
   ipam::PoolGuard pool_guard(**datastore);
   store.Guard(model::Kind::kIPPool, pool_guard);
+  int missing = 0;
   for (size_t i = 0; i < items.size(); ++i) {
     const InputResource& item = items[i];
     absl::StatusOr<std::string> outcome = WriteOne(store, item.resource, settings);
+    // As kubectl: a delete goes on past what does not exist, says so, and fails at the end.
+    if (settings.verb == WriteVerb::kDelete &&
+        outcome.status().code() == absl::StatusCode::kNotFound) {
+      PrintError(io.err, MessageOf(outcome.status()));
+      ++missing;
+      continue;
+    }
     if (!outcome.ok()) {
       if (i > 0) {
         io.err << fmt::format("Partial success: {} the first {} out of {} resources\n",
@@ -149,7 +157,7 @@ int WriteAll(std::vector<InputResource> items, const WriteSettings& settings,
            << "\n";
   }
   io.out.flush();
-  return 0;
+  return missing > 0 ? 1 : 0;
 }
 
 }  // namespace

@@ -751,13 +751,16 @@ bool CheckWorkloadEndpoint(Checker& c, const WorkloadEndpointSpec& s) {
   }
   if (!s.container_id.empty()) {
     const std::string& id = s.container_id;
-    bool ok = IsAlnum(id.front()) && IsAlnum(id.back()) &&
-              std::all_of(id.begin(), id.end(), [](char ch) { return IsAlnum(ch) || ch == '-'; });
+    // The CNI specification's container id rule; the length is the CNI plugin's limit.
+    bool ok =
+        id.size() <= 256 && IsAlnum(id.front()) && std::all_of(id.begin(), id.end(), [](char ch) {
+          return IsAlnum(ch) || ch == '-' || ch == '_' || ch == '.';
+        });
     if (!ok) {
-      return c.Fail("spec.containerID", fmt::format("invalid containerID {}: alphanumerics and "
-                                                    "'-', starting and ending with an "
-                                                    "alphanumeric",
-                                                    Quote(id)));
+      return c.Fail("spec.containerID",
+                    fmt::format("invalid containerID {}: 1-256 alphanumerics, '_', '.' and '-', "
+                                "starting with an alphanumeric",
+                                Quote(id)));
     }
   }
   if (!s.endpoint.empty() && !IsInterfaceName(s.endpoint)) {

@@ -187,6 +187,29 @@ class JsonBuilder : public YAML::EventHandler {
   void OnScalar(const YAML::Mark& mark, const std::string& tag, YAML::anchor_t anchor,
                 const std::string& value) override {
     if (!IsValidUtf8(value)) throw BuildError{LocationOf(mark), "value is not valid UTF-8"};
+    // YAML's printable set has no C0 controls but tab, LF and CR; an escape ("\0", "\x01") is
+    // how one gets in, and a NUL inside a name or label would be cut short by C interfaces.
+    if (auto bad = std::find_if(value.begin(), value.end(),
+                                [](unsigned char c) {
+                                  return (c < 0x20 && c != '\t' && c != '\n' && c != '\r') ||
+                                         c == 0x7f;
+                                });
+        bad != value.end()) {
+      std::string where;
+      if (!stack_.empty()) {
+        const Frame& parent = stack_.back();
+        std::string path = IsKeyPosition()            ? parent.path
+                           : parent.value.is_object() ? PathKey(parent.path, *parent.key)
+                                                      : PathIndex(parent.path, parent.value.size());
+        where = (IsKeyPosition() ? "a key in " : "field ") +
+                (path.empty() ? std::string("the document") : path) + ": ";
+      }
+      throw BuildError{LocationOf(mark),
+                       fmt::format("{}{} contains the control character U+{:04X}, which is not "
+                                   "allowed",
+                                   where, IsKeyPosition() ? "key" : "value",
+                                   static_cast<unsigned>(static_cast<unsigned char>(*bad)))};
+    }
     Charge(mark, 1);
     if (IsKeyPosition()) {
       Frame& frame = stack_.back();

@@ -360,6 +360,43 @@ TEST_F(PluginTest, WaitForAgentTrustsOnlyThisNodesAgentOnThisDatastore) {
   EXPECT_EQ(out.stderr_text, "");
 }
 
+// What a runaway or hostile runtime may hand the plugin is bounded (docs/cni.md), with the error
+// code the specification gives for the field at fault, and nothing is written.
+TEST_F(PluginTest, OversizedAndMalformedInputIsRefused) {
+  AddPool("pool4", "10.65.0.0/24");
+  std::string config = Config();
+  std::string huge_name = config;
+  huge_name.replace(huge_name.find(R"("name": "net1")"), 14,
+                    fmt::format(R"("name": "{}")", std::string(100 * 1024, 'n')));
+  EXPECT_EQ(Code(Run(Env("ADD"), huge_name)), 7);
+  std::string bad_name = config;
+  bad_name.replace(bad_name.find(R"("name": "net1")"), 14, R"("name": "net/1")");
+  EXPECT_EQ(Code(Run(Env("ADD"), bad_name)), 7);
+  EXPECT_EQ(Code(Run(Env("ADD"), config + std::string(2 << 20, ' '))), 7);
+  auto env = Env("ADD");
+  env["CNI_CONTAINERID"] = "../../etc";
+  EXPECT_EQ(Code(Run(env, config)), 4);
+  env = Env("ADD");
+  env["CNI_CONTAINERID"] = std::string(300, 'c');
+  EXPECT_EQ(Code(Run(env, config)), 4);
+  env = Env("ADD");
+  std::string labels = "TABBY_LABELS=";
+  for (int i = 0; i < 300; ++i) labels += fmt::format("{}k{}=v", i == 0 ? "" : ",", i);
+  env["CNI_ARGS"] = labels;
+  PluginOutput out = Run(env, config);
+  EXPECT_EQ(Code(out), 4);
+  EXPECT_NE(out.stdout_text.find("300 labels given"), std::string::npos) << out.stdout_text;
+  env["CNI_ARGS"] = std::string(100 * 1024, 'a');
+  EXPECT_EQ(Code(Run(env, config)), 4);
+  EXPECT_TRUE(Endpoints().empty());
+  EXPECT_EQ(Allocated(), 0u);
+  // Container ids as the specification allows them work.
+  env = Env("ADD", "C_1.a-b");
+  env["CNI_ARGS"] = "K8S_POD_NAMESPACE=prod;K8S_POD_NAME=web";
+  PluginOutput added = Run(env, config);
+  EXPECT_EQ(added.exit_code, 0) << added.stdout_text;
+}
+
 TEST_F(PluginTest, CheckFindsBrokenAttachments) {
   AddPool("pool4", "10.65.0.0/24");
   PluginOutput added = Run(Env("ADD"), Config());

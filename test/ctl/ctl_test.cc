@@ -302,10 +302,13 @@ TEST_F(CtlTest, DeleteByFileInReverseOrderAndByName) {
   r = Run({"delete", "ippools", "pool-a", "nope", "--skip-not-exists"});
   ASSERT_EQ(r.code, 0) << r;
   EXPECT_EQ(r.out, "ippool.tabby.dev/pool-a deleted\n");
-  r = Run({"delete", "gnp", "nope", "allow-web"});
+  // As kubectl: the missing ones are reported, the rest deleted, and the exit status says so.
+  r = Run({"delete", "gnp", "nope", "allow-web", "gone"});
   EXPECT_EQ(r.code, 1) << r;
   EXPECT_THAT(r.err, HasSubstr("Error: globalnetworkpolicy \"nope\" not found"));
-  EXPECT_THAT(StoredNames(Kind::kGlobalNetworkPolicy), ElementsAre("allow-web"));
+  EXPECT_THAT(r.err, HasSubstr("Error: globalnetworkpolicy \"gone\" not found"));
+  EXPECT_EQ(r.out, "globalnetworkpolicy.tabby.dev/allow-web deleted\n");
+  EXPECT_THAT(StoredNames(Kind::kGlobalNetworkPolicy), IsEmpty());
 
   r = Run({"delete", "ippool"});
   EXPECT_EQ(r.code, 1);

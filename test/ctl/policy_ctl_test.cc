@@ -93,6 +93,21 @@ TEST_F(PolicyCtlTest, KubernetesObjectsAreNamedAsKubectlNamesThem) {
             "networkpolicy.networking.k8s.io/allow-from-y created\n");
 }
 
+// `networkpolicy` is tabby's kind; a user deleting a Kubernetes policy by that name is told which
+// name to use, and kubectl's qualified name works.
+TEST_F(PolicyCtlTest, NotFoundNamesTheOtherNetworkPolicyKind) {
+  Result r = Run({"delete", "networkpolicy", "deny-ingress", "-n", "x"});
+  EXPECT_EQ(r.code, 1) << r;
+  EXPECT_THAT(r.err, HasSubstr("networkpolicy \"deny-ingress\" not found in namespace \"x\" (a "
+                               "Kubernetes NetworkPolicy of that name exists: use knp or "
+                               "networkpolicy.networking.k8s.io)"));
+  r = Run({"get", "networkpolicy", "deny-ingress", "-n", "x"});
+  EXPECT_THAT(r.err, HasSubstr("use knp"));
+  r = Run({"delete", "networkpolicy.networking.k8s.io", "deny-ingress", "-n", "x"});
+  ASSERT_EQ(r.code, 0) << r;
+  EXPECT_THAT(StoredNames(Kind::kKubernetesNetworkPolicy, "x"), IsEmpty());
+}
+
 TEST_F(PolicyCtlTest, GetOutputOfKubernetesKindsAppliesAndDeletes) {
   Result got = Run({"get", "networkpolicies.networking.k8s.io", "-n", "x", "-o", "yaml"});
   ASSERT_EQ(got.code, 0) << got;

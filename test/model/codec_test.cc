@@ -505,6 +505,24 @@ TEST(Decode, JsonErrorsHaveLines) {
             "integer, got string \"26\"");
 }
 
+// YAML's printable set has no C0 controls but tab and line breaks: a NUL (or any other) that an
+// escape smuggles into a name, label or annotation is refused with the line and field.
+TEST(Decode, ControlCharactersInStringsAreRefused) {
+  std::string message = DecodeError(
+      "apiVersion: projectcalico.org/v3\nkind: Profile\nmetadata:\n  name: p\n"
+      "  labels:\n    app: \"a\\0b\"\n");
+  EXPECT_NE(message.find("line 6"), std::string::npos) << message;
+  EXPECT_NE(message.find("metadata.labels.app"), std::string::npos) << message;
+  EXPECT_NE(message.find("contains the control character U+0000"), std::string::npos) << message;
+  message = DecodeError(
+      "apiVersion: projectcalico.org/v3\nkind: Profile\nmetadata:\n  name: \"p\\x1b[31m\"\n");
+  EXPECT_NE(message.find("U+001B"), std::string::npos) << message;
+  message = DecodeError(
+      "{\"apiVersion\": \"projectcalico.org/v3\", \"kind\": \"Profile\", "
+      "\"metadata\": {\"name\": \"p\\u0000\"}}");
+  EXPECT_NE(message.find("U+0000"), std::string::npos) << message;
+}
+
 TEST(Decode, ListsLikeCalicoctlAndKubectlPrint) {
   // calicoctl get ippools -o yaml
   absl::StatusOr<std::vector<Resource>> typed = DecodeDocuments(R"(apiVersion: projectcalico.org/v3
