@@ -144,6 +144,7 @@ void Agent::WriteStatus(bool in_sync, const std::string& error) {
   calc::Calculator::Stats stats = calc_ ? calc_->stats() : calc::Calculator::Stats{};
   nlohmann::json status = {
       {"node", options_.node},
+      {"pid", getpid()},  // which agent wrote it: a restarted agent's status replaces the old one
       {"clusterGUID", programmed_cluster_},
       {"revision", programmed_revision_},
       {"inSync", in_sync},
@@ -282,7 +283,14 @@ absl::Status Agent::FollowWatch(datastore::Revision from, const std::atomic<bool
       if (!blocks.ok()) spdlog::warn("agent: block routes: {}", MessageOf(blocks));
     }
     ASSIGN_OR_RETURN(auto events, watch->Next(absl::ZeroDuration()));
+    // Both streams are complete up to here; later writes elsewhere (other hosts' IPAM, index
+    // claims) need nothing from this agent, so it is current up to here too.
+    const datastore::Revision progress = std::min(watch->Progress(), block_watch->Progress());
     if (events.empty()) {
+      if (progress > programmed_revision_) {
+        programmed_revision_ = progress;
+        WriteStatus(true, "");
+      }
       MaybeCollectIpamGarbage();
       if (clock_.Now() - last_verify_ >= options_.verify_interval) {
         // The safety net for changes the monitor cannot see; no writes if nothing drifted.
@@ -326,7 +334,7 @@ absl::Status Agent::FollowWatch(datastore::Revision from, const std::atomic<bool
       if (!routed.ok()) spdlog::warn("agent: workload routes: {}", MessageOf(routed));
       ++applies_;
     }
-    programmed_revision_ = applied;
+    programmed_revision_ = std::max(applied, progress);
     WriteStatus(true, "");
   }
   return absl::OkStatus();

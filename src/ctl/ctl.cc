@@ -79,6 +79,19 @@ std::string NotFoundMessage(datastore::ResourceStore& store, model::Kind kind,
   auto what = [](model::Kind k) {
     return model::IsKubernetesKind(k) ? QualifiedKind(k) : LowerKindName(k);
   };
+  if (kind == model::Kind::kNamespace) {
+    // Namespaces are implicit for policy: one with workloads but no Namespace resource exists,
+    // with only its name label. Say so rather than contradict `policy matrix -n`.
+    std::string message = fmt::format("{} \"{}\" not found", what(kind), name);
+    auto endpoints = store.List(model::Kind::kWorkloadEndpoint, std::string(name));
+    if (endpoints.ok() && !endpoints->empty()) {
+      message += fmt::format(
+          " as a resource, but {} workload endpoints are in it: policy treats it as a namespace "
+          "with the one label kubernetes.io/metadata.name={} (apply a Namespace to give it more)",
+          endpoints->size(), name);
+    }
+    return message;
+  }
   if (!model::IsNamespaced(kind)) return fmt::format("{} \"{}\" not found", what(kind), name);
   std::string message =
       fmt::format("{} \"{}\" not found in namespace \"{}\"", what(kind), name, namespace_name);

@@ -174,6 +174,23 @@ int RunPolicyMatrix(const PolicyMatrixOptions& options, const DatastoreOpener& o
   auto resources = LoadModel(open);
   if (!resources.ok()) return PrintError(io.err, MessageOf(resources.status()));
   std::set<std::string> namespaces(options.namespaces.begin(), options.namespaces.end());
+  // A namespace exists for policy when a Namespace resource names it or a workload endpoint is
+  // in it (namespaces are implicit, as policy evaluation treats them); -n of anything else is a
+  // mistake, not an empty matrix.
+  std::set<std::string> known;
+  auto note = [&](const model::Resource& r) {
+    if (r.kind == model::Kind::kNamespace) known.insert(r.metadata.name);
+    if (r.kind == model::Kind::kWorkloadEndpoint) known.insert(r.metadata.namespace_name);
+  };
+  for (const auto& r : *resources) note(r);
+  for (const auto& change : changes) note(change.resource);
+  for (const auto& name : namespaces) {
+    if (!known.contains(name)) {
+      return PrintError(io.err, fmt::format("namespace \"{}\" not found: no Namespace resource "
+                                            "names it and no workload endpoint is in it",
+                                            name));
+    }
+  }
   const uint16_t port = static_cast<uint16_t>(options.port);
   calc::PolicyAnalysis now(*resources);
   Matrix current = Compute(now, namespaces, *protocol, port);

@@ -15,6 +15,7 @@ namespace tabby::dataplane {
 struct KernelChain {
   std::string hook;                 // "filter/forward/0/accept" for base chains, else empty
   std::vector<std::string> hashes;  // per rule, from its "tabby:<hash>" comment ("" if none)
+  friend bool operator==(const KernelChain&, const KernelChain&) = default;
 };
 
 struct KernelTable {
@@ -24,6 +25,7 @@ struct KernelTable {
   std::map<std::string, std::string> set_types;                    // name -> type signature
   std::map<std::string, std::map<std::string, std::string>> maps;  // name -> key -> verdict
   std::set<std::string> counters;
+  friend bool operator==(const KernelTable&, const KernelTable&) = default;
 };
 
 // Parses `nft -j list table` output. Elements nft prints in a form we do not recognise are

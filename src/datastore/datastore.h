@@ -89,6 +89,11 @@ class Watch {
   // A file descriptor that becomes readable when Next may have something to return, for callers
   // that multiplex; -1 if the backend has none.
   virtual int ReadinessFd() const { return -1; }
+  // The revision up to which the stream is complete: every event under the prefix at or before
+  // it has been returned by Next. It moves past the last event when later revisions touched
+  // other prefixes (as etcd's watch progress notifications do), so a consumer can say "current
+  // up to R" of a store whose latest writes were not its business. 0 if the backend cannot tell.
+  virtual Revision Progress() const { return 0; }
 };
 
 class Datastore {

@@ -580,6 +580,7 @@ class SqliteWatch final : public Watch {
   }
 
   int ReadinessFd() const override { return epoll_.get(); }
+  Revision Progress() const override { return position_; }
 
  private:
   SqliteWatch(std::unique_ptr<Connection> conn, const std::string& prefix, Revision after)

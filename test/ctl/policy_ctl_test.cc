@@ -185,6 +185,23 @@ TEST_F(PolicyCtlTest, MatrixErrors) {
   Result bad_changes = Run({"policy", "matrix", "-f", WriteFile("bad.yaml", "kind: Nope\n")});
   EXPECT_EQ(bad_changes.code, 1);
   EXPECT_THAT(bad_changes.err, HasSubstr("bad.yaml"));
+  // A namespace that nothing is in is a mistake, not an empty matrix.
+  Result unknown = Run({"policy", "matrix", "-n", "x,nope"});
+  EXPECT_EQ(unknown.code, 1);
+  EXPECT_THAT(unknown.err, HasSubstr("namespace \"nope\" not found: no Namespace resource names "
+                                     "it and no workload endpoint is in it"));
+}
+
+// Namespaces are implicit for policy: `get ns` and `policy matrix -n` say the same about one
+// that has workloads but no Namespace resource.
+TEST_F(PolicyCtlTest, ANamespaceWithWorkloadsButNoResourceIsExplained) {
+  ASSERT_EQ(Run({"delete", "ns", "y"}).code, 0);
+  EXPECT_EQ(MatrixJson({"-n", "y"})["workloads"].size(), 1u);
+  Result got = Run({"get", "ns", "y"});
+  EXPECT_EQ(got.code, 1);
+  EXPECT_THAT(got.err, HasSubstr("namespace \"y\" not found as a resource, but 1 workload "
+                                 "endpoints are in it: policy treats it as a namespace with the "
+                                 "one label kubernetes.io/metadata.name=y"));
 }
 
 }  // namespace

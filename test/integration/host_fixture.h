@@ -109,7 +109,7 @@ spec: {cidr: "fd70::/120", blockSize: 122}
     WaitProgrammed();
   }
 
-  // Waits until the agent reports it has programmed the datastore's current revision.
+  // Waits until the running agent reports it has programmed the datastore's current revision.
   void WaitProgrammed() {
     auto store = datastore::Open(url_);
     ASSERT_TRUE(store.ok());
@@ -117,8 +117,8 @@ spec: {cidr: "fd70::/120", blockSize: 122}
     ASSERT_TRUE(revision.ok());
     auto identity = datastore::ReadClusterIdentity(**store);
     ASSERT_TRUE(identity.ok()) << identity.status();
-    ASSERT_TRUE(
-        WaitForAgentProgrammed(dir_->File("state/status.json"), identity->cluster_guid, *revision))
+    ASSERT_TRUE(WaitForAgentProgrammed(dir_->File("state/status.json"), identity->cluster_guid,
+                                       *revision, std::chrono::seconds(20), agent_->pid()))
         << "agent did not program revision " << *revision << "; agent: " << agent_->Describe();
   }
 

@@ -20,12 +20,13 @@ bool WaitForAgentRevision(const std::string& status_file, int64_t revision,
 }
 
 bool WaitForAgentProgrammed(const std::string& status_file, const std::string& cluster_guid,
-                            int64_t revision, std::chrono::milliseconds timeout) {
+                            int64_t revision, std::chrono::milliseconds timeout, int pid) {
   return WaitFor(
       [&] {
         std::ifstream in(status_file);
         nlohmann::json status = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
         return !status.is_discarded() && status.value("clusterGUID", "") == cluster_guid &&
+               (pid == 0 || status.value("pid", 0) == pid) &&
                status.value("revision", int64_t{0}) >= revision;
       },
       timeout);

@@ -17,9 +17,11 @@ bool WaitForAgentRevision(const std::string& status_file, int64_t revision,
                           std::chrono::milliseconds timeout = std::chrono::seconds(20));
 
 // The same, and the revision must be of the cluster `cluster_guid` (after the datastore was
-// replaced, the old cluster's revisions say nothing).
+// replaced, the old cluster's revisions say nothing). With `pid`, the status must be written by
+// that process (a restarted agent finds its predecessor's status in place).
 bool WaitForAgentProgrammed(const std::string& status_file, const std::string& cluster_guid,
                             int64_t revision,
-                            std::chrono::milliseconds timeout = std::chrono::seconds(20));
+                            std::chrono::milliseconds timeout = std::chrono::seconds(20),
+                            int pid = 0);
 
 }  // namespace tabby::test
