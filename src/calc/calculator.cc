@@ -68,12 +68,17 @@ CompiledRules DenyAll(std::string display_name) {
 
 }  // namespace
 
-Calculator::Calculator(std::string node_name) : node_name_(std::move(node_name)) {}
+Calculator::Calculator(std::string node_name) : node_name_(std::move(node_name)) {
+  SetConfiguration({});  // the defaults until a ClusterConfiguration says otherwise
+}
 
 void Calculator::Upsert(const model::Resource& resource) {
   switch (resource.kind) {
     case model::Kind::kWorkloadEndpoint:
       UpsertEndpoint(resource);
+      break;
+    case model::Kind::kHostEndpoint:
+      UpsertHostEndpoint(resource);
       break;
     case model::Kind::kNetworkPolicy:
     case model::Kind::kGlobalNetworkPolicy:
@@ -99,6 +104,9 @@ void Calculator::Remove(model::Kind kind, const std::string& namespace_name,
   switch (kind) {
     case model::Kind::kWorkloadEndpoint:
       RemoveEndpoint(fmt::format("{}/{}", namespace_name, name));
+      break;
+    case model::Kind::kHostEndpoint:
+      RemoveEndpoint("/" + name);
       break;
     case model::Kind::kNetworkPolicy:
     case model::Kind::kGlobalNetworkPolicy:
@@ -160,7 +168,7 @@ model::Labels Calculator::EffectiveLabels(const Endpoint& endpoint) const {
     if (it == profiles_.end() || !it->second.exists) continue;
     for (const auto& [k, v] : it->second.spec.labels_to_apply) labels.emplace(k, v);
   }
-  labels[kNamespaceLabel] = endpoint.namespace_name;
+  if (!endpoint.host) labels[kNamespaceLabel] = endpoint.namespace_name;
   if (!endpoint.orchestrator.empty()) labels[kOrchestratorLabel] = endpoint.orchestrator;
   if (!endpoint.service_account.empty()) labels[kServiceAccountLabel] = endpoint.service_account;
   return labels;
@@ -342,6 +350,12 @@ Calculator::Policy Calculator::BuildPolicy(const model::Resource& resource) cons
 
 bool Calculator::PolicyApplies(const Policy& policy, const Endpoint& endpoint) {
   if (!endpoint.local || policy.invalid) return false;
+  // Host endpoints belong to no namespace: only global policy without namespace or service
+  // account scoping selects them (as in Calico).
+  if (endpoint.host && (model::IsNamespaced(policy.kind) || policy.namespace_selector ||
+                        policy.service_account_selector)) {
+    return false;
+  }
   if (model::IsNamespaced(policy.kind) && endpoint.namespace_name != policy.namespace_name) {
     return false;
   }
@@ -564,8 +578,27 @@ void Calculator::UpsertEndpoint(const model::Resource& resource) {
     auto network = IpNetwork::Parse(text);
     if (network.ok()) next.allowed_sources.push_back(network->Masked());
   }
-  next.labels = EffectiveLabels(next);
+  StoreEndpoint(std::move(next));
+}
 
+void Calculator::UpsertHostEndpoint(const model::Resource& resource) {
+  const model::HostEndpointSpec& spec = resource.host_endpoint();
+  Endpoint next;
+  next.key = "/" + resource.metadata.name;
+  next.host = true;
+  next.own_labels = resource.metadata.labels;
+  next.profiles = spec.profiles;
+  next.interface_name = spec.interface_name;
+  next.local = spec.node == node_name_;
+  for (const auto& text : spec.expected_ips) {
+    auto address = IpAddress::Parse(text);
+    if (address.ok()) next.networks.push_back(IpNetwork::Host(*address));
+  }
+  StoreEndpoint(std::move(next));
+}
+
+void Calculator::StoreEndpoint(Endpoint next) {
+  next.labels = EffectiveLabels(next);
   auto old = endpoints_.find(next.key);
   if (old != endpoints_.end()) {
     next.policies = old->second.policies;
@@ -609,10 +642,31 @@ void Calculator::SetConfiguration(const model::ClusterConfigurationSpec& spec) {
     }
   }
   log_prefix_ = spec.log_prefix.empty() ? "tabby-packet" : spec.log_prefix;
+
+  HostProtection settings;
+  if (spec.default_endpoint_to_host_action == "Accept") {
+    settings.endpoint_to_host = EndpointToHost::kAccept;
+  } else if (spec.default_endpoint_to_host_action == "Return") {
+    settings.endpoint_to_host = EndpointToHost::kReturn;
+  }
+  auto failsafe = [](const std::optional<std::vector<model::ProtoPort>>& ports,
+                     std::vector<model::ProtoPort> defaults) {
+    std::set<FailsafePort> out;
+    for (const auto& p : ports.value_or(defaults)) out.insert({p.protocol.number, p.port});
+    return std::vector<FailsafePort>(out.begin(), out.end());
+  };
+  settings.failsafe_inbound =
+      failsafe(spec.failsafe_inbound_host_ports, model::DefaultFailsafeInboundHostPorts());
+  settings.failsafe_outbound =
+      failsafe(spec.failsafe_outbound_host_ports, model::DefaultFailsafeOutboundHostPorts());
+  if (!(settings == host_settings_)) {
+    host_settings_ = std::move(settings);
+    host_dirty_ = true;
+  }
 }
 
 std::optional<EndpointProgram> Calculator::BuildEndpointProgram(const Endpoint& endpoint) const {
-  if (!endpoint.local || endpoint.interface_name.empty()) return std::nullopt;
+  if (!endpoint.local || (endpoint.interface_name.empty() && !endpoint.host)) return std::nullopt;
   EndpointProgram program;
   program.key = endpoint.key;
   program.interface_name = endpoint.interface_name;
@@ -639,7 +693,8 @@ std::optional<EndpointProgram> Calculator::BuildEndpointProgram(const Endpoint& 
     for (const auto& name : endpoint.profiles) {
       if (seen.insert(name).second) out.profiles.push_back(ProgramId("pro." + name, d));
     }
-    out.default_allow = default_allow_;
+    // A host endpoint nothing allows is closed but for the failsafe ports (Calico's rule).
+    out.default_allow = endpoint.host ? false : default_allow_;
   }
   return program;
 }
@@ -748,6 +803,10 @@ Delta Calculator::Flush() {
 
   std::vector<std::pair<std::string, EndpointProgram>> upserts;
   for (const auto& key : dirty_endpoints_) {
+    if (key.starts_with('/')) {  // a host endpoint: published with the host's protection below
+      host_dirty_ = true;
+      continue;
+    }
     auto it = endpoints_.find(key);
     std::optional<EndpointProgram> program;
     if (it != endpoints_.end()) program = BuildEndpointProgram(it->second);
@@ -769,6 +828,20 @@ Delta Calculator::Flush() {
     delta.endpoints_upserted[interface] = std::move(program);
   }
   if (published_.log_prefix != log_prefix_) delta.log_prefix = log_prefix_;
+  if (host_dirty_) {
+    // Host endpoints are few (a host's interfaces): rebuild the whole value.
+    HostProtection host = host_settings_;
+    if (auto local = local_endpoints_by_namespace_.find("");
+        local != local_endpoints_by_namespace_.end()) {
+      for (const auto& key : local->second) {
+        if (auto program = BuildEndpointProgram(endpoints_.at(key))) {
+          host.endpoints[key.substr(1)] = std::move(*program);
+        }
+      }
+    }
+    if (!(host == published_.host)) delta.host = std::move(host);
+    host_dirty_ = false;
+  }
 
   dirty_ip_sets_.clear();
   dirty_port_sets_.clear();

@@ -84,6 +84,7 @@ class Calculator {
     std::vector<IpNetwork> allowed_sources;
     std::vector<model::EndpointPort> ports;
     bool local = false;
+    bool host = false;               // a HostEndpoint: key "/<name>", no namespace
     std::set<std::string> policies;  // keys of policies that apply (local endpoints only)
   };
 
@@ -125,6 +126,9 @@ class Calculator {
 
   // Event handlers.
   void UpsertEndpoint(const model::Resource& resource);
+  void UpsertHostEndpoint(const model::Resource& resource);
+  // Stores `next` (a new or changed endpoint) and updates sets, profiles and policy matches.
+  void StoreEndpoint(Endpoint next);
   void RemoveEndpoint(const std::string& key);
   void UpsertPolicy(const model::Resource& resource);
   void RemovePolicy(const std::string& key);
@@ -145,7 +149,6 @@ class Calculator {
   // Moves an endpoint's contributions to active sets from `before` to `after` (either may be
   // null). Must run before the new version is stored and before any set is activated for it.
   void UpdateSetMembership(const std::string& key, const Endpoint* before, const Endpoint* after);
-  void StoreEndpoint(Endpoint next);
   void AcquireSet(const std::string& id, const SetSpec& spec, bool port_set);
   void ReleaseSet(const std::string& id, bool port_set);
 
@@ -187,6 +190,8 @@ class Calculator {
   std::map<std::string, ActiveSet> ip_sets_;
   std::map<std::string, ActiveSet> port_sets_;
   bool default_allow_ = true;
+  HostProtection host_settings_;  // endpoint_to_host and failsafe ports; endpoints unused
+  bool host_dirty_ = false;       // a host endpoint or a host setting changed
   std::string log_prefix_ = "tabby-packet";
 
   // What changed since the last Flush.

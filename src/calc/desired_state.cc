@@ -68,7 +68,7 @@ bool Delta::empty() const {
          ip_sets_removed.empty() && port_sets_added.empty() && port_members_added.empty() &&
          port_members_removed.empty() && port_sets_removed.empty() && programs_upserted.empty() &&
          programs_removed.empty() && endpoints_upserted.empty() && endpoints_removed.empty() &&
-         !log_prefix.has_value();
+         !log_prefix.has_value() && !host.has_value();
 }
 
 Delta Diff(const DesiredState& from, const DesiredState& to) {
@@ -80,6 +80,7 @@ Delta Diff(const DesiredState& from, const DesiredState& to) {
   DiffValues(from.programs, to.programs, delta.programs_upserted, delta.programs_removed);
   DiffValues(from.endpoints, to.endpoints, delta.endpoints_upserted, delta.endpoints_removed);
   if (from.log_prefix != to.log_prefix) delta.log_prefix = to.log_prefix;
+  if (from.host != to.host) delta.host = to.host;
   return delta;
 }
 
@@ -93,6 +94,7 @@ void Apply(const Delta& delta, DesiredState& state) {
   for (const auto& [id, endpoint] : delta.endpoints_upserted) state.endpoints[id] = endpoint;
   for (const auto& id : delta.endpoints_removed) state.endpoints.erase(id);
   if (delta.log_prefix) state.log_prefix = *delta.log_prefix;
+  if (delta.host) state.host = *delta.host;
 }
 
 }  // namespace tabby::calc

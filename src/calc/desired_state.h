@@ -102,6 +102,29 @@ struct EndpointProgram {
   friend bool operator==(const EndpointProgram&, const EndpointProgram&) = default;
 };
 
+// Felix's DefaultEndpointToHostAction: what happens to traffic from a local workload to the host
+// itself after the workload's egress policy allowed it.
+enum class EndpointToHost { kDrop, kAccept, kReturn };
+
+// A port no host endpoint policy can close.
+struct FailsafePort {
+  uint8_t protocol = 0;
+  uint16_t port = 0;
+  friend auto operator<=>(const FailsafePort&, const FailsafePort&) = default;
+};
+
+// The protection of the host itself: its host endpoints (few; the whole value is compared and
+// re-rendered when any of it changes) and the settings around them.
+struct HostProtection {
+  EndpointToHost endpoint_to_host = EndpointToHost::kDrop;
+  std::vector<FailsafePort> failsafe_inbound;
+  std::vector<FailsafePort> failsafe_outbound;
+  // This host's host endpoints by name. interface_name is the interface, "*" for all, or empty
+  // (matched by `addresses`, the expected IPs). Ingress is traffic into the host, egress out of it.
+  std::map<std::string, EndpointProgram> endpoints;
+  friend bool operator==(const HostProtection&, const HostProtection&) = default;
+};
+
 // The full desired state of one host. Keys are stable ids derived from content and names.
 struct DesiredState {
   std::map<std::string, std::set<IpAddress>> ip_sets;
@@ -109,6 +132,7 @@ struct DesiredState {
   std::map<std::string, PolicyProgram> programs;
   std::map<std::string, EndpointProgram> endpoints;  // by interface name
   std::string log_prefix = "tabby-packet";
+  HostProtection host;
   friend bool operator==(const DesiredState&, const DesiredState&) = default;
 };
 
@@ -132,6 +156,7 @@ struct Delta {
   std::set<std::string> endpoints_removed;
 
   std::optional<std::string> log_prefix;  // set when it changed
+  std::optional<HostProtection> host;     // set when it changed
 
   bool empty() const;
 };

@@ -65,8 +65,14 @@ std::vector<std::string> Headers(Kind kind, bool wide) {
       if (wide) return {"NAME", "ASN", "IPV4", "IPV6"};
       return {"NAME"};
     case Kind::kClusterConfiguration:
-      if (wide) return {"NAME", "DEFAULTENDPOINTPOLICY", "LOGPREFIX"};
+      if (wide) {
+        return {"NAME",       "DEFAULTENDPOINTPOLICY", "LOGPREFIX", "ENDPOINTTOHOST", "FAILSAFEIN",
+                "FAILSAFEOUT"};
+      }
       return {"NAME", "DEFAULTENDPOINTPOLICY"};
+    case Kind::kHostEndpoint:
+      if (wide) return {"NAME", "NODE", "INTERFACE", "EXPECTEDIPS", "PROFILES", "LABELS"};
+      return {"NAME", "NODE", "INTERFACE", "EXPECTEDIPS"};
     case Kind::kNamespace:
       if (wide) return {"NAME", "LABELS"};
       return {"NAME"};
@@ -128,7 +134,28 @@ std::vector<std::string> Row(const Resource& r, bool wide) {
     case Kind::kClusterConfiguration: {
       const model::ClusterConfigurationSpec& s = r.cluster_configuration();
       std::vector<std::string> row = {name, Cell(s.default_endpoint_policy)};
-      if (wide) row.push_back(Cell(s.log_prefix));
+      if (wide) {
+        auto ports = [](const std::optional<std::vector<model::ProtoPort>>& list) {
+          std::vector<std::string> items;
+          for (const auto& p : list.value_or(std::vector<model::ProtoPort>{})) {
+            items.push_back(fmt::format(
+                "{}:{}",
+                p.protocol.name.empty() ? std::to_string(p.protocol.number) : p.protocol.name,
+                p.port));
+          }
+          return Join(items);
+        };
+        row.insert(row.end(),
+                   {Cell(s.log_prefix), Cell(s.default_endpoint_to_host_action),
+                    ports(s.failsafe_inbound_host_ports), ports(s.failsafe_outbound_host_ports)});
+      }
+      return row;
+    }
+    case Kind::kHostEndpoint: {
+      const model::HostEndpointSpec& s = r.host_endpoint();
+      std::vector<std::string> row = {name, Cell(s.node), Cell(s.interface_name),
+                                      Join(s.expected_ips)};
+      if (wide) row.insert(row.end(), {Join(s.profiles), LabelsText(r.metadata.labels)});
       return row;
     }
     case Kind::kNamespace: {

@@ -260,6 +260,7 @@ absl::Status NftDataplane::Sync(const calc::DesiredState& desired) {
   for (const auto& [id, program] : desired.programs) {
     chains.push_back(RenderProgram(id, program, desired.log_prefix));
   }
+  for (auto& chain : RenderHostChains(desired.host)) chains.push_back(std::move(chain));
   for (const auto& [interface, endpoint] : desired.endpoints) {
     for (auto& chain : RenderEndpointChains(endpoint)) chains.push_back(std::move(chain));
   }
@@ -382,6 +383,19 @@ absl::Status NftDataplane::Apply(const calc::Delta& delta, const calc::DesiredSt
     batch.RemoveChain(EgressProfileChainName(interface));
     batch.RemoveChain(IngressChainName(interface));
     batch.RemoveChain(IngressProfileChainName(interface));
+  }
+  if (delta.host) {
+    // After the programs it jumps to exist, before those it no longer uses go.
+    std::set<std::string> rendered;
+    for (const auto& chain : RenderHostChains(after.host)) {
+      batch.EnsureChain(chain);
+      rendered.insert(chain.name);
+    }
+    std::vector<std::string> stale;
+    for (const auto& [name, chain] : mirror_.chains) {
+      if (IsHostEndpointChain(name) && !rendered.contains(name)) stale.push_back(name);
+    }
+    for (const auto& name : stale) batch.RemoveChain(name);
   }
   for (const auto& id : delta.programs_removed) batch.RemoveChain(id);
   for (const auto& id : delta.ip_sets_removed) {

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <optional>
 
 #include "base/hash.h"
 
@@ -261,8 +262,8 @@ std::vector<SetDef> FixedSets() {
 }
 
 std::vector<std::string> CounterNames() {
-  return {kCounterSpoofed,   kCounterUnknownInterface, kCounterEndOfTier,
-          kCounterNoProfile, kCounterDefaultDeny,      kCounterInvalid};
+  return {kCounterSpoofed,     kCounterUnknownInterface, kCounterEndOfTier,     kCounterNoProfile,
+          kCounterDefaultDeny, kCounterInvalid,          kCounterEndpointToHost};
 }
 
 std::vector<ChainDef> BaseChains() {
@@ -315,10 +316,11 @@ ChainDef RenderProgram(const std::string& program_id, const calc::PolicyProgram&
   return chain;
 }
 
-std::vector<ChainDef> RenderEndpointChains(const calc::EndpointProgram& endpoint) {
-  std::vector<ChainDef> chains;
-  auto render = [&](const calc::DirectionProgram& direction, std::string chain_name,
-                    std::string profile_chain_name) {
+// The two chains of one direction of an endpoint: policies in order, then profiles or the
+// default.
+void RenderDirectionChains(const calc::DirectionProgram& direction, const std::string& chain_name,
+                           const std::string& profile_chain_name, std::vector<ChainDef>& chains) {
+  {
     ChainDef main{chain_name, "", {}};
     if (direction.policies.empty()) {
       main.rules.push_back(MakeRule("goto " + profile_chain_name));
@@ -349,11 +351,110 @@ std::vector<ChainDef> RenderEndpointChains(const calc::EndpointProgram& endpoint
     }
     chains.push_back(std::move(main));
     chains.push_back(std::move(profiles));
-  };
-  render(endpoint.egress, EgressChainName(endpoint.interface_name),
-         EgressProfileChainName(endpoint.interface_name));
-  render(endpoint.ingress, IngressChainName(endpoint.interface_name),
-         IngressProfileChainName(endpoint.interface_name));
+  }
+}
+
+std::vector<ChainDef> RenderEndpointChains(const calc::EndpointProgram& endpoint) {
+  std::vector<ChainDef> chains;
+  RenderDirectionChains(endpoint.egress, EgressChainName(endpoint.interface_name),
+                        EgressProfileChainName(endpoint.interface_name), chains);
+  RenderDirectionChains(endpoint.ingress, IngressChainName(endpoint.interface_name),
+                        IngressProfileChainName(endpoint.interface_name), chains);
+  return chains;
+}
+
+bool IsHostEndpointChain(std::string_view chain) {
+  for (std::string_view prefix : {"th-", "thp-", "fh-", "fhp-"}) {
+    if (chain.starts_with(prefix)) return true;
+  }
+  return false;
+}
+
+namespace {
+
+// "meta l4proto . th dport { tcp . 22, udp . 68 } accept", or nothing without ports.
+std::vector<std::string> FailsafeRules(const std::vector<calc::FailsafePort>& ports) {
+  if (ports.empty()) return {};
+  std::vector<std::string> items;
+  for (const auto& p : ports)
+    items.push_back(fmt::format("{} . {}", ProtocolName(p.protocol), p.port));
+  return {fmt::format("meta l4proto . th dport {{ {} }} accept", fmt::join(items, ", "))};
+}
+
+// The rules of input-host or output-host that send traffic of each host endpoint to its chain:
+// by interface, by expected address when it names none, and "*" last (every interface).
+void HostEndpointDispatch(const calc::HostProtection& host, bool inbound,
+                          std::vector<std::string>& rules) {
+  const char* iface = inbound ? "iifname" : "oifname";
+  const char* addr = inbound ? "daddr" : "saddr";
+  const char* prefix = inbound ? "th-" : "fh-";
+  std::vector<std::string> all_interfaces;
+  for (const auto& [name, endpoint] : host.endpoints) {
+    const std::string chain = prefix + name;
+    if (endpoint.interface_name == "*") {
+      all_interfaces.push_back("goto " + chain);
+    } else if (!endpoint.interface_name.empty()) {
+      rules.push_back(fmt::format("{} \"{}\" goto {}", iface, endpoint.interface_name, chain));
+    } else {
+      for (int family : {4, 6}) {
+        auto nets = NetsOfFamily(endpoint.addresses, family);
+        if (nets.empty()) continue;
+        rules.push_back(fmt::format("{} {} {} goto {}", family == 4 ? "ip" : "ip6", addr,
+                                    NetList(nets), chain));
+      }
+    }
+  }
+  rules.insert(rules.end(), all_interfaces.begin(), all_interfaces.end());
+}
+
+}  // namespace
+
+std::vector<ChainDef> RenderHostChains(const calc::HostProtection& host) {
+  std::vector<ChainDef> chains;
+  std::optional<std::string> all_interfaces;  // the first "*" host endpoint
+  for (const auto& [name, endpoint] : host.endpoints) {
+    RenderDirectionChains(endpoint.ingress, "th-" + name, "thp-" + name, chains);
+    RenderDirectionChains(endpoint.egress, "fh-" + name, "fhp-" + name, chains);
+    if (endpoint.interface_name == "*" && !all_interfaces) all_interfaces = name;
+  }
+  const std::string workload = fmt::format("\"{}*\"", kInterfacePrefix);
+  // Traffic into the host. A workload's traffic to its host has passed the workload's egress
+  // policy in input-egress (an accept there ends only that base chain); here it meets
+  // defaultEndpointToHostAction.
+  std::vector<std::string> input = {
+      "ct state established,related accept", "iifname \"lo\" accept",
+      fmt::format("iifname {} meta l4proto ipv6-icmp icmpv6 type {{ nd-router-solicit, "
+                  "nd-neighbor-solicit, nd-neighbor-advert }} accept",
+                  workload)};
+  switch (host.endpoint_to_host) {
+    case calc::EndpointToHost::kDrop:
+      input.push_back(fmt::format("iifname {} {}", workload, DropCounted(kCounterEndpointToHost)));
+      break;
+    case calc::EndpointToHost::kAccept:
+      input.push_back(fmt::format("iifname {} accept", workload));
+      break;
+    case calc::EndpointToHost::kReturn:
+      // On to host endpoint policy: the all-interfaces host endpoint's, if there is one.
+      // Without one, nothing of ours applies and the packet goes on to the host's own firewall.
+      input.push_back(all_interfaces
+                          ? fmt::format("iifname {} goto th-{}", workload, *all_interfaces)
+                          : fmt::format("iifname {} accept", workload));
+      break;
+  }
+  for (auto& rule : FailsafeRules(host.failsafe_inbound)) input.push_back(std::move(rule));
+  HostEndpointDispatch(host, /*inbound=*/true, input);
+  // Traffic out of the host. The host reaches its own workloads (their ingress policy is
+  // theirs to apply in the forward path; kubelet's probes come from here).
+  std::vector<std::string> output = {"ct state established,related accept", "oifname \"lo\" accept",
+                                     fmt::format("oifname {} accept", workload)};
+  for (auto& rule : FailsafeRules(host.failsafe_outbound)) output.push_back(std::move(rule));
+  HostEndpointDispatch(host, /*inbound=*/false, output);
+  chains.push_back(BaseChain("input-host",
+                             "type filter hook input priority filter + 10; policy accept;",
+                             std::move(input)));
+  chains.push_back(BaseChain("output-host",
+                             "type filter hook output priority filter + 10; policy accept;",
+                             std::move(output)));
   return chains;
 }
 

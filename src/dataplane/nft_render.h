@@ -53,6 +53,7 @@ inline constexpr char kCounterEndOfTier[] = "drop-no-policy-allowed";
 inline constexpr char kCounterNoProfile[] = "drop-no-profile-allowed";
 inline constexpr char kCounterDefaultDeny[] = "drop-default-deny";
 inline constexpr char kCounterInvalid[] = "drop-conntrack-invalid";
+inline constexpr char kCounterEndpointToHost[] = "drop-endpoint-to-host";
 
 enum class SetKind { kAddress, kPort, kInterfaceAddress };
 
@@ -104,6 +105,13 @@ ChainDef RenderProgram(const std::string& program_id, const calc::PolicyProgram&
 
 // The four chains of one local endpoint: fw-, fwp-, tw-, twp-.
 std::vector<ChainDef> RenderEndpointChains(const calc::EndpointProgram& endpoint);
+
+// The host's protection: per host endpoint `th-<name>`/`thp-<name>` (traffic to the host) and
+// `fh-<name>`/`fhp-<name>` (from the host), then the base chains `input-host` and `output-host`
+// that lead to them, in that order (chains before the rules that jump to them).
+std::vector<ChainDef> RenderHostChains(const calc::HostProtection& host);
+// Whether `chain` is a per-host-endpoint chain (for removing those no longer rendered).
+bool IsHostEndpointChain(std::string_view chain);
 
 // Set element text, canonical: the same member always renders the same string.
 std::string AddressElement(const IpAddress& address);

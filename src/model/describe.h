@@ -143,10 +143,27 @@ void Describe(V& v, T& s) {
   v.Field("vxlanTunnelMACAddr", s.vxlan_tunnel_mac_addr);
 }
 
+template <typename V, Is<ProtoPort> T>
+void Describe(V& v, T& p) {
+  v.Field("protocol", p.protocol);
+  v.Required("port", p.port);
+}
+
 template <typename V, Is<ClusterConfigurationSpec> T>
 void Describe(V& v, T& s) {
   v.Field("defaultEndpointPolicy", s.default_endpoint_policy);
   v.Field("logPrefix", s.log_prefix);
+  v.Field("defaultEndpointToHostAction", s.default_endpoint_to_host_action);
+  v.Field("failsafeInboundHostPorts", s.failsafe_inbound_host_ports);
+  v.Field("failsafeOutboundHostPorts", s.failsafe_outbound_host_ports);
+}
+
+template <typename V, Is<HostEndpointSpec> T>
+void Describe(V& v, T& s) {
+  v.Field("node", s.node);
+  v.Field("interfaceName", s.interface_name);
+  v.Field("expectedIPs", s.expected_ips);
+  v.Field("profiles", s.profiles);
 }
 
 template <typename V, Is<NamespaceSpec> T>

@@ -21,7 +21,7 @@ struct KindNames {
   std::string_view api_version;  // what the encoder writes
 };
 
-constexpr std::array<KindNames, 9> kKindNames = {{
+constexpr std::array<KindNames, 10> kKindNames = {{
     {Kind::kIPPool,
      "IPPool",
      {"ippools", "ipp", "ipps", "pool", "pools"},
@@ -56,6 +56,11 @@ constexpr std::array<KindNames, 9> kKindNames = {{
       "networkpolicy.networking.k8s.io"},
      "NetworkPolicy",
      kKubernetesNetworkingApiVersion},
+    {Kind::kHostEndpoint,
+     "HostEndpoint",
+     {"hostendpoints", "hep", "heps"},
+     "HostEndpoint",
+     kTabbyApiVersion},
 }};
 
 const KindNames* NamesOf(Kind kind) {
@@ -169,6 +174,8 @@ const std::vector<Kind>& AllKinds() {
       Kind::kNetworkPolicy,
       Kind::kKubernetesNetworkPolicy,
       Kind::kWorkloadEndpoint,
+      // After the policies: a host endpoint closes its interface to all that no policy opens.
+      Kind::kHostEndpoint,
   };
   return *kinds;
 }
@@ -243,8 +250,21 @@ Resource MakeResource(Kind kind, std::string name, std::string namespace_name) {
     case Kind::kKubernetesNetworkPolicy:
       resource.spec = KubernetesNetworkPolicySpec{};
       break;
+    case Kind::kHostEndpoint:
+      resource.spec = HostEndpointSpec{};
+      break;
   }
   return resource;
+}
+
+std::vector<ProtoPort> DefaultFailsafeInboundHostPorts() {
+  const Protocol tcp{Protocol::kTcp, "TCP"}, udp{Protocol::kUdp, "UDP"};
+  return {{tcp, 22}, {udp, 68}, {tcp, 179}, {tcp, 2379}, {tcp, 2380}, {tcp, 6443}};
+}
+
+std::vector<ProtoPort> DefaultFailsafeOutboundHostPorts() {
+  const Protocol tcp{Protocol::kTcp, "TCP"}, udp{Protocol::kUdp, "UDP"};
+  return {{udp, 53}, {udp, 67}, {tcp, 179}, {tcp, 2379}, {tcp, 2380}, {tcp, 6443}};
 }
 
 std::string DisplayName(const Resource& resource) {

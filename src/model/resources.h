@@ -39,6 +39,7 @@ enum class Kind {
   kClusterConfiguration,     // singleton "default": cluster-wide settings (default policy, ...)
   kNamespace,                // Kubernetes v1 Namespace: its labels feed namespaceSelectors
   kKubernetesNetworkPolicy,  // namespaced; networking.k8s.io/v1 NetworkPolicy
+  kHostEndpoint,             // a host's own interface, policed like a workload
 };
 
 // "IPPool", "NetworkPolicy", "KubernetesNetworkPolicy", ...: unique per kind; names datastore
@@ -217,12 +218,42 @@ struct NodeSpec {
 };
 
 // Cluster-wide settings. Singleton named "default".
+// A host's own interface (or, with "*", all of them), so that policy can protect the host as it
+// protects workloads: Calico's HostEndpoint. Policy selects it by its labels; a host endpoint that
+// no policy selects and that has no profile is denied everything but the failsafe ports.
+struct HostEndpointSpec {
+  std::string node;
+  std::string interface_name;             // "*": traffic to and from the host on any interface
+  std::vector<std::string> expected_ips;  // the interface's addresses (peers' sets, and the
+                                          // match when interfaceName is empty)
+  std::vector<std::string> profiles;
+  friend bool operator==(const HostEndpointSpec&, const HostEndpointSpec&) = default;
+};
+
+// A port that host endpoint policy can never close (Felix's failsafe ports).
+struct ProtoPort {
+  Protocol protocol;  // TCP, UDP or SCTP
+  uint16_t port = 0;
+  friend bool operator==(const ProtoPort&, const ProtoPort&) = default;
+};
+
+// Felix's defaults: SSH, DHCP (client in, server out), DNS out, BGP, etcd (client and peer) and
+// the Kubernetes API server.
+std::vector<ProtoPort> DefaultFailsafeInboundHostPorts();
+std::vector<ProtoPort> DefaultFailsafeOutboundHostPorts();
+
 struct ClusterConfigurationSpec {
   // What a workload that no policy selects and that has no profile may do: "Allow" (the
   // Kubernetes default, and ours) or "Deny".
   std::string default_endpoint_policy;  // empty = Allow
   // Prefix of kernel log lines written by the Log action.
   std::string log_prefix;  // empty = "tabby-packet"
+  // What happens to traffic from a workload to its own host once the workload's egress policy
+  // allowed it: "Drop" (the default), "Accept", or "Return" (on to host endpoint policy).
+  std::string default_endpoint_to_host_action;
+  // Ports host endpoint policy cannot close; absent: kDefaultFailsafe*Ports, []: none.
+  std::optional<std::vector<ProtoPort>> failsafe_inbound_host_ports;
+  std::optional<std::vector<ProtoPort>> failsafe_outbound_host_ports;
   friend bool operator==(const ClusterConfigurationSpec&,
                          const ClusterConfigurationSpec&) = default;
 };
@@ -321,7 +352,8 @@ struct KubernetesNetworkPolicySpec {
 };
 
 using Spec = std::variant<IPPoolSpec, PolicySpec, ProfileSpec, WorkloadEndpointSpec, NodeSpec,
-                          ClusterConfigurationSpec, NamespaceSpec, KubernetesNetworkPolicySpec>;
+                          ClusterConfigurationSpec, NamespaceSpec, KubernetesNetworkPolicySpec,
+                          HostEndpointSpec>;
 
 struct Resource {
   Kind kind = Kind::kIPPool;
@@ -356,6 +388,8 @@ struct Resource {
     return std::get<ClusterConfigurationSpec>(spec);
   }
   NamespaceSpec& namespace_spec() { return std::get<NamespaceSpec>(spec); }
+  const HostEndpointSpec& host_endpoint() const { return std::get<HostEndpointSpec>(spec); }
+  HostEndpointSpec& host_endpoint() { return std::get<HostEndpointSpec>(spec); }
   KubernetesNetworkPolicySpec& kubernetes_network_policy() {
     return std::get<KubernetesNetworkPolicySpec>(spec);
   }

@@ -733,13 +733,30 @@ bool CheckProfile(Checker& c, const ProfileSpec& s) {
          CheckLabels(c, "spec.labelsToApply", s.labels_to_apply);
 }
 
-bool CheckWorkloadEndpoint(Checker& c, const WorkloadEndpointSpec& s) {
-  if (s.node.empty()) return c.Fail("spec.node", "required field is missing");
-  if (!IsDnsSubdomain(s.node)) {
+// spec.node of an endpoint: the node it lives on.
+bool CheckEndpointNode(Checker& c, const std::string& node) {
+  if (node.empty()) return c.Fail("spec.node", "required field is missing");
+  if (!IsDnsSubdomain(node)) {
     return c.Fail("spec.node", fmt::format("invalid node name {}: lower case alphanumerics, '-' "
                                            "and '.', starting and ending with an alphanumeric",
-                                           Quote(s.node)));
+                                           Quote(node)));
   }
+  return true;
+}
+
+bool CheckProfileNames(Checker& c, const std::vector<std::string>& profiles) {
+  for (size_t i = 0; i < profiles.size(); ++i) {
+    if (!IsDnsSubdomain(profiles[i])) {
+      return c.Fail(PathIndex("spec.profiles", i),
+                    fmt::format("invalid profile name {}: lower case alphanumerics, '-' and '.'",
+                                Quote(profiles[i])));
+    }
+  }
+  return true;
+}
+
+bool CheckWorkloadEndpoint(Checker& c, const WorkloadEndpointSpec& s) {
+  if (!CheckEndpointNode(c, s.node)) return false;
   for (const auto& [field, value] :
        {std::pair{"orchestrator", &s.orchestrator}, std::pair{"workload", &s.workload},
         std::pair{"pod", &s.pod}}) {
@@ -792,13 +809,7 @@ bool CheckWorkloadEndpoint(Checker& c, const WorkloadEndpointSpec& s) {
       !CheckAddress(c, "spec.ipv6Gateway", s.ipv6_gateway, IpAddress::Family::kV6)) {
     return false;
   }
-  for (size_t i = 0; i < s.profiles.size(); ++i) {
-    if (!IsDnsSubdomain(s.profiles[i])) {
-      return c.Fail(PathIndex("spec.profiles", i),
-                    fmt::format("invalid profile name {}: lower case alphanumerics, '-' and '.'",
-                                Quote(s.profiles[i])));
-    }
-  }
+  if (!CheckProfileNames(c, s.profiles)) return false;
   if (!s.interface_name.empty() && !IsInterfaceName(s.interface_name)) {
     return c.Fail("spec.interfaceName",
                   fmt::format("invalid interfaceName {}: 1-15 characters of alphanumerics, '_', "
@@ -888,7 +899,61 @@ bool CheckNode(Checker& c, const NodeSpec& s) {
   return true;
 }
 
+bool CheckHostEndpoint(Checker& c, const HostEndpointSpec& s) {
+  if (!CheckEndpointNode(c, s.node)) return false;
+  if (s.interface_name.empty() && s.expected_ips.empty()) {
+    return c.Fail("spec.interfaceName",
+                  "required field is missing: a host endpoint names its interface "
+                  "(interfaceName, or \"*\" for all of them) or its addresses (expectedIPs)");
+  }
+  if (!s.interface_name.empty() && s.interface_name != "*") {
+    if (!IsInterfaceName(s.interface_name)) {
+      return c.Fail("spec.interfaceName",
+                    fmt::format("invalid interfaceName {}: 1-15 characters of alphanumerics, "
+                                "'_', '.' and '-', or \"*\" for every interface",
+                                Quote(s.interface_name)));
+    }
+    if (s.interface_name.starts_with(kWorkloadInterfacePrefix)) {
+      return c.Fail("spec.interfaceName",
+                    fmt::format("invalid interfaceName {}: interfaces named {}<suffix> are "
+                                "workloads'; their policy is the workload endpoint's",
+                                Quote(s.interface_name), kWorkloadInterfacePrefix));
+    }
+  }
+  for (size_t i = 0; i < s.expected_ips.size(); ++i) {
+    if (!CheckAddress(c, PathIndex("spec.expectedIPs", i), s.expected_ips[i], std::nullopt)) {
+      return false;
+    }
+  }
+  return CheckProfileNames(c, s.profiles);
+}
+
+bool CheckFailsafePorts(Checker& c, const std::string& path,
+                        const std::optional<std::vector<ProtoPort>>& ports) {
+  if (!ports) return true;
+  for (size_t i = 0; i < ports->size(); ++i) {
+    const ProtoPort& p = (*ports)[i];
+    const std::string at = PathIndex(path, i);
+    const uint8_t protocol = p.protocol.number;
+    if (protocol != Protocol::kTcp && protocol != Protocol::kUdp && protocol != Protocol::kSctp) {
+      return c.Fail(PathKey(at, "protocol"), "a failsafe port is TCP, UDP or SCTP");
+    }
+    if (p.port == 0) return c.Fail(PathKey(at, "port"), "invalid port 0: use 1-65535");
+  }
+  return true;
+}
+
 bool CheckClusterConfiguration(Checker& c, const ClusterConfigurationSpec& s) {
+  const std::string& action = s.default_endpoint_to_host_action;
+  if (!action.empty() && action != "Drop" && action != "Accept" && action != "Return") {
+    return c.Fail("spec.defaultEndpointToHostAction",
+                  fmt::format("invalid defaultEndpointToHostAction {}: use Drop, Accept or Return",
+                              Quote(action)));
+  }
+  if (!CheckFailsafePorts(c, "spec.failsafeInboundHostPorts", s.failsafe_inbound_host_ports) ||
+      !CheckFailsafePorts(c, "spec.failsafeOutboundHostPorts", s.failsafe_outbound_host_ports)) {
+    return false;
+  }
   if (!s.default_endpoint_policy.empty() && s.default_endpoint_policy != "Allow" &&
       s.default_endpoint_policy != "Deny") {
     return c.Fail("spec.defaultEndpointPolicy",
@@ -1154,6 +1219,8 @@ bool SpecMatchesKind(const Resource& r) {
       return std::holds_alternative<NamespaceSpec>(r.spec);
     case Kind::kKubernetesNetworkPolicy:
       return std::holds_alternative<KubernetesNetworkPolicySpec>(r.spec);
+    case Kind::kHostEndpoint:
+      return std::holds_alternative<HostEndpointSpec>(r.spec);
   }
   return false;
 }
@@ -1249,8 +1316,29 @@ void ApplyDefaults(Resource& r) {
         }
       }
       if (s.log_prefix.empty()) s.log_prefix = std::string(kDefaultLogPrefix);
+      std::string& action = s.default_endpoint_to_host_action;
+      if (action.empty()) action = "Drop";
+      for (std::string_view canonical : {"Drop", "Accept", "Return"}) {
+        if (internal::EqualsIgnoreCase(action, canonical)) action = std::string(canonical);
+      }
+      if (!s.failsafe_inbound_host_ports) {
+        s.failsafe_inbound_host_ports = DefaultFailsafeInboundHostPorts();
+      }
+      if (!s.failsafe_outbound_host_ports) {
+        s.failsafe_outbound_host_ports = DefaultFailsafeOutboundHostPorts();
+      }
+      for (auto* ports : {&*s.failsafe_inbound_host_ports, &*s.failsafe_outbound_host_ports}) {
+        for (ProtoPort& port : *ports) {
+          if (port.protocol.number == 0 && port.protocol.name.empty()) {
+            port.protocol = Protocol{Protocol::kTcp, "TCP"};
+          }
+        }
+      }
       break;
     }
+    case Kind::kHostEndpoint:
+      for (std::string& address : r.host_endpoint().expected_ips) CanonicalizeAddress(address);
+      break;
     case Kind::kNamespace:
       // As the API server does (SetDefaults_Namespace): the label always names the namespace.
       if (!r.metadata.name.empty()) {
@@ -1340,6 +1428,9 @@ std::optional<FieldError> CheckResource(const Resource& r) {
       break;
     case Kind::kKubernetesNetworkPolicy:
       CheckKubernetesNetworkPolicy(c, r);
+      break;
+    case Kind::kHostEndpoint:
+      CheckHostEndpoint(c, r.host_endpoint());
       break;
   }
   return c.TakeError();

@@ -259,3 +259,83 @@ TEST(Calculator, IncrementalEqualsFromScratch) {
 
 }  // namespace
 }  // namespace tabby::calc
+
+namespace tabby::calc {
+namespace {
+
+model::Resource HostEndpoint(const std::string& name, const std::string& node,
+                             const std::string& interface_name, model::Labels labels) {
+  model::Resource r = model::MakeResource(model::Kind::kHostEndpoint, name);
+  r.metadata.labels = std::move(labels);
+  r.spec = model::HostEndpointSpec{
+      .node = node, .interface_name = interface_name, .expected_ips = {"192.0.2.1"}};
+  return r;
+}
+
+TEST(CalculatorHostEndpoints, SelectedByGlobalPolicyOnlyAndClosedByDefault) {
+  Calculator calc(kNode);
+  Delta first = calc.Flush();
+  ASSERT_TRUE(first.host.has_value()) << "the host's settings are published from the start";
+  EXPECT_EQ(first.host->endpoint_to_host, EndpointToHost::kDrop);
+  EXPECT_TRUE(first.host->endpoints.empty());
+  EXPECT_FALSE(first.host->failsafe_inbound.empty());
+
+  calc.Upsert(HostEndpoint("h-eth0", kNode, "eth0", {{"role", "edge"}}));
+  calc.Upsert(HostEndpoint("other-eth0", "node-b", "eth0", {{"role", "edge"}}));
+  Delta added = calc.Flush();
+  ASSERT_TRUE(added.host.has_value());
+  ASSERT_EQ(added.host->endpoints.size(), 1u) << "only this node's host endpoints";
+  const EndpointProgram& program = added.host->endpoints.at("h-eth0");
+  EXPECT_EQ(program.interface_name, "eth0");
+  EXPECT_FALSE(program.ingress.default_allow);
+  EXPECT_TRUE(added.endpoints_upserted.empty()) << "a host endpoint is not a workload";
+
+  calc.Upsert(NamespacedPolicy("prod", "np", "role == 'edge'", {}));
+  calc.Upsert(GlobalPolicy("edge", "role == 'edge'", {RuleAllowFrom("app == 'web'")}));
+  Delta policed = calc.Flush();
+  ASSERT_TRUE(policed.host.has_value());
+  EXPECT_EQ(policed.host->endpoints.at("h-eth0").ingress.policies,
+            std::vector<std::string>{"gnp.edge.in"});
+  EXPECT_TRUE(policed.programs_upserted.contains("gnp.edge.in"));
+
+  // Workload policy can name hosts by label: the expected IPs join the selector's set.
+  calc.Upsert(Endpoint("web", kNode, "10.0.0.1", {{"app", "web"}}));
+  calc.Upsert(GlobalPolicy("to-edge", "app == 'web'", {RuleAllowFrom("role == 'edge'")}));
+  calc.Flush();
+  bool found = false;
+  for (const auto& [id, members] : calc.state().ip_sets) {
+    found = found || members.contains(Ip("192.0.2.1"));
+  }
+  EXPECT_TRUE(found);
+
+  calc.Remove(model::Kind::kHostEndpoint, "", "h-eth0");
+  Delta removed = calc.Flush();
+  ASSERT_TRUE(removed.host.has_value());
+  EXPECT_TRUE(removed.host->endpoints.empty());
+}
+
+TEST(CalculatorHostEndpoints, SettingsFollowClusterConfiguration) {
+  Calculator calc(kNode);
+  calc.Flush();
+  model::Resource config = model::MakeResource(model::Kind::kClusterConfiguration, "default");
+  auto& spec = std::get<model::ClusterConfigurationSpec>(config.spec);
+  spec.default_endpoint_to_host_action = "Return";
+  spec.failsafe_inbound_host_ports =
+      std::vector<model::ProtoPort>{{model::Protocol{model::Protocol::kTcp, "TCP"}, 2222}};
+  spec.failsafe_outbound_host_ports = std::vector<model::ProtoPort>{};
+  calc.Upsert(config);
+  Delta delta = calc.Flush();
+  ASSERT_TRUE(delta.host.has_value());
+  EXPECT_EQ(delta.host->endpoint_to_host, EndpointToHost::kReturn);
+  EXPECT_EQ(delta.host->failsafe_inbound, (std::vector<FailsafePort>{{6, 2222}}));
+  EXPECT_TRUE(delta.host->failsafe_outbound.empty());
+  calc.Upsert(config);
+  EXPECT_FALSE(calc.Flush().host.has_value()) << "nothing changed";
+  calc.Remove(model::Kind::kClusterConfiguration, "", "default");
+  Delta back = calc.Flush();
+  ASSERT_TRUE(back.host.has_value());
+  EXPECT_EQ(back.host->endpoint_to_host, EndpointToHost::kDrop);
+}
+
+}  // namespace
+}  // namespace tabby::calc

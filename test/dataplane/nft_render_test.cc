@@ -22,6 +22,7 @@
 namespace tabby::dataplane {
 namespace {
 
+using ::testing::Contains;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
@@ -539,6 +540,48 @@ TEST_F(NftDataplaneFakeTest, EndpointRemovalDeletesItsChainsAfterItsMapEntries) 
   EXPECT_LT(script.find("delete element inet tabby to-wl { \"tabbyc\" }"),
             script.find("delete chain inet tabby tw-tabbyc"));
   EXPECT_THAT(dataplane.mirror().chains, Not(::testing::Contains(::testing::Key("fw-tabbyc"))));
+}
+
+}  // namespace
+}  // namespace tabby::dataplane
+
+namespace tabby::dataplane {
+namespace {
+
+std::vector<std::string> RuleTexts(const ChainDef& chain) {
+  std::vector<std::string> texts;
+  for (const auto& rule : chain.rules) texts.push_back(rule.text);
+  return texts;
+}
+
+TEST(RenderHostChains, DispatchByInterfaceThenAddressThenAllInterfacesLast) {
+  calc::HostProtection host;
+  host.endpoint_to_host = calc::EndpointToHost::kReturn;
+  host.failsafe_inbound = {{6, 22}, {17, 68}};
+  calc::EndpointProgram all, eth0, by_address;
+  all.interface_name = "*";
+  all.ingress.default_allow = false;
+  eth0.interface_name = "eth0";
+  by_address.addresses = {*IpNetwork::Parse("192.0.2.9/32")};
+  host.endpoints = {{"a-all", all}, {"b-eth0", eth0}, {"c-addr", by_address}};
+  std::vector<ChainDef> chains = RenderHostChains(host);
+  ASSERT_EQ(chains.size(), 14u);  // four per host endpoint, then the two base chains
+  EXPECT_TRUE(IsHostEndpointChain(chains[0].name));
+  const ChainDef& input = chains[12];
+  EXPECT_EQ(input.name, "input-host");
+  EXPECT_THAT(RuleTexts(input),
+              ElementsAre("ct state established,related accept", "iifname \"lo\" accept",
+                          HasSubstr("nd-neighbor-solicit"), "iifname \"tabby*\" goto th-a-all",
+                          "meta l4proto . th dport { tcp . 22, udp . 68 } accept",
+                          "iifname \"eth0\" goto th-b-eth0", "ip daddr 192.0.2.9 goto th-c-addr",
+                          "goto th-a-all"));
+  const ChainDef& output = chains[13];
+  EXPECT_EQ(output.name, "output-host");
+  EXPECT_THAT(RuleTexts(output), Not(Contains(HasSubstr("th dport"))))
+      << "no outbound failsafe ports configured";
+  // A host endpoint without policy or profile: closed.
+  EXPECT_EQ(chains[1].name, "thp-a-all");
+  EXPECT_THAT(RuleTexts(chains[1]), ElementsAre("counter name \"drop-default-deny\" drop"));
 }
 
 }  // namespace

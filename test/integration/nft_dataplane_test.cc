@@ -287,6 +287,13 @@ class NftDataplaneTest : public ::testing::Test {
   }
 
   std::unique_ptr<Host> host_;
+  // defaultEndpointToHostAction: Accept (the default, Drop, closes the host to workloads).
+  void AcceptEndpointToHost() {
+    model::Resource config = model::MakeResource(model::Kind::kClusterConfiguration, "default");
+    config.cluster_configuration().default_endpoint_to_host_action = "Accept";
+    calc_.Upsert(config);
+  }
+
   std::map<std::string, std::unique_ptr<ChildProcess>> servers_;
   calc::Calculator calc_{kNode};
   std::unique_ptr<NftClient> client_;
@@ -304,6 +311,12 @@ TEST_F(NftDataplaneTest, OpenByDefault) {
     }
   }
   EXPECT_TRUE(Reaches("a", "b", {.port = 5353, .proto = Proto::kUdp}));
+  // Open between workloads, but not to the host: defaultEndpointToHostAction is Drop.
+  EXPECT_TRUE(Blocked("a", kHostName));
+  EXPECT_TRUE(Blocked("a", kHostName, {.family = 6}));
+  EXPECT_GT(CounterPackets(kCounterEndpointToHost), 0u);
+  AcceptEndpointToHost();
+  ASSERT_OK(Program());
   EXPECT_TRUE(Reaches("a", kHostName));
   EXPECT_TRUE(Reaches("a", kHostName, {.family = 6}));
   EXPECT_TRUE(Pings("a", "b"));
@@ -333,6 +346,7 @@ TEST_F(NftDataplaneTest, IngressAllowFromSelectorOnly) {
 
 TEST_F(NftDataplaneTest, EgressPolicyAtSourceBlocksWhatDestinationAllows) {
   UpsertDefaultEndpoints();
+  AcceptEndpointToHost();  // so that what blocks a's traffic to the host is a's egress policy
   model::Rule to_c = Allow();
   to_c.destination.selector = "app == 'c'";
   calc_.Upsert(EgressPolicy("a-only-to-c", "app == 'a'", {to_c}));

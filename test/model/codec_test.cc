@@ -747,9 +747,10 @@ TEST(Decode, TypeErrors) {
 TEST(Decode, KindErrors) {
   EXPECT_THAT(DecodeError("apiVersion: tabby.dev/v1\nkind: ippool\nmetadata: {name: p}\n"),
               HasSubstr("line 2, field kind: unknown kind \"ippool\" (did you mean \"IPPool\"?)"));
-  EXPECT_THAT(DecodeError("apiVersion: tabby.dev/v1\nkind: HostEndpoint\nmetadata: {name: p}\n"),
-              HasSubstr("field kind: unknown kind \"HostEndpoint\" (supported: "
-                        "ClusterConfiguration, Node, IPPool,"));
+  EXPECT_THAT(
+      DecodeError("apiVersion: tabby.dev/v1\nkind: FelixConfiguration\nmetadata: {name: p}\n"),
+      HasSubstr("field kind: unknown kind \"FelixConfiguration\" (supported: "
+                "ClusterConfiguration, Node, IPPool,"));
   EXPECT_THAT(DecodeError("apiVersion: tabby.dev/v1\nmetadata: {name: p}\n"),
               HasSubstr("line 1, field kind: required field is missing"));
 }

@@ -62,16 +62,17 @@ TEST(Kinds, AliasesLikeCalicoctl) {
     EXPECT_EQ(*kind, alias.kind) << alias.name;
   }
   EXPECT_FALSE(KindFromName("").has_value());
-  EXPECT_FALSE(KindFromName("hostendpoint").has_value());
+  EXPECT_EQ(KindFromName("hep"), Kind::kHostEndpoint);
+  EXPECT_FALSE(KindFromName("felixconfiguration").has_value());
   EXPECT_FALSE(KindFromName("ippoolx").has_value());
 }
 
 TEST(Kinds, ApplyOrderAndScope) {
-  EXPECT_EQ(
-      AllKinds(),
-      (std::vector<Kind>{Kind::kClusterConfiguration, Kind::kNamespace, Kind::kNode, Kind::kIPPool,
-                         Kind::kProfile, Kind::kGlobalNetworkPolicy, Kind::kNetworkPolicy,
-                         Kind::kKubernetesNetworkPolicy, Kind::kWorkloadEndpoint}));
+  EXPECT_EQ(AllKinds(),
+            (std::vector<Kind>{Kind::kClusterConfiguration, Kind::kNamespace, Kind::kNode,
+                               Kind::kIPPool, Kind::kProfile, Kind::kGlobalNetworkPolicy,
+                               Kind::kNetworkPolicy, Kind::kKubernetesNetworkPolicy,
+                               Kind::kWorkloadEndpoint, Kind::kHostEndpoint}));
   EXPECT_TRUE(IsNamespaced(Kind::kNetworkPolicy));
   EXPECT_TRUE(IsNamespaced(Kind::kWorkloadEndpoint));
   EXPECT_FALSE(IsNamespaced(Kind::kGlobalNetworkPolicy));

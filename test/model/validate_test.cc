@@ -487,6 +487,72 @@ TEST(ValidateClusterConfiguration, Rules) {
             "Deny");
 }
 
+std::string Hep(std::string_view spec) {
+  return fmt::format(
+      "apiVersion: projectcalico.org/v3\nkind: HostEndpoint\nmetadata:\n  name: node1-eth0\n"
+      "spec:\n{}",
+      spec);
+}
+std::string ClusterConfig(std::string_view spec) {
+  return fmt::format(
+      "apiVersion: tabby.dev/v1\nkind: ClusterConfiguration\nmetadata: {{name: default}}\n"
+      "spec:\n{}",
+      spec);
+}
+
+TEST(ValidateHostEndpoint, Rules) {
+  ExpectAllInvalid({
+      {"apiVersion: projectcalico.org/v3\nkind: HostEndpoint\nmetadata:\n  name: node1-eth0\n"
+       "spec: # <\n  interfaceName: eth0\n",
+       "spec.node", "required field is missing"},
+      {"apiVersion: projectcalico.org/v3\nkind: HostEndpoint\nmetadata:\n  name: node1-eth0\n"
+       "spec: # <\n  node: node1\n",
+       "spec.interfaceName", "or its addresses (expectedIPs)"},
+      {Hep("  node: node1\n  interfaceName: tabby1234 # <\n"), "spec.interfaceName",
+       "are workloads'"},
+      {Hep("  node: node1\n  interfaceName: a-very-long-interface # <\n"), "spec.interfaceName",
+       "1-15 characters"},
+      {Hep("  node: node1\n  expectedIPs:\n  - 10.0.0.1\n  - 10.0.0.300 # <\n"),
+       "spec.expectedIPs[1]", "invalid IP address"},
+      {Hep("  node: Node1 # <\n  interfaceName: eth0\n"), "spec.node", "invalid node name"},
+      {Hep("  node: node1\n  interfaceName: eth0\n  ports: [] # <\n"), "spec.ports",
+       "unknown field"},
+      {Hep("  node: node1\n  interfaceName: eth0\n  profiles: [Bad] # <\n"), "spec.profiles[0]",
+       "invalid profile name"},
+  });
+  Resource all = DecodeOne(Hep("  node: node1\n  interfaceName: \"*\"\n"));
+  EXPECT_EQ(all.host_endpoint().interface_name, "*");
+  Resource by_address = DecodeOne(Hep("  node: node1\n  expectedIPs: [\"2001:DB8::1\"]\n"));
+  EXPECT_EQ(by_address.host_endpoint().expected_ips, std::vector<std::string>{"2001:db8::1"});
+}
+
+TEST(ValidateClusterConfiguration, HostProtection) {
+  ExpectAllInvalid({
+      {ClusterConfig("  defaultEndpointToHostAction: Reject # <\n"),
+       "spec.defaultEndpointToHostAction", "use Drop, Accept or Return"},
+      {ClusterConfig("  failsafeInboundHostPorts:\n  - {protocol: ICMP, port: 1} # <\n"),
+       "spec.failsafeInboundHostPorts[0].protocol", "TCP, UDP or SCTP"},
+      {ClusterConfig("  failsafeOutboundHostPorts:\n  - {protocol: UDP, port: 0} # <\n"),
+       "spec.failsafeOutboundHostPorts[0].port", "invalid port 0"},
+      {ClusterConfig("  failsafeOutboundHostPorts:\n  - {protocol: UDP} # <\n"),
+       "spec.failsafeOutboundHostPorts[0].port", "required field is missing"},
+  });
+  ClusterConfigurationSpec defaults =
+      DecodeOne(ClusterConfig("  logPrefix: x\n")).cluster_configuration();
+  EXPECT_EQ(defaults.default_endpoint_to_host_action, "Drop");
+  EXPECT_EQ(defaults.failsafe_inbound_host_ports, DefaultFailsafeInboundHostPorts());
+  EXPECT_EQ(defaults.failsafe_outbound_host_ports, DefaultFailsafeOutboundHostPorts());
+  ClusterConfigurationSpec set =
+      DecodeOne(ClusterConfig("  defaultEndpointToHostAction: return\n"
+                              "  failsafeInboundHostPorts: [{port: 2222}]\n"
+                              "  failsafeOutboundHostPorts: []\n"))
+          .cluster_configuration();
+  EXPECT_EQ(set.default_endpoint_to_host_action, "Return");
+  ASSERT_EQ(set.failsafe_inbound_host_ports->size(), 1u);
+  EXPECT_EQ((*set.failsafe_inbound_host_ports)[0].protocol.number, Protocol::kTcp);
+  EXPECT_TRUE(set.failsafe_outbound_host_ports->empty());
+}
+
 TEST(Validate, ProgrammaticResources) {
   Resource wep = MakeResource(Kind::kWorkloadEndpoint,
                               WorkloadEndpointName("node-1", "k8s", "web", "eth0"), "default");
