@@ -24,6 +24,9 @@ namespace {
 // within a second, and a process that keeps writing cannot keep the agent busy.
 constexpr absl::Duration kTamperSettle = absl::Milliseconds(50);
 constexpr absl::Duration kTamperSpacing = absl::Milliseconds(200);
+// How often the status follows writes the agent does not watch (other hosts' IPAM, index claims):
+// those can come at the cluster's rate of new workloads, and nobody waits on them urgently.
+constexpr absl::Duration kProgressStatusInterval = absl::Milliseconds(200);
 
 // Blocks until any of `fds` (-1 entries are skipped) is readable, or `timeout`. A backend
 // without readiness fds is polled every `timeout` (poll with no fds sleeps).
@@ -169,6 +172,7 @@ void Agent::WriteStatus(bool in_sync, const std::string& error) {
       {"blockRoutesRemoved", block_routes_.routes_removed()},
       {"lastError", error},
   };
+  last_status_ = clock_.Now();
   absl::Status written = WriteFileAtomically(
       options_.state_dir + "/status.json",
       status.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
@@ -287,7 +291,8 @@ absl::Status Agent::FollowWatch(datastore::Revision from, const std::atomic<bool
     // claims) need nothing from this agent, so it is current up to here too.
     const datastore::Revision progress = std::min(watch->Progress(), block_watch->Progress());
     if (events.empty()) {
-      if (progress > programmed_revision_) {
+      if (progress > programmed_revision_ &&
+          clock_.Now() - last_status_ >= kProgressStatusInterval) {
         programmed_revision_ = progress;
         WriteStatus(true, "");
       }

@@ -96,6 +96,7 @@ class Agent {
   std::string programmed_cluster_;
   datastore::Revision programmed_revision_ = 0;
   absl::Time last_verify_;
+  absl::Time last_status_;  // of the last status.json write
   absl::Time last_ipam_gc_;
   // Changes by others seen by the monitor and not verified yet: since when.
   std::unique_ptr<dataplane::ChangeMonitor> monitor_;

@@ -68,6 +68,16 @@ CompiledRules DenyAll(std::string display_name) {
 
 }  // namespace
 
+namespace {
+
+// Host endpoints live in endpoints_ next to workload endpoints ("<namespace>/<name>"), under the
+// empty namespace: "/<name>".
+std::string HostEndpointKey(const std::string& name) { return "/" + name; }
+bool IsHostEndpointKey(const std::string& key) { return key.starts_with('/'); }
+std::string HostEndpointName(const std::string& key) { return key.substr(1); }
+
+}  // namespace
+
 Calculator::Calculator(std::string node_name) : node_name_(std::move(node_name)) {
   SetConfiguration({});  // the defaults until a ClusterConfiguration says otherwise
 }
@@ -106,7 +116,7 @@ void Calculator::Remove(model::Kind kind, const std::string& namespace_name,
       RemoveEndpoint(fmt::format("{}/{}", namespace_name, name));
       break;
     case model::Kind::kHostEndpoint:
-      RemoveEndpoint("/" + name);
+      RemoveEndpoint(HostEndpointKey(name));
       break;
     case model::Kind::kNetworkPolicy:
     case model::Kind::kGlobalNetworkPolicy:
@@ -350,12 +360,9 @@ Calculator::Policy Calculator::BuildPolicy(const model::Resource& resource) cons
 
 bool Calculator::PolicyApplies(const Policy& policy, const Endpoint& endpoint) {
   if (!endpoint.local || policy.invalid) return false;
-  // Host endpoints belong to no namespace: only global policy without namespace or service
-  // account scoping selects them (as in Calico).
-  if (endpoint.host && (model::IsNamespaced(policy.kind) || policy.namespace_selector ||
-                        policy.service_account_selector)) {
-    return false;
-  }
+  // Host endpoints belong to no namespace (namespaced policy and serviceAccountSelector fail
+  // below on their own): a namespaceSelector, even all(), does not select them (as in Calico).
+  if (endpoint.host && policy.namespace_selector) return false;
   if (model::IsNamespaced(policy.kind) && endpoint.namespace_name != policy.namespace_name) {
     return false;
   }
@@ -584,7 +591,7 @@ void Calculator::UpsertEndpoint(const model::Resource& resource) {
 void Calculator::UpsertHostEndpoint(const model::Resource& resource) {
   const model::HostEndpointSpec& spec = resource.host_endpoint();
   Endpoint next;
-  next.key = "/" + resource.metadata.name;
+  next.key = HostEndpointKey(resource.metadata.name);
   next.host = true;
   next.own_labels = resource.metadata.labels;
   next.profiles = spec.profiles;
@@ -803,7 +810,7 @@ Delta Calculator::Flush() {
 
   std::vector<std::pair<std::string, EndpointProgram>> upserts;
   for (const auto& key : dirty_endpoints_) {
-    if (key.starts_with('/')) {  // a host endpoint: published with the host's protection below
+    if (IsHostEndpointKey(key)) {  // published with the host's protection below
       host_dirty_ = true;
       continue;
     }
@@ -835,7 +842,7 @@ Delta Calculator::Flush() {
         local != local_endpoints_by_namespace_.end()) {
       for (const auto& key : local->second) {
         if (auto program = BuildEndpointProgram(endpoints_.at(key))) {
-          host.endpoints[key.substr(1)] = std::move(*program);
+          host.endpoints[HostEndpointName(key)] = std::move(*program);
         }
       }
     }

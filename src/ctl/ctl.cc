@@ -87,8 +87,9 @@ std::string NotFoundMessage(datastore::ResourceStore& store, model::Kind kind,
     if (endpoints.ok() && !endpoints->empty()) {
       message += fmt::format(
           " as a resource, but {} workload endpoints are in it: policy treats it as a namespace "
-          "with the one label kubernetes.io/metadata.name={} (apply a Namespace to give it more)",
-          endpoints->size(), name);
+          "with only its name labels kubernetes.io/metadata.name={} and projectcalico.org/name={} "
+          "(apply a Namespace to give it more)",
+          endpoints->size(), name, name);
     }
     return message;
   }

@@ -320,38 +320,36 @@ ChainDef RenderProgram(const std::string& program_id, const calc::PolicyProgram&
 // default.
 void RenderDirectionChains(const calc::DirectionProgram& direction, const std::string& chain_name,
                            const std::string& profile_chain_name, std::vector<ChainDef>& chains) {
-  {
-    ChainDef main{chain_name, "", {}};
-    if (direction.policies.empty()) {
-      main.rules.push_back(MakeRule("goto " + profile_chain_name));
-    } else {
-      main.rules.push_back(
-          MakeRule(fmt::format("meta mark set meta mark & 0x{:08x}", ~kPassMark & 0xffffffffu)));
-      for (const auto& id : direction.policies) {
-        main.rules.push_back(MakeRule("jump " + id));
-        main.rules.push_back(MakeRule(
-            fmt::format("meta mark & 0x{:08x} != 0 goto {}", kPassMark, profile_chain_name)));
-      }
-      main.rules.push_back(MakeRule(DropCounted(kCounterEndOfTier)));
+  ChainDef main{chain_name, "", {}};
+  if (direction.policies.empty()) {
+    main.rules.push_back(MakeRule("goto " + profile_chain_name));
+  } else {
+    main.rules.push_back(
+        MakeRule(fmt::format("meta mark set meta mark & 0x{:08x}", ~kPassMark & 0xffffffffu)));
+    for (const auto& id : direction.policies) {
+      main.rules.push_back(MakeRule("jump " + id));
+      main.rules.push_back(MakeRule(
+          fmt::format("meta mark & 0x{:08x} != 0 goto {}", kPassMark, profile_chain_name)));
     }
-    ChainDef profiles{profile_chain_name, "", {}};
-    if (!direction.policies.empty()) {
-      // Reached after a Pass: the mark bit has done its job; do not leak it to other users of
-      // the packet mark.
-      profiles.rules.push_back(
-          MakeRule(fmt::format("meta mark set meta mark & 0x{:08x}", ~kPassMark & 0xffffffffu)));
-    }
-    for (const auto& id : direction.profiles) profiles.rules.push_back(MakeRule("jump " + id));
-    if (!direction.profiles.empty()) {
-      profiles.rules.push_back(MakeRule(DropCounted(kCounterNoProfile)));
-    } else if (direction.default_allow) {
-      profiles.rules.push_back(MakeRule("accept"));
-    } else {
-      profiles.rules.push_back(MakeRule(DropCounted(kCounterDefaultDeny)));
-    }
-    chains.push_back(std::move(main));
-    chains.push_back(std::move(profiles));
+    main.rules.push_back(MakeRule(DropCounted(kCounterEndOfTier)));
   }
+  ChainDef profiles{profile_chain_name, "", {}};
+  if (!direction.policies.empty()) {
+    // Reached after a Pass: the mark bit has done its job; do not leak it to other users of
+    // the packet mark.
+    profiles.rules.push_back(
+        MakeRule(fmt::format("meta mark set meta mark & 0x{:08x}", ~kPassMark & 0xffffffffu)));
+  }
+  for (const auto& id : direction.profiles) profiles.rules.push_back(MakeRule("jump " + id));
+  if (!direction.profiles.empty()) {
+    profiles.rules.push_back(MakeRule(DropCounted(kCounterNoProfile)));
+  } else if (direction.default_allow) {
+    profiles.rules.push_back(MakeRule("accept"));
+  } else {
+    profiles.rules.push_back(MakeRule(DropCounted(kCounterDefaultDeny)));
+  }
+  chains.push_back(std::move(main));
+  chains.push_back(std::move(profiles));
 }
 
 std::vector<ChainDef> RenderEndpointChains(const calc::EndpointProgram& endpoint) {

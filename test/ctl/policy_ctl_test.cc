@@ -200,8 +200,9 @@ TEST_F(PolicyCtlTest, ANamespaceWithWorkloadsButNoResourceIsExplained) {
   Result got = Run({"get", "ns", "y"});
   EXPECT_EQ(got.code, 1);
   EXPECT_THAT(got.err, HasSubstr("namespace \"y\" not found as a resource, but 1 workload "
-                                 "endpoints are in it: policy treats it as a namespace with the "
-                                 "one label kubernetes.io/metadata.name=y"));
+                                 "endpoints are in it: policy treats it as a namespace with "
+                                 "only its name labels kubernetes.io/metadata.name=y and "
+                                 "projectcalico.org/name=y"));
 }
 
 }  // namespace
