@@ -165,6 +165,11 @@ int RunCtl(const std::vector<std::string>& args, std::istream& in, std::ostream&
   app.add_option("--datastore", datastore_flag,
                  fmt::format("datastore URL (default: $TABBY_DATASTORE, else {})",
                              datastore::kDefaultDatastoreUrl));
+  std::string etcd_ca, etcd_cert, etcd_key;
+  app.add_option("--etcd-ca", etcd_ca,
+                 "PEM file of the CA that signed the etcd servers' certificates (etcds:// only)");
+  app.add_option("--etcd-cert", etcd_cert, "PEM client certificate for etcd (etcds:// only)");
+  app.add_option("--etcd-key", etcd_key, "PEM key of --etcd-cert (etcds:// only)");
   app.failure_message([](const CLI::App* failed, const CLI::Error& e) {
     return fmt::format("Error: {}\n\n{}", e.what(), failed->help());
   });
@@ -311,8 +316,12 @@ int RunCtl(const std::vector<std::string>& args, std::istream& in, std::ostream&
     return app.exit(e, out, err) == 0 ? 0 : 1;
   }
 
+  auto resolve_url = [&] {
+    return datastore::WithEtcdTlsFiles(ResolveDatastoreUrl(datastore_flag, env), etcd_ca, etcd_cert,
+                                       etcd_key);
+  };
   DatastoreOpener open = [&]() -> absl::StatusOr<std::unique_ptr<datastore::Datastore>> {
-    std::string url = ResolveDatastoreUrl(datastore_flag, env);
+    ASSIGN_OR_RETURN(std::string url, resolve_url());
     absl::StatusOr<std::unique_ptr<datastore::Datastore>> store =
         env.open_datastore ? env.open_datastore(url) : datastore::Open(url);
     if (!store.ok()) return Annotate(store.status(), fmt::format("cannot open datastore {}", url));
@@ -365,10 +374,14 @@ int RunCtl(const std::vector<std::string>& args, std::istream& in, std::ostream&
     return RunIpamConfigure(ipam_configure_options, open, io);
   }
   if (datastore_init->parsed()) {
-    return RunDatastoreInit(ResolveDatastoreUrl(datastore_flag, env), io);
+    absl::StatusOr<std::string> url = resolve_url();
+    if (!url.ok()) return PrintError(err, MessageOf(url.status()));
+    return RunDatastoreInit(*url, io);
   }
   if (datastore_info->parsed()) {
-    return RunDatastoreInfo(ResolveDatastoreUrl(datastore_flag, env), open, io);
+    absl::StatusOr<std::string> url = resolve_url();
+    if (!url.ok()) return PrintError(err, MessageOf(url.status()));
+    return RunDatastoreInfo(*url, open, io);
   }
   if (version->parsed()) {
     out << "Client Version: " << TABBY_VERSION << "\n";

@@ -4,9 +4,11 @@
 
 #include <cstdlib>
 #include <string_view>
+#include <utility>
 
 #include "base/status_macros.h"
 #include "datastore/cluster_identity.h"
+#include "datastore/etcd_datastore.h"
 #include "datastore/sqlite_datastore.h"
 
 namespace tabby::datastore {
@@ -14,8 +16,10 @@ namespace {
 
 constexpr std::string_view kSqliteScheme = "sqlite://";
 constexpr std::string_view kEtcdScheme = "etcd://";
+constexpr std::string_view kEtcdTlsScheme = "etcds://";
 constexpr std::string_view kAcceptedForms =
-    "sqlite:///absolute/path/to/file.db or etcd://host:port[,host:port...]";
+    "sqlite:///absolute/path/to/file.db, etcd://host:port[,host:port...] or "
+    "etcds://host:port[,...][?ca=FILE&cert=FILE&key=FILE]";
 
 }  // namespace
 
@@ -47,9 +51,11 @@ absl::StatusOr<std::unique_ptr<Datastore>> Open(const std::string& url,
     }
     RETURN_IF_ERROR(Annotate(opened.status(), fmt::format("datastore {}", url)));
     store = std::move(*opened);
-  } else if (view.starts_with(kEtcdScheme)) {
-    return absl::UnimplementedError(fmt::format(
-        "datastore URL \"{}\": etcd backend not built yet; use sqlite:///absolute/path", url));
+  } else if (view.starts_with(kEtcdScheme) || view.starts_with(kEtcdTlsScheme)) {
+    ASSIGN_OR_RETURN(EtcdOptions etcd, ParseEtcdUrl(url));
+    auto opened = EtcdDatastore::Connect(etcd);
+    RETURN_IF_ERROR(Annotate(opened.status(), fmt::format("datastore {}", url)));
+    store = std::move(*opened);
   } else {
     return absl::InvalidArgumentError(
         fmt::format("unsupported datastore URL \"{}\"; accepted forms: {}", url, kAcceptedForms));
@@ -58,6 +64,26 @@ absl::StatusOr<std::unique_ptr<Datastore>> Open(const std::string& url,
       options.create ? InitializeClusterIdentity(*store) : ReadClusterIdentity(*store);
   RETURN_IF_ERROR(Annotate(identity.status(), fmt::format("datastore {}", url)));
   return store;
+}
+
+absl::StatusOr<std::string> WithEtcdTlsFiles(const std::string& url, const std::string& ca_file,
+                                             const std::string& cert_file,
+                                             const std::string& key_file) {
+  if (ca_file.empty() && cert_file.empty() && key_file.empty()) return url;
+  if (!std::string_view(url).starts_with(kEtcdTlsScheme)) {
+    return absl::InvalidArgumentError(fmt::format(
+        "--etcd-ca, --etcd-cert and --etcd-key are for an etcds:// datastore, not \"{}\"", url));
+  }
+  std::string out = url;
+  const size_t query = url.find('?');
+  const std::string present = query == std::string::npos ? "" : "&" + url.substr(query + 1) + "&";
+  for (auto [name, file] :
+       {std::pair{"ca", &ca_file}, std::pair{"cert", &cert_file}, std::pair{"key", &key_file}}) {
+    if (file->empty() || present.find(fmt::format("&{}=", name)) != std::string::npos) continue;
+    out += out.find('?') == std::string::npos ? '?' : '&';
+    out += fmt::format("{}={}", name, *file);
+  }
+  return out;
 }
 
 std::string ResolveUrl(const std::string& flag_value) {

@@ -173,7 +173,8 @@ struct OpenOptions {
   Clock* clock = nullptr;
 };
 
-// Opens a datastore from a URL: sqlite:///absolute/path (etcd://host:port[,...] later).
+// Opens a datastore from a URL: sqlite:///absolute/path, etcd://host:port[,host:port...] or
+// etcds://host:port[,...][?ca=FILE&cert=FILE&key=FILE] (etcd_datastore.h).
 // InvalidArgument for a malformed URL; NotFound when it does not exist; FailedPrecondition when
 // it holds no tabby cluster; DataLoss when it is corrupt; each naming the URL.
 absl::StatusOr<std::unique_ptr<Datastore>> Open(const std::string& url,
@@ -183,5 +184,12 @@ absl::StatusOr<std::unique_ptr<Datastore>> Open(const std::string& url, Clock& c
 
 // The URL to use given an optional explicit flag value: flag, else $TABBY_DATASTORE, else default.
 std::string ResolveUrl(const std::string& flag_value);
+
+// `url` with the TLS files of --etcd-ca, --etcd-cert and --etcd-key (empty: not given) added to
+// its query where the URL does not name them already. InvalidArgument if a file is given for a
+// URL that is not etcds://.
+absl::StatusOr<std::string> WithEtcdTlsFiles(const std::string& url, const std::string& ca_file,
+                                             const std::string& cert_file,
+                                             const std::string& key_file);
 
 }  // namespace tabby::datastore

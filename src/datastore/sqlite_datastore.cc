@@ -16,7 +16,6 @@
 #include <climits>
 #include <cstring>
 #include <random>
-#include <set>
 #include <string_view>
 #include <thread>
 #include <unordered_map>
@@ -26,11 +25,14 @@
 #include "base/files.h"
 #include "base/status_macros.h"
 #include "base/unique_fd.h"
+#include "datastore/keys.h"
 
 namespace tabby::datastore {
 namespace internal {
 namespace {
 
+using keys::PrefixEnd;
+using keys::Printable;
 using SteadyClock = std::chrono::steady_clock;
 
 constexpr int kEventPut = 0;
@@ -78,20 +80,6 @@ CREATE TABLE leases (
 CREATE INDEX leases_by_expiry ON leases (expires_at_ms);
 )sql";
 
-// Keys may hold any byte but NUL; error messages show them escaped.
-std::string Printable(std::string_view bytes) {
-  std::string out;
-  out.reserve(bytes.size());
-  for (unsigned char c : bytes) {
-    if (c >= 0x20 && c < 0x7f && c != '\\') {
-      out += static_cast<char>(c);
-    } else {
-      out += fmt::format("\\x{:02x}", c);
-    }
-  }
-  return out;
-}
-
 absl::StatusCode CodeOf(int rc) {
   switch (rc & 0xff) {
     case SQLITE_BUSY:
@@ -124,24 +112,6 @@ bool IsLogicalError(const absl::Status& status) {
     default:
       return false;
   }
-}
-
-absl::Status ValidateKey(const std::string& key) {
-  if (key.empty()) return absl::InvalidArgumentError("empty key");
-  if (key.find('\0') != std::string::npos) {
-    return absl::InvalidArgumentError(
-        fmt::format("key \"{}\" contains a NUL byte", Printable(key)));
-  }
-  return absl::OkStatus();
-}
-
-// The smallest key greater than every key starting with `prefix`; nullopt if there is none
-// (empty prefix or only 0xff bytes).
-std::optional<std::string> PrefixEnd(std::string prefix) {
-  while (!prefix.empty() && static_cast<unsigned char>(prefix.back()) == 0xff) prefix.pop_back();
-  if (prefix.empty()) return std::nullopt;
-  prefix.back() = static_cast<char>(static_cast<unsigned char>(prefix.back()) + 1);
-  return prefix;
 }
 
 std::string Dirname(const std::string& path) {
@@ -980,8 +950,8 @@ absl::StatusOr<T> SqliteDatastore::Read(Body&& body) {
 }
 
 absl::StatusOr<std::optional<KeyValue>> SqliteDatastore::Get(const std::string& key) {
-  const std::string what = fmt::format("get \"{}\"", internal::Printable(key));
-  RETURN_IF_ERROR(Annotate(internal::ValidateKey(key), what));
+  const std::string what = fmt::format("get \"{}\"", keys::Printable(key));
+  RETURN_IF_ERROR(Annotate(keys::Validate(key), what));
   std::lock_guard lock(mu_);
   return Annotate(
       Read<std::optional<KeyValue>>([&](Connection& conn) { return internal::ReadKey(conn, key); }),
@@ -989,7 +959,7 @@ absl::StatusOr<std::optional<KeyValue>> SqliteDatastore::Get(const std::string& 
 }
 
 absl::StatusOr<ListResult> SqliteDatastore::List(const std::string& prefix) {
-  const std::string what = fmt::format("list prefix \"{}\"", internal::Printable(prefix));
+  const std::string what = fmt::format("list prefix \"{}\"", keys::Printable(prefix));
   if (prefix.find('\0') != std::string::npos) {
     return absl::InvalidArgumentError(fmt::format("{}: prefix contains a NUL byte", what));
   }
@@ -1005,8 +975,8 @@ absl::StatusOr<Revision> SqliteDatastore::CurrentRevision() {
 
 absl::StatusOr<Revision> SqliteDatastore::Create(const std::string& key, const std::string& value,
                                                  LeaseId lease) {
-  const std::string what = fmt::format("create \"{}\"", internal::Printable(key));
-  RETURN_IF_ERROR(Annotate(internal::ValidateKey(key), what));
+  const std::string what = fmt::format("create \"{}\"", keys::Printable(key));
+  RETURN_IF_ERROR(Annotate(keys::Validate(key), what));
   std::lock_guard lock(mu_);
   return Annotate(Write<Revision>([&](WriteContext& w) -> absl::StatusOr<Revision> {
                     ASSIGN_OR_RETURN(std::optional<KeyValue> current,
@@ -1024,8 +994,8 @@ absl::StatusOr<Revision> SqliteDatastore::Create(const std::string& key, const s
 absl::StatusOr<Revision> SqliteDatastore::Update(const std::string& key, const std::string& value,
                                                  Revision expected, LeaseId lease) {
   const std::string what =
-      fmt::format("update \"{}\" at mod_revision {}", internal::Printable(key), expected);
-  RETURN_IF_ERROR(Annotate(internal::ValidateKey(key), what));
+      fmt::format("update \"{}\" at mod_revision {}", keys::Printable(key), expected);
+  RETURN_IF_ERROR(Annotate(keys::Validate(key), what));
   if (expected <= 0) {
     return absl::InvalidArgumentError(
         fmt::format("{}: the expected mod_revision must be positive", what));
@@ -1047,8 +1017,8 @@ absl::StatusOr<Revision> SqliteDatastore::Update(const std::string& key, const s
 
 absl::StatusOr<Revision> SqliteDatastore::Put(const std::string& key, const std::string& value,
                                               LeaseId lease) {
-  const std::string what = fmt::format("put \"{}\"", internal::Printable(key));
-  RETURN_IF_ERROR(Annotate(internal::ValidateKey(key), what));
+  const std::string what = fmt::format("put \"{}\"", keys::Printable(key));
+  RETURN_IF_ERROR(Annotate(keys::Validate(key), what));
   std::lock_guard lock(mu_);
   return Annotate(Write<Revision>([&](WriteContext& w) -> absl::StatusOr<Revision> {
                     ASSIGN_OR_RETURN(std::optional<KeyValue> current,
@@ -1060,10 +1030,10 @@ absl::StatusOr<Revision> SqliteDatastore::Put(const std::string& key, const std:
 }
 
 absl::StatusOr<Revision> SqliteDatastore::Delete(const std::string& key, Revision expected) {
-  const std::string what = expected > 0 ? fmt::format("delete \"{}\" at mod_revision {}",
-                                                      internal::Printable(key), expected)
-                                        : fmt::format("delete \"{}\"", internal::Printable(key));
-  RETURN_IF_ERROR(Annotate(internal::ValidateKey(key), what));
+  const std::string what =
+      expected > 0 ? fmt::format("delete \"{}\" at mod_revision {}", keys::Printable(key), expected)
+                   : fmt::format("delete \"{}\"", keys::Printable(key));
+  RETURN_IF_ERROR(Annotate(keys::Validate(key), what));
   std::lock_guard lock(mu_);
   return Annotate(Write<Revision>([&](WriteContext& w) -> absl::StatusOr<Revision> {
                     ASSIGN_OR_RETURN(std::optional<KeyValue> current,
@@ -1079,7 +1049,7 @@ absl::StatusOr<Revision> SqliteDatastore::Delete(const std::string& key, Revisio
 }
 
 absl::StatusOr<ListResult> SqliteDatastore::ListKeys(const std::string& prefix) {
-  const std::string what = fmt::format("list keys of prefix \"{}\"", internal::Printable(prefix));
+  const std::string what = fmt::format("list keys of prefix \"{}\"", keys::Printable(prefix));
   if (prefix.find('\0') != std::string::npos) {
     return absl::InvalidArgumentError(fmt::format("{}: prefix contains a NUL byte", what));
   }
@@ -1092,23 +1062,8 @@ absl::StatusOr<ListResult> SqliteDatastore::ListKeys(const std::string& prefix) 
 
 absl::StatusOr<Revision> SqliteDatastore::Txn(const std::vector<Compare>& compares,
                                               const std::vector<TxnOp>& ops) {
-  const std::string what = fmt::format(
-      "transaction of {} compare(s) and {} write(s){}", compares.size(), ops.size(),
-      ops.empty() ? "" : fmt::format(" starting at \"{}\"", internal::Printable(ops.front().key)));
-  if (ops.empty()) {
-    return absl::InvalidArgumentError(fmt::format("{}: a transaction needs a write", what));
-  }
-  std::set<std::string> keys;
-  for (const auto& op : ops) {
-    RETURN_IF_ERROR(Annotate(internal::ValidateKey(op.key), what));
-    if (!keys.insert(op.key).second) {
-      return absl::InvalidArgumentError(
-          fmt::format("{}: key \"{}\" is written twice", what, internal::Printable(op.key)));
-    }
-  }
-  for (const auto& compare : compares) {
-    RETURN_IF_ERROR(Annotate(internal::ValidateKey(compare.key), what));
-  }
+  const std::string what = keys::DescribeTxn(compares, ops);
+  RETURN_IF_ERROR(Annotate(keys::ValidateTxn(compares, ops), what));
   std::lock_guard lock(mu_);
   return Annotate(
       Write<Revision>([&](WriteContext& w) -> absl::StatusOr<Revision> {
@@ -1119,7 +1074,7 @@ absl::StatusOr<Revision> SqliteDatastore::Txn(const std::vector<Compare>& compar
           if (actual != compare.mod_revision) {
             return absl::AbortedError(
                 fmt::format("\"{}\" is at mod_revision {} (0: absent), expected {}",
-                            internal::Printable(compare.key), actual, compare.mod_revision));
+                            keys::Printable(compare.key), actual, compare.mod_revision));
           }
         }
         for (const auto& op : ops) {
@@ -1142,7 +1097,7 @@ absl::StatusOr<Revision> SqliteDatastore::Txn(const std::vector<Compare>& compar
 absl::StatusOr<std::unique_ptr<Watch>> SqliteDatastore::WatchPrefix(const std::string& prefix,
                                                                     Revision after) {
   const std::string what =
-      fmt::format("watch prefix \"{}\" after revision {}", internal::Printable(prefix), after);
+      fmt::format("watch prefix \"{}\" after revision {}", keys::Printable(prefix), after);
   if (prefix.find('\0') != std::string::npos) {
     return absl::InvalidArgumentError(fmt::format("{}: prefix contains a NUL byte", what));
   }

@@ -20,6 +20,7 @@
 #include "absl/status/statusor.h"
 #include "base/clock.h"
 #include "datastore/datastore.h"
+#include "datastore/forked_children.h"
 
 // Status assertions (gtest has none for absl::Status).
 #define TABBY_CT_CONCAT_INNER(a, b) a##b
@@ -68,6 +69,11 @@ class ContractStore {
   // time (etcd), in which case the tests needing a FakeClock skip.
   virtual bool clock_drives_leases() const = 0;
 
+  // False if a handle cannot be opened in a child forked from a process that used one (gRPC is
+  // not fork-safe): the multi-process tests then run their "processes" as threads, each with its
+  // own handle and connection.
+  virtual bool fork_safe() const { return true; }
+
   // Makes `store` process expired leases now, as the agent does periodically (SQLite sweeps
   // lazily); a no-op for backends that expire leases on their own.
   virtual absl::Status ExpireLeases(Datastore& store) = 0;
@@ -89,6 +95,12 @@ class DatastoreContractTest : public ::testing::TestWithParam<ContractBackend> {
   // Another handle to the store, reading time from clock_. Fails the test (and returns nullptr)
   // if it cannot be opened.
   std::unique_ptr<Datastore> Connect();
+
+  // How ForkedChildren runs "other processes" for this backend.
+  forked::ForkedChildren::Mode ChildMode() const {
+    return store_->fork_safe() ? forked::ForkedChildren::Mode::kProcesses
+                               : forked::ForkedChildren::Mode::kThreads;
+  }
 
   FakeClock clock_;
   std::unique_ptr<ContractStore> store_;

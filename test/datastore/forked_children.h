@@ -1,6 +1,10 @@
 // Child processes for multi-process datastore tests: forked up front, held at a starting gate,
 // released together so they really contend, and always reaped. Children must not use gtest;
 // they report through their exit code (and ChildFail's message on stderr).
+//
+// A backend whose client library cannot run in a forked child (gRPC, for etcd) gets threads
+// instead (Mode::kThreads): each opens its own handle, hence its own connection, which is what
+// the server sees of separate processes.
 #pragma once
 
 #include <fmt/format.h>
@@ -10,10 +14,14 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <condition_variable>
 #include <cstdio>
 #include <cstring>
 #include <functional>
+#include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace tabby::datastore::forked {
@@ -42,9 +50,25 @@ inline int ChildFail(int code, const std::string& message) {
 
 class ForkedChildren {
  public:
+  enum class Mode { kProcesses, kThreads };
+
   // Forks `count` children; child i waits at the gate, then exits with body(i). No datastore
   // handle may be open in the parent across this call (SQLite's locks are per process).
-  ForkedChildren(int count, const std::function<int(int)>& body) {
+  ForkedChildren(int count, const std::function<int(int)>& body, Mode mode = Mode::kProcesses) {
+    if (mode == Mode::kThreads) {
+      threads_ = std::make_unique<Threads>();
+      threads_->codes.assign(count, -1);
+      for (int i = 0; i < count; ++i) {
+        threads_->running.emplace_back([this, i, body] {
+          {
+            std::unique_lock lock(threads_->mu);
+            threads_->gate.wait(lock, [&] { return threads_->open; });
+          }
+          threads_->codes[i] = body(i);
+        });
+      }
+      return;
+    }
     if (pipe(gate_) != 0) {
       ADD_FAILURE() << "pipe: " << std::strerror(errno);
       return;
@@ -72,10 +96,15 @@ class ForkedChildren {
   ForkedChildren& operator=(const ForkedChildren&) = delete;
   ~ForkedChildren() { Wait(/*kill_first=*/true); }
 
-  size_t size() const { return pids_.size(); }
+  size_t size() const { return threads_ ? threads_->codes.size() : pids_.size(); }
 
   // Lets every child start.
   void Release() {
+    if (threads_) {
+      std::lock_guard lock(threads_->mu);
+      threads_->open = true;
+      threads_->gate.notify_all();
+    }
     if (gate_[1] >= 0) close(gate_[1]);
     gate_[1] = -1;
   }
@@ -84,6 +113,13 @@ class ForkedChildren {
   // `kill_first`, children still running are killed (a test that already failed).
   std::vector<int> Wait(bool kill_first = false) {
     Release();
+    if (threads_) {
+      // Threads cannot be killed; their bodies end on their own (datastore calls time out).
+      for (std::thread& thread : threads_->running) thread.join();
+      std::vector<int> codes = std::move(threads_->codes);
+      threads_.reset();
+      return codes;
+    }
     std::vector<int> codes;
     for (pid_t pid : pids_) {
       if (kill_first) kill(pid, SIGKILL);
@@ -94,7 +130,16 @@ class ForkedChildren {
   }
 
  private:
+  struct Threads {
+    std::mutex mu;
+    std::condition_variable gate;
+    bool open = false;
+    std::vector<int> codes;
+    std::vector<std::thread> running;
+  };
+
   int gate_[2] = {-1, -1};
+  std::unique_ptr<Threads> threads_;
   std::vector<pid_t> pids_;
 };
 

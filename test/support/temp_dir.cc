@@ -12,8 +12,11 @@ namespace tabby::test {
 
 absl::StatusOr<TempDir> TempDir::Create() {
   const char* base = std::getenv("TMPDIR");
-  std::string pattern =
-      fmt::format("{}/tabby-test-XXXXXX", base != nullptr && base[0] != '\0' ? base : "/tmp");
+  return CreateIn(base != nullptr && base[0] != '\0' ? base : "/tmp");
+}
+
+absl::StatusOr<TempDir> TempDir::CreateIn(const std::string& base) {
+  std::string pattern = fmt::format("{}/tabby-test-XXXXXX", base);
   if (mkdtemp(pattern.data()) == nullptr) {
     return absl::InternalError(fmt::format("mkdtemp {}: {}", pattern, std::strerror(errno)));
   }

@@ -11,6 +11,8 @@ class TempDir {
  public:
   // Under $TMPDIR (or /tmp), named tabby-test-XXXXXX.
   static absl::StatusOr<TempDir> Create();
+  // The same under `base` (e.g. /dev/shm, where fsync costs nothing).
+  static absl::StatusOr<TempDir> CreateIn(const std::string& base);
   TempDir(TempDir&& other) noexcept : path_(std::move(other.path_)) { other.path_.clear(); }
   TempDir& operator=(TempDir&& other) noexcept;
   TempDir(const TempDir&) = delete;

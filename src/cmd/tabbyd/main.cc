@@ -39,6 +39,11 @@ int main(int argc, char** argv) {
   app.add_option(
       "--datastore", datastore_flag,
       "datastore URL (default: $TABBY_DATASTORE, else sqlite:///var/lib/tabby/tabby.db)");
+  std::string etcd_ca, etcd_cert, etcd_key;
+  app.add_option("--etcd-ca", etcd_ca,
+                 "PEM file of the CA that signed the etcd servers' certificates (etcds:// only)");
+  app.add_option("--etcd-cert", etcd_cert, "PEM client certificate for etcd (etcds:// only)");
+  app.add_option("--etcd-key", etcd_key, "PEM key of --etcd-cert (etcds:// only)");
   app.add_option("--node", node_flag,
                  "this host's node name (default: $TABBY_NODE, else the host name, lower-cased)");
   app.add_option("--state-dir", state_dir, "where status.json is written")->capture_default_str();
@@ -87,7 +92,13 @@ int main(int argc, char** argv) {
     spdlog::critical("tabbyd: {}", tabby::MessageOf(node.status()));
     return 1;
   }
-  std::string url = tabby::datastore::ResolveUrl(datastore_flag);
+  auto resolved = tabby::datastore::WithEtcdTlsFiles(tabby::datastore::ResolveUrl(datastore_flag),
+                                                     etcd_ca, etcd_cert, etcd_key);
+  if (!resolved.ok()) {
+    spdlog::critical("tabbyd: {}", tabby::MessageOf(resolved.status()));
+    return 1;
+  }
+  const std::string url = *resolved;
   // Only the default datastore is created here, on this host's first start; any other must be
   // created on purpose (tabbyctl datastore init), so that a mistyped URL is an error. A datastore
   // that cannot be opened (missing, emptied, corrupt, unreachable) leaves the dataplane as it is
