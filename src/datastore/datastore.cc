@@ -53,6 +53,9 @@ absl::StatusOr<std::unique_ptr<Datastore>> Open(const std::string& url,
     store = std::move(*opened);
   } else if (view.starts_with(kEtcdScheme) || view.starts_with(kEtcdTlsScheme)) {
     ASSIGN_OR_RETURN(EtcdOptions etcd, ParseEtcdUrl(url));
+    if (options.request_timeout > absl::ZeroDuration()) {
+      etcd.request_timeout = options.request_timeout;
+    }
     auto opened = EtcdDatastore::Connect(etcd);
     RETURN_IF_ERROR(Annotate(opened.status(), fmt::format("datastore {}", url)));
     store = std::move(*opened);

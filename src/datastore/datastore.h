@@ -171,6 +171,10 @@ struct OpenOptions {
   bool create = false;
   // Time for lease expiry; must outlive the datastore and its watches. nullptr: SystemClock.
   Clock* clock = nullptr;
+  // How long one call to a networked backend (etcd) may keep retrying before it reports
+  // kUnavailable; zero: the backend's default (10 s). The CNI plugin, which a runtime waits on,
+  // uses less.
+  absl::Duration request_timeout = absl::ZeroDuration();
 };
 
 // Opens a datastore from a URL: sqlite:///absolute/path, etcd://host:port[,host:port...] or

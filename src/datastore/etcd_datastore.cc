@@ -277,8 +277,9 @@ class EtcdDatastore::Client {
     args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 5'000);
     args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
     // Reconnect soon after a member returns (gRPC's default backoff grows to two minutes).
+    // (GRPC_ARG_MIN_RECONNECT_BACKOFF_MS stays at its default: it is also the time a
+    // connection attempt may take, and a short one fails every attempt to a busy member.)
     args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
-    args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
     args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2'000);
     // Each handle its own connections: gRPC would otherwise share one per address across the
     // process, so one handle's stalled stream could hold up another's calls.
@@ -350,7 +351,10 @@ class EtcdDatastore::Client {
         }
         return error;
       }
-      spdlog::warn("{}; trying {}", MessageOf(error), size() > 1 ? "the next member" : "again");
+      // The first failure of a call is worth a warning; its retries are not (an outage would
+      // repeat the same line every backoff step), and the final error goes to the caller.
+      spdlog::log(tries == 1 ? spdlog::level::warn : spdlog::level::debug, "{}; trying {}",
+                  MessageOf(error), size() > 1 ? "the next member" : "again");
       MoveOn(member);
       if (tries % size() == 0) {
         absl::SleepFor(std::min(backoff, deadline - absl::Now()));

@@ -10,12 +10,12 @@
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <string>
 #include <vector>
 
-#include "datastore/cluster_identity.h"
-#include "datastore/datastore.h"
 #include "support/agent_status.h"
+#include "support/etcd.h"
 #include "support/netns.h"
 #include "support/process.h"
 #include "support/root.h"
@@ -59,6 +59,14 @@ class HostFixture : public ::testing::Test {
     auto host = ScopedNetns::Create();
     ASSERT_TRUE(host.ok()) << host.status();
     host_ = std::make_unique<ScopedNetns>(std::move(*host));
+    if (use_etcd_) {
+      // etcd on the host's own loopback: everything that talks to the datastore (tabbyd, the
+      // plugin, tabbyctl) runs in the host's namespace.
+      auto etcd = EtcdCluster::Start(1, host_->path());
+      ASSERT_TRUE(etcd.ok()) << etcd.status();
+      etcd_ = std::move(*etcd);
+      url_ = etcd_->Url();
+    }
     CommandResult init = Ctl({"datastore", "init"});
     ASSERT_TRUE(init.ok()) << init.Describe();
     StartAgent();
@@ -82,6 +90,7 @@ spec: {cidr: "fd70::/120", blockSize: 122}
     }
     workloads_.clear();
     if (agent_) agent_->Stop();
+    etcd_.reset();
   }
 
   void StartAgent(const std::vector<std::string>& extra_args = {}) {
@@ -98,6 +107,7 @@ spec: {cidr: "fd70::/120", blockSize: 122}
     args.insert(args.begin(), TABBYCTL);
     CommandOptions options;
     options.env = {"TABBY_DATASTORE=" + url_};
+    options.netns_path = host_->path();
     return RunCommand(args, options);
   }
 
@@ -111,15 +121,23 @@ spec: {cidr: "fd70::/120", blockSize: 122}
 
   // Waits until the running agent reports it has programmed the datastore's current revision.
   void WaitProgrammed() {
-    auto store = datastore::Open(url_);
-    ASSERT_TRUE(store.ok());
-    auto revision = (*store)->CurrentRevision();
-    ASSERT_TRUE(revision.ok());
-    auto identity = datastore::ReadClusterIdentity(**store);
-    ASSERT_TRUE(identity.ok()) << identity.status();
-    ASSERT_TRUE(WaitForAgentProgrammed(dir_->File("state/status.json"), identity->cluster_guid,
-                                       *revision, std::chrono::seconds(20), agent_->pid()))
-        << "agent did not program revision " << *revision << "; agent: " << agent_->Describe();
+    // Read through tabbyctl, which runs where the datastore is reachable (etcd on the host's
+    // loopback).
+    CommandResult info = Ctl({"datastore", "info"});
+    ASSERT_TRUE(info.ok()) << info.Describe();
+    std::string guid, revision;
+    std::istringstream lines(info.out);
+    for (std::string line; std::getline(lines, line);) {
+      std::istringstream words(line);
+      std::string first, second;
+      words >> first >> second;
+      if (first == "Cluster" && second == "GUID:") words >> guid;
+      if (first == "Revision:") revision = second;
+    }
+    ASSERT_FALSE(guid.empty() || revision.empty()) << info.out;
+    ASSERT_TRUE(WaitForAgentProgrammed(dir_->File("state/status.json"), guid, std::stoll(revision),
+                                       std::chrono::seconds(20), agent_->pid()))
+        << "agent did not program revision " << revision << "; agent: " << agent_->Describe();
   }
 
   std::string NetConf(bool ipv6, int wait_seconds) {
@@ -150,6 +168,7 @@ spec: {cidr: "fd70::/120", blockSize: 122}
     options.env = {"CNI_COMMAND=" + command, "CNI_CONTAINERID=ctr-" + id,
                    "CNI_NETNS=" + w.netns->path(), "CNI_IFNAME=eth0"};
     if (!cni_args.empty()) options.env.push_back("CNI_ARGS=" + cni_args);
+    options.timeout = std::chrono::seconds(30);
     return RunCommand({"sh", "-c", std::string(TABBY_CNI) + " < " + conf}, options);
   }
 
@@ -209,7 +228,10 @@ spec: {cidr: "fd70::/120", blockSize: 122}
         .ok();
   }
 
+  // Set by a test's constructor: the datastore is a one-member etcd, not SQLite.
+  bool use_etcd_ = false;
   std::unique_ptr<TempDir> dir_;
+  std::unique_ptr<EtcdCluster> etcd_;  // with use_etcd_
   std::string url_;
   std::unique_ptr<ScopedNetns> host_;
   std::unique_ptr<ChildProcess> agent_;

@@ -36,7 +36,8 @@ constexpr auto kStartTimeout = std::chrono::seconds(30);
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<EtcdCluster>> EtcdCluster::Start(int members) {
+absl::StatusOr<std::unique_ptr<EtcdCluster>> EtcdCluster::Start(int members,
+                                                                const std::string& netns_path) {
   absl::Status last;
   for (int attempt = 0; attempt < 3; ++attempt) {
     // In memory where there is a tmpfs: etcd fsyncs every commit, which on a shared disk makes
@@ -44,7 +45,7 @@ absl::StatusOr<std::unique_ptr<EtcdCluster>> EtcdCluster::Start(int members) {
     absl::StatusOr<TempDir> dir =
         access("/dev/shm", W_OK) == 0 ? TempDir::CreateIn("/dev/shm") : TempDir::Create();
     if (!dir.ok()) return dir.status();
-    std::unique_ptr<EtcdCluster> cluster(new EtcdCluster(std::move(dir).value()));
+    std::unique_ptr<EtcdCluster> cluster(new EtcdCluster(std::move(dir).value(), netns_path));
     for (int i = 0; i < members; ++i) {
       Member member;
       member.name = fmt::format("m{}", i);
@@ -108,7 +109,7 @@ std::vector<std::string> EtcdCluster::Argv(const Member& member, bool initial) c
 
 absl::Status EtcdCluster::Launch(Member& member, bool initial) {
   absl::StatusOr<std::unique_ptr<ChildProcess>> process =
-      ChildProcess::Start(Argv(member, initial));
+      ChildProcess::Start(Argv(member, initial), {.netns_path = netns_path_});
   if (!process.ok()) return process.status();
   member.process = std::move(process).value();
   return absl::OkStatus();
@@ -128,7 +129,7 @@ absl::Status EtcdCluster::WaitHealthy() {
       CommandResult health =
           RunCommand({"etcdctl", "--endpoints", fmt::format("127.0.0.1:{}", member.client_port),
                       "--command-timeout=1s", "endpoint", "health"},
-                     {.timeout = std::chrono::milliseconds(3000)});
+                     {.netns_path = netns_path_, .timeout = std::chrono::milliseconds(3000)});
       if (!health.ok()) healthy = false;
     }
     if (healthy) return absl::OkStatus();

@@ -16,8 +16,10 @@ namespace tabby::test {
 
 class EtcdCluster {
  public:
-  // Starts `members` members and waits until the cluster answers. Ports are chosen free.
-  static absl::StatusOr<std::unique_ptr<EtcdCluster>> Start(int members = 1);
+  // Starts `members` members and waits until the cluster answers. Ports are chosen free. With
+  // `netns_path`, the members run in that network namespace (and listen on its loopback).
+  static absl::StatusOr<std::unique_ptr<EtcdCluster>> Start(int members = 1,
+                                                            const std::string& netns_path = "");
   ~EtcdCluster();
 
   // etcd://127.0.0.1:P1,127.0.0.1:P2,...: every member, for tabby's --datastore.
@@ -43,13 +45,15 @@ class EtcdCluster {
     int peer_port = 0;
     std::unique_ptr<ChildProcess> process;
   };
-  explicit EtcdCluster(TempDir dir) : dir_(std::move(dir)) {}
+  EtcdCluster(TempDir dir, std::string netns_path)
+      : dir_(std::move(dir)), netns_path_(std::move(netns_path)) {}
   std::vector<std::string> Argv(const Member& member, bool initial) const;
   absl::Status Launch(Member& member, bool initial);
   // Polls `etcdctl endpoint health` on the running members until every one is healthy.
   absl::Status WaitHealthy();
 
   TempDir dir_;
+  std::string netns_path_;
   std::vector<Member> members_;
 };
 

@@ -1,5 +1,7 @@
 // tabby-cni: the CNI plugin binary (network type "tabby"). The container runtime runs it with
 // CNI_* variables in the environment and the network configuration on stdin.
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -11,6 +13,10 @@
 #include "datastore/datastore.h"
 
 int main() {
+  // stdout carries the CNI result: the libraries' log lines (etcd retries) go to stderr, which
+  // runtimes keep in their logs.
+  spdlog::set_default_logger(spdlog::stderr_logger_st("tabby-cni"));
+  spdlog::set_level(spdlog::level::warn);
   std::string input(std::istreambuf_iterator<char>(std::cin), {});
   char hostname[256] = {};
   gethostname(hostname, sizeof(hostname) - 1);
@@ -21,7 +27,11 @@ int main() {
         if (value == nullptr) return std::nullopt;
         return std::string(value);
       },
-      .open_datastore = [](const std::string& url) { return tabby::datastore::Open(url); },
+      // The runtime waits on the plugin: an unreachable etcd is "try again" after 5 s.
+      .open_datastore =
+          [](const std::string& url) {
+            return tabby::datastore::Open(url, {.request_timeout = absl::Seconds(5)});
+          },
       .network = network.get(),
       .hostname = hostname,
   };
