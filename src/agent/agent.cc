@@ -49,18 +49,30 @@ Agent::Agent(AgentOptions options, datastore::Datastore& store, dataplane::NftCl
       routes_(netlink),
       block_routes_(netlink),
       clock_(clock),
-      last_ipam_gc_(clock.Now()) {}
+      last_ipam_gc_(clock.Now()),
+      liveness_(store, options_.node, clock) {}
+
+void Agent::KeepNodeAlive() {
+  absl::Status alive = liveness_.Tick();
+  if (!alive.ok() && !liveness_failing_) {
+    spdlog::warn("agent: cannot keep node {} marked alive: {}", options_.node, MessageOf(alive));
+  }
+  liveness_failing_ = !alive.ok();
+}
 
 absl::Status Agent::RegisterNode() {
-  datastore::ResourceStore resources(store_);
-  ASSIGN_OR_RETURN(auto node, resources.Get({model::Kind::kNode, "", options_.node}));
-  if (node) return absl::OkStatus();
-  auto created = resources.Create(model::MakeResource(model::Kind::kNode, options_.node));
-  if (created.ok() || created.status().code() == absl::StatusCode::kAlreadyExists) {
-    spdlog::info("agent: registered node {}", options_.node);
-    return absl::OkStatus();
+  NodeAddresses addresses = options_.node_addresses.value_or(NodeAddresses{});
+  if (!addresses.ipv4 || !addresses.ipv6) {
+    // What --node-ip leaves out is detected.
+    absl::StatusOr<NodeAddresses> detected = DetectNodeAddresses(netlink_);
+    if (detected.ok()) {
+      if (!addresses.ipv4) addresses.ipv4 = detected->ipv4;
+      if (!addresses.ipv6) addresses.ipv6 = detected->ipv6;
+    } else {
+      spdlog::warn("agent: cannot detect this node's addresses: {}", MessageOf(detected.status()));
+    }
   }
-  return Annotate(created.status(), fmt::format("registering node {}", options_.node));
+  return agent::RegisterNode(store_, options_.node, addresses);
 }
 
 absl::Status Agent::SyncBlockRoutes() {
@@ -235,6 +247,7 @@ absl::StatusOr<datastore::Revision> Agent::Resync() {
   ++resyncs_;
   absl::Status registered = RegisterNode();
   if (!registered.ok()) spdlog::warn("agent: {}", MessageOf(registered));
+  KeepNodeAlive();
   ASSIGN_OR_RETURN(
       datastore::ClusterIdentity identity,
       Annotate(datastore::ReadClusterIdentity(store_), "datastore " + options_.datastore_url));
@@ -281,6 +294,7 @@ absl::Status Agent::FollowWatch(datastore::Revision from, const std::atomic<bool
     const bool tamper_pending = nft_changed_since_ || routes_changed_since_;
     WaitForAny(fds, tamper_pending ? kTamperSettle : absl::Milliseconds(200));
     RETURN_IF_ERROR(RepairTampering());
+    KeepNodeAlive();
     ASSIGN_OR_RETURN(auto block_events, block_watch->Next(absl::ZeroDuration()));
     if (!block_events.empty()) {
       absl::Status blocks = SyncBlockRoutes();

@@ -15,6 +15,7 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "agent/node_registration.h"
 #include "base/clock.h"
 #include "calc/calculator.h"
 #include "dataplane/block_routes.h"
@@ -24,6 +25,7 @@
 #include "dataplane/nft_dataplane.h"
 #include "dataplane/workload_routes.h"
 #include "datastore/datastore.h"
+#include "datastore/node_liveness.h"
 
 namespace tabby::agent {
 
@@ -46,6 +48,9 @@ struct AgentOptions {
   // workload's rules. For the one start after such a change made on purpose.
   bool adopt_datastore = false;
   std::string datastore_url;  // for messages
+  // This host's underlay addresses (--node-ip); nullopt: detected from the default routes'
+  // interfaces at every resync.
+  std::optional<NodeAddresses> node_addresses;
 };
 
 class Agent {
@@ -70,12 +75,14 @@ class Agent {
   // OK if `identity` at `revision` may be programmed over what this host was programmed from.
   absl::Status CheckDatastoreIdentity(const std::string& cluster_guid,
                                       datastore::Revision revision);
-  // Creates this host's Node resource if there is none: it is how IPAM leak checks know that
-  // the host (and so its blocks) exists.
+  // Creates or updates this host's Node resource with its underlay addresses: it is how IPAM
+  // leak checks know that the host (and so its blocks) exists, and what peers and tunnels use.
   absl::Status RegisterNode();
   // Reads the blocks this host owns and makes the blackhole routes match.
   absl::Status SyncBlockRoutes();
   void MaybeCollectIpamGarbage();
+  // Keeps this node's liveness key alive (NodeLiveness::Tick), warning once when that fails.
+  void KeepNodeAlive();
   // Reads the kernel back and repairs what differs from the desired state (nftables when
   // `nftables`, routes when `routes`), logging and counting each repair with `why`.
   absl::Status Verify(bool nftables, bool routes, std::string_view why);
@@ -101,6 +108,8 @@ class Agent {
   // Changes by others seen by the monitor and not verified yet: since when.
   std::unique_ptr<dataplane::ChangeMonitor> monitor_;
   std::optional<absl::Time> nft_changed_since_;
+  datastore::NodeLiveness liveness_;
+  bool liveness_failing_ = false;  // warn once per outage
   std::optional<absl::Time> routes_changed_since_;
   std::set<pid_t> nft_writers_;
   absl::Time last_tamper_check_;

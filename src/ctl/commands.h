@@ -95,6 +95,17 @@ struct IpamConfigureOptions {
 };
 int RunIpamConfigure(const IpamConfigureOptions& options, const DatastoreOpener& open, Streams io);
 
+// --- node ------------------------------------------------------------------------------------
+
+struct NodeDeleteOptions {
+  std::string name;
+  bool force = false;  // even while its agent keeps it alive
+};
+// Deletes a node and what it leaves: its workload endpoints, its Node resource and liveness key,
+// the addresses IPAM allocated to its workloads, its blocks (released when empty, otherwise
+// their affinity dropped). Refuses a node whose agent is alive unless `force`.
+int RunNodeDelete(const NodeDeleteOptions& options, const DatastoreOpener& open, Streams io);
+
 // --- datastore -------------------------------------------------------------------------------
 
 // Creates the datastore at `url` (directory, file, cluster identity) unless it exists; a

@@ -229,6 +229,16 @@ int RunCtl(const std::vector<std::string>& args, std::istream& in, std::ostream&
                   "allow changing the value of an existing label");
   AddNamespaceOption(label, label_options.namespace_name);
 
+  CLI::App* node_command = app.add_subcommand("node", "Nodes (hosts) of the cluster");
+  node_command->require_subcommand(1);
+  NodeDeleteOptions node_delete_options;
+  CLI::App* node_delete = node_command->add_subcommand(
+      "delete",
+      "Remove a node for good: its workload endpoints, its IPAM addresses and blocks, its Node");
+  node_delete->add_option("name", node_delete_options.name, "the node's name")->required();
+  node_delete->add_flag("--force", node_delete_options.force,
+                        "even if its tabbyd is still running (it would register the node again)");
+
   CLI::App* ipam =
       app.add_subcommand("ipam", "IP address management: show, check, release, configure");
   ipam->require_subcommand(1);
@@ -373,6 +383,7 @@ int RunCtl(const std::vector<std::string>& args, std::istream& in, std::ostream&
     }
     return RunIpamConfigure(ipam_configure_options, open, io);
   }
+  if (node_delete->parsed()) return RunNodeDelete(node_delete_options, open, io);
   if (datastore_init->parsed()) {
     absl::StatusOr<std::string> url = resolve_url();
     if (!url.ok()) return PrintError(err, MessageOf(url.status()));

@@ -4,6 +4,7 @@
 
 #include "base/clock.h"
 #include "ctl_fixture.h"
+#include "datastore/node_liveness.h"
 #include "ipam/block.h"
 #include "ipam/block_allocator.h"
 #include "ipam/ipam_testing.h"  // test/ipam
@@ -187,6 +188,43 @@ TEST_F(IpamCtlTest, PoolChangesThatWouldStrandAddressesAreRefused) {
   EXPECT_TRUE(StoredNames(Kind::kIPPool).empty());
   r = Run({"ipam", "show", "--show-blocks"});
   EXPECT_THAT(r.out, Not(HasSubstr("Block (host")));
+}
+
+// node delete removes a host for good: refused while its agent keeps it alive, then its
+// endpoints, Node, liveness key, addresses and blocks go; other nodes keep theirs.
+TEST_F(IpamCtlTest, NodeDeleteRemovesTheNodeAndEverythingItHeld) {
+  ASSERT_EQ(Allocate("h-web"), "10.10.0.0");
+  ASSERT_EQ(Allocate("h-cache", "node2"), "10.10.0.64");
+  ASSERT_EQ(Run({"apply", "-f", "-"}, kWebEndpoint).code, 0);
+  {
+    auto store = datastore::Open(url_);
+    ASSERT_TRUE(store.ok());
+    datastore::NodeLiveness liveness(**store, "node1", SystemClock::Get());
+    ASSERT_TRUE(liveness.Tick().ok());
+  }
+
+  Result refused = Run({"node", "delete", "node1"});
+  EXPECT_EQ(refused.code, 1);
+  EXPECT_THAT(refused.err, HasSubstr("node \"node1\" is alive"));
+  EXPECT_THAT(StoredNames(Kind::kNode), ::testing::Contains("node1"));
+
+  Result deleted = Run({"node", "delete", "node1", "--force"});
+  ASSERT_EQ(deleted.code, 0) << deleted;
+  EXPECT_THAT(deleted.out, HasSubstr("1 workload endpoint(s), 1 address(es) and 1 block(s)"));
+  EXPECT_THAT(StoredNames(Kind::kNode), Not(::testing::Contains("node1")));
+  EXPECT_TRUE(Stored(Kind::kWorkloadEndpoint, "default").empty());
+  EXPECT_EQ(Allocated(), 1u);  // node2's
+  auto store = datastore::Open(url_);
+  ASSERT_TRUE(store.ok());
+  auto live = datastore::ListLiveNodes(**store);
+  ASSERT_TRUE(live.ok());
+  EXPECT_FALSE(live->contains("node1"));
+  Result check = Run({"ipam", "check", "--grace", "0s", "--node", "node1"});
+  EXPECT_EQ(check.code, 0) << check;
+
+  Result missing = Run({"node", "delete", "node1"});
+  EXPECT_EQ(missing.code, 1);
+  EXPECT_THAT(missing.err, HasSubstr("node \"node1\" not found"));
 }
 
 TEST_F(IpamCtlTest, Configure) {

@@ -44,6 +44,11 @@ int main(int argc, char** argv) {
                  "PEM file of the CA that signed the etcd servers' certificates (etcds:// only)");
   app.add_option("--etcd-cert", etcd_cert, "PEM client certificate for etcd (etcds:// only)");
   app.add_option("--etcd-key", etcd_key, "PEM key of --etcd-cert (etcds:// only)");
+  std::string node_ip_flag;
+  app.add_option("--node-ip", node_ip_flag,
+                 "this host's underlay addresses with their subnets' prefix lengths, at most one "
+                 "per family, e.g. 192.0.2.1/24,2001:db8::1/64 (default: the first global "
+                 "address of the interface holding each family's default route)");
   app.add_option("--node", node_flag,
                  "this host's node name (default: $TABBY_NODE, else the host name, lower-cased)");
   app.add_option("--state-dir", state_dir, "where status.json is written")->capture_default_str();
@@ -91,6 +96,15 @@ int main(int argc, char** argv) {
   if (!node.ok()) {
     spdlog::critical("tabbyd: {}", tabby::MessageOf(node.status()));
     return 1;
+  }
+  std::optional<tabby::agent::NodeAddresses> node_addresses;
+  if (!node_ip_flag.empty()) {
+    auto parsed = tabby::agent::ParseNodeIps(node_ip_flag);
+    if (!parsed.ok()) {
+      spdlog::critical("tabbyd: {}", tabby::MessageOf(parsed.status()));
+      return 1;
+    }
+    node_addresses = *parsed;
   }
   auto resolved = tabby::datastore::WithEtcdTlsFiles(tabby::datastore::ResolveUrl(datastore_flag),
                                                      etcd_ca, etcd_cert, etcd_key);
@@ -141,6 +155,7 @@ int main(int argc, char** argv) {
   options.ipam_gc_grace = absl::Seconds(ipam_grace_seconds);
   options.adopt_datastore = adopt_datastore;
   options.datastore_url = url;
+  options.node_addresses = node_addresses;
   spdlog::info("tabbyd: node {} datastore {} state {}", options.node, url, state_dir);
   tabby::agent::Agent agent(options, *store, *nft, **netlink, tabby::SystemClock::Get());
   absl::Status status = agent.Run(stop);
