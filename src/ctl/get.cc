@@ -6,6 +6,7 @@
 #include "base/status_macros.h"
 #include "ctl/commands.h"
 #include "ctl/table.h"
+#include "datastore/node_liveness.h"
 #include "datastore/resource_store.h"
 #include "model/codec.h"
 
@@ -100,7 +101,19 @@ int RunGet(const GetOptions& options, const DatastoreOpener& open, Streams io) {
       io.out << ResourceRef(resource.kind, resource.metadata.name) << "\n";
     }
   } else if (!found.empty()) {
-    io.out << RenderTable(MakeTable(*kind, found, output == "wide", all_namespaces));
+    Table table = MakeTable(*kind, found, output == "wide", all_namespaces);
+    if (*kind == model::Kind::kNode) {
+      // Not part of the resource: whether the node's tabbyd keeps its liveness lease.
+      absl::StatusOr<std::map<std::string, datastore::NodeLivenessRecord>> live =
+          datastore::ListLiveNodes(**datastore);
+      if (!live.ok()) return PrintError(io.err, MessageOf(live.status()));
+      table.headers.insert(table.headers.begin() + 1, "STATUS");
+      for (size_t i = 0; i < table.rows.size(); ++i) {
+        table.rows[i].insert(table.rows[i].begin() + 1,
+                             live->contains(found[i].metadata.name) ? "Alive" : "Gone");
+      }
+    }
+    io.out << RenderTable(table);
   } else if (options.names.empty()) {
     if (namespaced && !all_namespaces) {
       io.err << fmt::format("No resources found in namespace \"{}\".\n", namespace_name);

@@ -406,8 +406,8 @@ spec:
   r = Run({"get", "nodes", "-o", "wide"});
   ASSERT_EQ(r.code, 0) << r;
   EXPECT_EQ(r.out,
-            "NAME    ASN     IPV4           IPV6\n"
-            "node1   64512   192.0.2.1/24   <none>\n");
+            "NAME    STATUS   ASN     IPV4           IPV6\n"
+            "node1   Gone     64512   192.0.2.1/24   <none>\n");
   r = Run({"get", "profile", "-o", "wide"});
   ASSERT_EQ(r.code, 0) << r;
   EXPECT_EQ(r.out,

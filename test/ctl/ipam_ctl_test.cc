@@ -203,6 +203,9 @@ TEST_F(IpamCtlTest, NodeDeleteRemovesTheNodeAndEverythingItHeld) {
     ASSERT_TRUE(liveness.Tick().ok());
   }
 
+  Result listed = Run({"get", "nodes"});
+  EXPECT_EQ(listed.out, "NAME    STATUS\nnode1   Alive\n") << listed;
+
   Result refused = Run({"node", "delete", "node1"});
   EXPECT_EQ(refused.code, 1);
   EXPECT_THAT(refused.err, HasSubstr("node \"node1\" is alive"));
