@@ -50,7 +50,71 @@ Agent::Agent(AgentOptions options, datastore::Datastore& store, dataplane::NftCl
       block_routes_(netlink),
       clock_(clock),
       last_ipam_gc_(clock.Now()),
-      liveness_(store, options_.node, clock) {}
+      liveness_(store, options_.node, clock),
+      bird_(options_.bird) {}
+
+void Agent::NoteNode(const std::string& name, const model::Resource* resource) {
+  if (resource != nullptr) {
+    nodes_[name] = resource->node();
+  } else {
+    nodes_.erase(name);
+  }
+  bgp_dirty_ = true;
+}
+
+bgp::BirdConfigInput Agent::RenderInputs() const {
+  constexpr int64_t kDefaultAsNumber = 64512;  // Calico's
+  auto address_of = [](const std::string& cidr) -> std::optional<IpAddress> {
+    if (cidr.empty()) return std::nullopt;
+    absl::StatusOr<IpNetwork> network = IpNetwork::Parse(cidr);
+    if (!network.ok()) return std::nullopt;
+    return network->address();
+  };
+  auto as_of = [](const model::NodeSpec& spec) {
+    return spec.bgp && spec.bgp->as_number != 0 ? spec.bgp->as_number : kDefaultAsNumber;
+  };
+  bgp::BirdConfigInput input;
+  input.node = options_.node;
+  input.as_number = kDefaultAsNumber;
+  if (auto self = nodes_.find(options_.node); self != nodes_.end()) {
+    input.as_number = as_of(self->second);
+    if (self->second.bgp) {
+      input.ipv4_source = address_of(self->second.bgp->ipv4_address);
+      input.ipv6_source = address_of(self->second.bgp->ipv6_address);
+    }
+  }
+  input.router_id =
+      input.ipv4_source ? input.ipv4_source->v4_host_order() : bgp::RouterIdFromName(options_.node);
+  // The node-to-node mesh: every other node, over each family both have.
+  for (const auto& [name, spec] : nodes_) {
+    if (name == options_.node || !spec.bgp) continue;
+    for (const std::string* cidr : {&spec.bgp->ipv4_address, &spec.bgp->ipv6_address}) {
+      if (std::optional<IpAddress> address = address_of(*cidr)) {
+        input.peers.push_back({fmt::format("node {}", name), *address, as_of(spec)});
+      }
+    }
+  }
+  input.blocks.assign(own_blocks_.begin(), own_blocks_.end());
+  return input;
+}
+
+void Agent::UpdateBgp() {
+  if (options_.bird.mode == bgp::BirdOptions::Mode::kOff) return;
+  const absl::Time now = clock_.Now();
+  if (now < bgp_retry_at_) return;
+  absl::Status status = absl::OkStatus();
+  if (bgp_dirty_) {
+    bgp::BirdConfigInput input = RenderInputs();
+    status = bird_.Apply(bgp::RenderBirdConfig(input));
+    if (status.ok()) bgp_dirty_ = false;
+  } else {
+    status = bird_.Tick();
+  }
+  if (!status.ok()) {
+    spdlog::warn("agent: BGP: {}; retrying in 5 s", MessageOf(status));
+    bgp_retry_at_ = now + absl::Seconds(5);
+  }
+}
 
 void Agent::KeepNodeAlive() {
   absl::Status alive = liveness_.Tick();
@@ -82,6 +146,10 @@ absl::Status Agent::SyncBlockRoutes() {
   for (const auto& kv : affinities.items) {
     auto cidr = ipam::ParseBlockId(kv.key.substr(prefix.size()));
     if (cidr.ok()) blocks.insert(*cidr);
+  }
+  if (blocks != own_blocks_) {
+    own_blocks_ = blocks;
+    bgp_dirty_ = true;
   }
   return block_routes_.Sync(blocks);
 }
@@ -257,7 +325,11 @@ absl::StatusOr<datastore::Revision> Agent::Resync() {
   // must not remove every workload's rules.
   RETURN_IF_ERROR(CheckDatastoreIdentity(identity.cluster_guid, snapshot.revision));
   calc_ = std::make_unique<calc::Calculator>(options_.node);
-  for (const auto& resource : snapshot.resources) calc_->Upsert(resource);
+  nodes_.clear();
+  for (const auto& resource : snapshot.resources) {
+    calc_->Upsert(resource);
+    if (resource.kind == model::Kind::kNode) NoteNode(resource.metadata.name, &resource);
+  }
   calc_->Flush();
   absl::Status programmed = nft_.Sync(calc_->state());
   if (!programmed.ok()) {
@@ -268,6 +340,8 @@ absl::StatusOr<datastore::Revision> Agent::Resync() {
   if (!routed.ok()) spdlog::warn("agent: workload routes: {}", MessageOf(routed));
   absl::Status blocks = SyncBlockRoutes();
   if (!blocks.ok()) spdlog::warn("agent: block routes: {}", MessageOf(blocks));
+  bgp_retry_at_ = absl::InfinitePast();
+  UpdateBgp();
   last_verify_ = clock_.Now();
   ++applies_;
   spdlog::info("agent: in sync at revision {}: {} local endpoints, {} active programs, {} sets",
@@ -295,6 +369,7 @@ absl::Status Agent::FollowWatch(datastore::Revision from, const std::atomic<bool
     WaitForAny(fds, tamper_pending ? kTamperSettle : absl::Milliseconds(200));
     RETURN_IF_ERROR(RepairTampering());
     KeepNodeAlive();
+    UpdateBgp();
     ASSIGN_OR_RETURN(auto block_events, block_watch->Next(absl::ZeroDuration()));
     if (!block_events.empty()) {
       absl::Status blocks = SyncBlockRoutes();
@@ -336,6 +411,9 @@ absl::Status Agent::FollowWatch(datastore::Revision from, const std::atomic<bool
         calc_->Upsert(*decoded->resource);
       } else {
         calc_->Remove(decoded->id.kind, decoded->id.namespace_name, decoded->id.name);
+      }
+      if (decoded->id.kind == model::Kind::kNode) {
+        NoteNode(decoded->id.name, decoded->resource ? &*decoded->resource : nullptr);
       }
     }
     // Only the local endpoints are needed to move routes: copying the whole state (sets of

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <atomic>
+#include <map>
 #include <memory>
 #include <optional>
 #include <set>
@@ -17,6 +18,8 @@
 #include "absl/time/time.h"
 #include "agent/node_registration.h"
 #include "base/clock.h"
+#include "bgp/bird_config.h"
+#include "bgp/bird_supervisor.h"
 #include "calc/calculator.h"
 #include "dataplane/block_routes.h"
 #include "dataplane/change_monitor.h"
@@ -51,6 +54,8 @@ struct AgentOptions {
   // This host's underlay addresses (--node-ip); nullopt: detected from the default routes'
   // interfaces at every resync.
   std::optional<NodeAddresses> node_addresses;
+  // BGP through BIRD (--bird): off by default.
+  bgp::BirdOptions bird;
 };
 
 class Agent {
@@ -83,6 +88,12 @@ class Agent {
   void MaybeCollectIpamGarbage();
   // Keeps this node's liveness key alive (NodeLiveness::Tick), warning once when that fails.
   void KeepNodeAlive();
+  // Tracks Node resources for BGP (every node's addresses and AS number).
+  void NoteNode(const std::string& name, const model::Resource* resource);
+  // When nodes or this host's blocks changed: renders BIRD's configuration and applies it; and
+  // restarts BIRD if it died. Failures are logged and retried a few seconds later.
+  void UpdateBgp();
+  bgp::BirdConfigInput RenderInputs() const;
   // Reads the kernel back and repairs what differs from the desired state (nftables when
   // `nftables`, routes when `routes`), logging and counting each repair with `why`.
   absl::Status Verify(bool nftables, bool routes, std::string_view why);
@@ -109,6 +120,11 @@ class Agent {
   std::unique_ptr<dataplane::ChangeMonitor> monitor_;
   std::optional<absl::Time> nft_changed_since_;
   datastore::NodeLiveness liveness_;
+  bgp::BirdSupervisor bird_;
+  std::map<std::string, model::NodeSpec> nodes_;  // for BGP: every node's spec
+  std::set<IpNetwork> own_blocks_;                // this host's blocks, as last synced
+  bool bgp_dirty_ = true;
+  absl::Time bgp_retry_at_ = absl::InfinitePast();
   bool liveness_failing_ = false;  // warn once per outage
   std::optional<absl::Time> routes_changed_since_;
   std::set<pid_t> nft_writers_;

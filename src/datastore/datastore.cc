@@ -79,7 +79,10 @@ absl::StatusOr<std::string> WithEtcdTlsFiles(const std::string& url, const std::
   }
   std::string out = url;
   const size_t query = url.find('?');
-  const std::string present = query == std::string::npos ? "" : "&" + url.substr(query + 1) + "&";
+  // "&ca=...&key=...&": each given parameter appears as "&name=".
+  const std::string present = query == std::string::npos
+                                  ? ""
+                                  : fmt::format("&{}&", std::string_view(url).substr(query + 1));
   for (auto [name, file] :
        {std::pair{"ca", &ca_file}, std::pair{"cert", &cert_file}, std::pair{"key", &key_file}}) {
     if (file->empty() || present.find(fmt::format("&{}=", name)) != std::string::npos) continue;

@@ -2,6 +2,9 @@
 // interface, or --node-ip) in its Node resource and keeps a liveness key that `tabbyctl node
 // delete` respects.
 #include <gmock/gmock.h>
+#include <signal.h>
+
+#include <fstream>
 
 #include "host_fixture.h"
 
@@ -32,6 +35,14 @@ class NodeRegistration : public HostFixture {
     return node.out;
   }
 
+  void TearDown() override {
+    HostFixture::TearDown();
+    // BIRD (--bird run) is a daemon of its own, which outlives tabbyd on purpose.
+    std::ifstream pid_file(dir_->File("state/bird.pid"));
+    int pid = 0;
+    if (pid_file >> pid && pid > 0) kill(pid, SIGKILL);
+  }
+
   void RestartAgent(const std::vector<std::string>& extra_args = {}) {
     agent_->Stop();
     StartAgent(extra_args);
@@ -55,6 +66,40 @@ TEST_F(NodeRegistration, AddressesComeFromTheDefaultRouteOrNodeIp) {
   CommandResult wide = Ctl({"get", "nodes", "-o", "wide"});
   ASSERT_TRUE(wide.ok()) << wide.Describe();
   EXPECT_THAT(wide.out, HasSubstr("198.51.100.7/24"));
+}
+
+// With --bird run, tabbyd starts BIRD with a configuration that announces this host's blocks:
+// BIRD learns the block's blackhole route from the kernel.
+TEST_F(NodeRegistration, BirdRunsAndLearnsThisHostsBlocks) {
+  GiveTheHostAnUplink();
+  RestartAgent({"--bird", "run"});
+  AddWorkload("a", "app=a");
+  const std::string socket = dir_->File("state/bird.ctl");
+  std::string routes;
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        routes = host_->Run({"birdc", "-s", socket, "show", "route"}).out;
+        return routes.find("10.70.0.0/26") != std::string::npos;
+      },
+      std::chrono::seconds(20)))
+      << routes;
+  std::ifstream config(dir_->File("state/bird.conf"));
+  std::string text((std::istreambuf_iterator<char>(config)), {});
+  EXPECT_THAT(text, HasSubstr("define TABBY_BLOCKS4 = [ 10.70.0.0/26 ];"));
+  EXPECT_THAT(text, HasSubstr("router id 192.0.2.5;"));
+
+  // BIRD killed: tabbyd starts it again.
+  std::ifstream pid_file(dir_->File("state/bird.pid"));
+  int pid = 0;
+  ASSERT_TRUE(pid_file >> pid);
+  kill(pid, SIGKILL);
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        std::ifstream again(dir_->File("state/bird.pid"));
+        int now = 0;
+        return again >> now && now != pid && kill(now, 0) == 0;
+      },
+      std::chrono::seconds(20)));
 }
 
 TEST_F(NodeRegistration, BadNodeIpIsRefusedAtStart) {

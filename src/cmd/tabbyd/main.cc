@@ -44,6 +44,15 @@ int main(int argc, char** argv) {
                  "PEM file of the CA that signed the etcd servers' certificates (etcds:// only)");
   app.add_option("--etcd-cert", etcd_cert, "PEM client certificate for etcd (etcds:// only)");
   app.add_option("--etcd-key", etcd_key, "PEM key of --etcd-cert (etcds:// only)");
+  std::string bird_mode = "off", bird_config, bird_socket;
+  app.add_option("--bird", bird_mode,
+                 "BGP through BIRD 2: off, run (tabbyd starts and supervises BIRD) or external "
+                 "(tabbyd writes --bird-config and reloads the BIRD at --bird-socket)")
+      ->capture_default_str();
+  app.add_option("--bird-config", bird_config,
+                 "BIRD configuration file tabbyd writes (default: <state-dir>/bird.conf)");
+  app.add_option("--bird-socket", bird_socket,
+                 "BIRD's control socket (default: <state-dir>/bird.ctl)");
   std::string node_ip_flag;
   app.add_option("--node-ip", node_ip_flag,
                  "this host's underlay addresses with their subnets' prefix lengths, at most one "
@@ -95,6 +104,11 @@ int main(int argc, char** argv) {
   auto node = ResolveNode(node_flag);
   if (!node.ok()) {
     spdlog::critical("tabbyd: {}", tabby::MessageOf(node.status()));
+    return 1;
+  }
+  auto bird = tabby::bgp::ParseBirdMode(bird_mode);
+  if (!bird.ok()) {
+    spdlog::critical("tabbyd: {}", tabby::MessageOf(bird.status()));
     return 1;
   }
   std::optional<tabby::agent::NodeAddresses> node_addresses;
@@ -156,6 +170,10 @@ int main(int argc, char** argv) {
   options.adopt_datastore = adopt_datastore;
   options.datastore_url = url;
   options.node_addresses = node_addresses;
+  options.bird = {.mode = *bird,
+                  .config_path = bird_config.empty() ? state_dir + "/bird.conf" : bird_config,
+                  .socket_path = bird_socket.empty() ? state_dir + "/bird.ctl" : bird_socket,
+                  .pid_path = state_dir + "/bird.pid"};
   spdlog::info("tabbyd: node {} datastore {} state {}", options.node, url, state_dir);
   tabby::agent::Agent agent(options, *store, *nft, **netlink, tabby::SystemClock::Get());
   absl::Status status = agent.Run(stop);
