@@ -27,10 +27,11 @@ std::string ProtocolName(const IpAddress& address) {
   return name;
 }
 
-std::string PrefixSet(const std::vector<IpNetwork>& networks, bool v4) {
+// `[ a, b ]`: exactly these prefixes; with `within`, `[ a+, b+ ]`: these and everything inside.
+std::string PrefixSet(const std::vector<IpNetwork>& networks, bool v4, bool within = false) {
   std::vector<std::string> items;
   for (const IpNetwork& network : networks) {
-    if (network.is_v4() == v4) items.push_back(network.Masked().ToString());
+    if (network.is_v4() == v4) items.push_back(network.Masked().ToString() + (within ? "+" : ""));
   }
   std::sort(items.begin(), items.end());
   // BIRD has no empty prefix set: an unused documentation prefix stands in.
@@ -63,6 +64,11 @@ std::string RenderBirdConfig(const BirdConfigInput& input) {
   line("");
   line(fmt::format("define TABBY_BLOCKS4 = {};", PrefixSet(input.blocks, true)));
   line(fmt::format("define TABBY_BLOCKS6 = {};", PrefixSet(input.blocks, false)));
+  line(fmt::format("define TABBY_IN_BLOCKS4 = {};", PrefixSet(input.blocks, true, true)));
+  line(fmt::format("define TABBY_IN_BLOCKS6 = {};", PrefixSet(input.blocks, false, true)));
+  line("# Link-local addresses (the workloads' gateway 169.254.1.1) are never announced.");
+  line("define TABBY_LINK_LOCAL4 = [ 169.254.0.0/16+ ];");
+  line("define TABBY_LINK_LOCAL6 = [ fe80::/10+ ];");
   line("");
   line("protocol device { scan time 10; }");
   line("");
@@ -96,9 +102,9 @@ std::string RenderBirdConfig(const BirdConfigInput& input) {
     line(fmt::format("  if proto = \"tabby_advertise{}\" then accept;", family));
     line(fmt::format("  if net ~ TABBY_BLOCKS{} && dest = RTD_BLACKHOLE then accept;", family));
     line(
-        fmt::format("  if proto = \"kernel{}\" && net.len = {} && !(net ~ TABBY_BLOCKS{}) then "
-                    "accept;",
-                    family, host_length, family));
+        fmt::format("  if proto = \"kernel{0}\" && net.len = {1} && !(net ~ TABBY_IN_BLOCKS{0}) && "
+                    "!(net ~ TABBY_LINK_LOCAL{0}) then accept;",
+                    family, host_length));
     line("  reject;");
     line("}");
     line(fmt::format("# To iBGP peers also what BGP brought (a route reflector passes it on)."));
@@ -107,9 +113,9 @@ std::string RenderBirdConfig(const BirdConfigInput& input) {
     line(fmt::format("  if proto = \"tabby_advertise{}\" then accept;", family));
     line(fmt::format("  if net ~ TABBY_BLOCKS{} && dest = RTD_BLACKHOLE then accept;", family));
     line(
-        fmt::format("  if proto = \"kernel{}\" && net.len = {} && !(net ~ TABBY_BLOCKS{}) then "
-                    "accept;",
-                    family, host_length, family));
+        fmt::format("  if proto = \"kernel{0}\" && net.len = {1} && !(net ~ TABBY_IN_BLOCKS{0}) && "
+                    "!(net ~ TABBY_LINK_LOCAL{0}) then accept;",
+                    family, host_length));
     line("  reject;");
     line("}");
     line(fmt::format("protocol kernel kernel{} {{", family));

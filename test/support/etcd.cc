@@ -37,7 +37,8 @@ constexpr auto kStartTimeout = std::chrono::seconds(30);
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<EtcdCluster>> EtcdCluster::Start(int members,
-                                                                const std::string& netns_path) {
+                                                                const std::string& netns_path,
+                                                                const std::string& address) {
   absl::Status last;
   for (int attempt = 0; attempt < 3; ++attempt) {
     // In memory where there is a tmpfs: etcd fsyncs every commit, which on a shared disk makes
@@ -45,7 +46,8 @@ absl::StatusOr<std::unique_ptr<EtcdCluster>> EtcdCluster::Start(int members,
     absl::StatusOr<TempDir> dir =
         access("/dev/shm", W_OK) == 0 ? TempDir::CreateIn("/dev/shm") : TempDir::Create();
     if (!dir.ok()) return dir.status();
-    std::unique_ptr<EtcdCluster> cluster(new EtcdCluster(std::move(dir).value(), netns_path));
+    std::unique_ptr<EtcdCluster> cluster(
+        new EtcdCluster(std::move(dir).value(), netns_path, address));
     for (int i = 0; i < members; ++i) {
       Member member;
       member.name = fmt::format("m{}", i);
@@ -76,10 +78,10 @@ std::vector<std::string> EtcdCluster::Argv(const Member& member, bool initial) c
   std::string initial_cluster;
   for (const Member& m : members_) {
     if (!initial_cluster.empty()) initial_cluster += ',';
-    initial_cluster += fmt::format("{}=http://127.0.0.1:{}", m.name, m.peer_port);
+    initial_cluster += fmt::format("{}=http://{}:{}", m.name, address_, m.peer_port);
   }
-  const std::string client = fmt::format("http://127.0.0.1:{}", member.client_port);
-  const std::string peer = fmt::format("http://127.0.0.1:{}", member.peer_port);
+  const std::string client = fmt::format("http://{}:{}", address_, member.client_port);
+  const std::string peer = fmt::format("http://{}:{}", address_, member.peer_port);
   return {"etcd",
           "--name",
           member.name,
@@ -127,7 +129,7 @@ absl::Status EtcdCluster::WaitHealthy() {
                                                member.process->Describe(), Log(i)));
       }
       CommandResult health =
-          RunCommand({"etcdctl", "--endpoints", fmt::format("127.0.0.1:{}", member.client_port),
+          RunCommand({"etcdctl", "--endpoints", fmt::format("{}:{}", address_, member.client_port),
                       "--command-timeout=1s", "endpoint", "health"},
                      {.netns_path = netns_path_, .timeout = std::chrono::milliseconds(3000)});
       if (!health.ok()) healthy = false;
@@ -160,7 +162,7 @@ std::string EtcdCluster::EtcdctlEndpoints() const {
 }
 
 std::string EtcdCluster::ClientAddress(int member) const {
-  return fmt::format("127.0.0.1:{}", members_[member].client_port);
+  return fmt::format("{}:{}", address_, members_[member].client_port);
 }
 
 void EtcdCluster::Kill(int member) {

@@ -18,8 +18,10 @@ class EtcdCluster {
  public:
   // Starts `members` members and waits until the cluster answers. Ports are chosen free. With
   // `netns_path`, the members run in that network namespace (and listen on its loopback).
-  static absl::StatusOr<std::unique_ptr<EtcdCluster>> Start(int members = 1,
-                                                            const std::string& netns_path = "");
+  // `address` is where the members listen (a loopback or an address of that namespace).
+  static absl::StatusOr<std::unique_ptr<EtcdCluster>> Start(
+      int members = 1, const std::string& netns_path = "",
+      const std::string& address = "127.0.0.1");
   ~EtcdCluster();
 
   // etcd://127.0.0.1:P1,127.0.0.1:P2,...: every member, for tabby's --datastore.
@@ -45,8 +47,8 @@ class EtcdCluster {
     int peer_port = 0;
     std::unique_ptr<ChildProcess> process;
   };
-  EtcdCluster(TempDir dir, std::string netns_path)
-      : dir_(std::move(dir)), netns_path_(std::move(netns_path)) {}
+  EtcdCluster(TempDir dir, std::string netns_path, std::string address)
+      : dir_(std::move(dir)), netns_path_(std::move(netns_path)), address_(std::move(address)) {}
   std::vector<std::string> Argv(const Member& member, bool initial) const;
   absl::Status Launch(Member& member, bool initial);
   // Polls `etcdctl endpoint health` on the running members until every one is healthy.
@@ -54,6 +56,7 @@ class EtcdCluster {
 
   TempDir dir_;
   std::string netns_path_;
+  std::string address_;
   std::vector<Member> members_;
 };
 
