@@ -94,7 +94,7 @@ spec: {cidr: 10.70.0.0/24}
   }
 
   // A workload on host `i` through the CNI plugin, with a probe server.
-  RemoteWorkload& AddWorkload(int i, const std::string& name) {
+  RemoteWorkload& AddWorkload(int i, const std::string& name, const std::string& labels = "") {
     RemoteWorkload& w = workloads_[name];
     auto netns = ScopedNetns::Create();
     EXPECT_TRUE(netns.ok()) << netns.status();
@@ -105,12 +105,14 @@ spec: {cidr: 10.70.0.0/24}
                         "datastore": "{}", "nodename": "{}", "orchestrator": "test",
                         "wait_for_agent_seconds": 20, "agent_state_dir": "{}"}})",
                               url_, Node(i), StateDir(i)));
-    CommandResult added = RunCommand(
-        {"sh", "-c", std::string(TABBY_CNI) + " < " + conf},
-        {.env = {"CNI_COMMAND=ADD", "CNI_CONTAINERID=ctr-" + name, "CNI_NETNS=" + w.netns->path(),
-                 "CNI_IFNAME=eth0", "CNI_ARGS=K8S_POD_NAMESPACE=default;K8S_POD_NAME=" + name},
-         .netns_path = fabric_->host(i).path(),
-         .timeout = std::chrono::seconds(30)});
+    CommandResult added =
+        RunCommand({"sh", "-c", std::string(TABBY_CNI) + " < " + conf},
+                   {.env = {"CNI_COMMAND=ADD", "CNI_CONTAINERID=ctr-" + name,
+                            "CNI_NETNS=" + w.netns->path(), "CNI_IFNAME=eth0",
+                            "CNI_ARGS=K8S_POD_NAMESPACE=default;K8S_POD_NAME=" + name +
+                                (labels.empty() ? "" : ";TABBY_LABELS=" + labels)},
+                    .netns_path = fabric_->host(i).path(),
+                    .timeout = std::chrono::seconds(30)});
     EXPECT_TRUE(added.ok()) << added.Describe() << added.out;
     nlohmann::json result = nlohmann::json::parse(added.out, nullptr, false);
     if (!result.is_discarded() && result.contains("ips")) {
@@ -163,6 +165,65 @@ TEST_F(MultiHost, WorkloadsOnDifferentHostsReachEachOtherOverBgp) {
     EXPECT_EQ(count, 1u) << "host" << i + 1 << ":\n" << routes;
     EXPECT_THAT(routes, HasSubstr("/26 via " + Fabric::HostIpv4(1 - i))) << routes;
   }
+}
+
+// kill -9 of a host's tabbyd leaves its routes and traffic alone (BIRD keeps running); a host
+// that leaves for good (tabbyctl node delete) has its routes withdrawn everywhere.
+TEST_F(MultiHost, TrafficOutlivesTheAgentAndALeavingHostIsWithdrawn) {
+  AddWorkload(0, "a");
+  AddWorkload(1, "b");
+  ASSERT_TRUE(WaitFor([&] { return Reach("a", "b"); }, std::chrono::seconds(60)));
+  kill(agents_[1]->pid(), SIGKILL);
+  agents_[1]->Stop();
+  EXPECT_TRUE(Reach("a", "b"));
+  EXPECT_TRUE(Reach("b", "a"));
+
+  std::ifstream pid_file(StateDir(1) + "/bird.pid");
+  int bird = 0;
+  ASSERT_TRUE(pid_file >> bird);
+  kill(bird, SIGKILL);
+  CommandResult deleted = Ctl({"node", "delete", Node(1), "--force"});
+  ASSERT_TRUE(deleted.ok()) << deleted.Describe();
+  std::string routes;
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        routes = fabric_->host(0).Run({"ip", "route", "show", "proto", "bird"}).out;
+        return routes.empty();
+      },
+      std::chrono::seconds(20)))
+      << routes;
+}
+
+// Policy selects workloads wherever they run: host 2 programs its workload's ingress rules with
+// host 1's workloads in its sets, and a label changed on host 1's workload changes them.
+TEST_F(MultiHost, PolicyFollowsLabelsAcrossHosts) {
+  CommandResult policy = Ctl({"apply", "-f", WriteFile("policy.yaml", R"(
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata: {name: clients-only}
+spec:
+  selector: app == 'server'
+  ingress:
+  - action: Allow
+    source: {selector: app == 'client'}
+)")});
+  ASSERT_TRUE(policy.ok()) << policy.Describe();
+  AddWorkload(0, "client", "app=client");
+  AddWorkload(0, "other", "app=other");
+  AddWorkload(1, "server", "app=server");
+  ASSERT_TRUE(WaitFor([&] { return Reach("client", "server"); }, std::chrono::seconds(60)));
+  EXPECT_FALSE(Reach("other", "server"));
+  // The reverse direction is open (no policy selects the clients).
+  EXPECT_TRUE(WaitFor([&] { return Reach("server", "other"); }, std::chrono::seconds(20)));
+
+  CommandResult relabel =
+      Ctl({"label", "wep", "host1-test-other-eth0", "-n", "default", "app=client", "--overwrite"});
+  ASSERT_TRUE(relabel.ok()) << relabel.Describe();
+  EXPECT_TRUE(WaitFor([&] { return Reach("other", "server"); }, std::chrono::seconds(20)));
+  relabel =
+      Ctl({"label", "wep", "host1-test-client-eth0", "-n", "default", "app=gone", "--overwrite"});
+  ASSERT_TRUE(relabel.ok()) << relabel.Describe();
+  EXPECT_TRUE(WaitFor([&] { return !Reach("client", "server"); }, std::chrono::seconds(20)));
 }
 
 }  // namespace
