@@ -1,5 +1,5 @@
-// `tabbyctl get` tables: the columns of each kind (following calicoctl's, see
-// shared/reference/calico.md §7) and a kubectl-style aligned renderer.
+// `tabbyctl get` tables: the columns each kind registers (model/kind_registry.h; they follow
+// calicoctl's, see shared/reference/calico.md §7) and a kubectl-style aligned renderer.
 #pragma once
 
 #include <string>

@@ -1,5 +1,6 @@
-// Internal to tabby_model: the field names of every resource type, written once and used by the
-// decoder, the encoder and the validator's generic checks.
+// Internal to tabby_model: the field names of the types all kinds share, written once and used by
+// the decoder, the encoder and the validator's generic checks. Each kind's header
+// (model/kinds/<kind>.h) describes its own spec the same way.
 //
 // A visitor V has
 //   Field(key, member)           optional field; the encoder omits it when empty/zero/false
@@ -11,7 +12,7 @@
 
 #include <type_traits>
 
-#include "model/resources.h"
+#include "model/types.h"
 
 namespace tabby::model::internal {
 
@@ -64,111 +65,10 @@ void Describe(V& v, T& r) {
   v.Object("metadata", [&](auto& m) { m.Field("annotations", r.metadata_annotations); });
 }
 
-template <typename V, Is<PolicySpec> T>
-void Describe(V& v, T& s) {
-  v.Field("order", s.order);
-  v.Field("tier", s.tier);
-  v.Field("selector", s.selector);
-  v.Field("types", s.types);
-  v.Field("ingress", s.ingress);
-  v.Field("egress", s.egress);
-  v.Field("namespaceSelector", s.namespace_selector);
-  v.Field("serviceAccountSelector", s.service_account_selector);
-  v.Field("doNotTrack", s.do_not_track);
-  v.Field("preDNAT", s.pre_dnat);
-  v.Field("applyOnForward", s.apply_on_forward);
-}
-
-template <typename V, Is<ProfileSpec> T>
-void Describe(V& v, T& s) {
-  v.Field("ingress", s.ingress);
-  v.Field("egress", s.egress);
-  v.Field("labelsToApply", s.labels_to_apply);
-}
-
-template <typename V, Is<IPPoolSpec> T>
-void Describe(V& v, T& s) {
-  v.Field("cidr", s.cidr);
-  v.Field("blockSize", s.block_size);
-  v.Field("ipipMode", s.ipip_mode);
-  v.Field("vxlanMode", s.vxlan_mode);
-  v.Field("natOutgoing", s.nat_outgoing);
-  v.Field("disabled", s.disabled);
-  v.Field("disableBGPExport", s.disable_bgp_export);
-  v.Field("nodeSelector", s.node_selector);
-  v.Field("allowedUses", s.allowed_uses);
-  v.Field("assignmentMode", s.assignment_mode);
-}
-
-template <typename V, Is<EndpointPort> T>
-void Describe(V& v, T& p) {
-  v.Field("name", p.name);
-  v.Field("protocol", p.protocol);
-  v.Field("port", p.port);
-  v.Field("hostPort", p.host_port);
-  v.Field("hostIP", p.host_ip);
-}
-
-template <typename V, Is<WorkloadEndpointSpec> T>
-void Describe(V& v, T& s) {
-  v.Field("orchestrator", s.orchestrator);
-  v.Field("workload", s.workload);
-  v.Field("node", s.node);
-  v.Field("containerID", s.container_id);
-  v.Field("pod", s.pod);
-  v.Field("endpoint", s.endpoint);
-  v.Field("serviceAccountName", s.service_account_name);
-  v.Field("ipNetworks", s.ip_networks);
-  v.Field("ipv4Gateway", s.ipv4_gateway);
-  v.Field("ipv6Gateway", s.ipv6_gateway);
-  v.Field("profiles", s.profiles);
-  v.Field("interfaceName", s.interface_name);
-  v.Field("mac", s.mac);
-  v.Field("ports", s.ports);
-  v.Field("allowSpoofedSourcePrefixes", s.allow_spoofed_source_prefixes);
-}
-
-template <typename V, Is<NodeBgpSpec> T>
-void Describe(V& v, T& s) {
-  v.Field("asNumber", s.as_number, AsNumberCodec{});
-  v.Field("ipv4Address", s.ipv4_address);
-  v.Field("ipv6Address", s.ipv6_address);
-  v.Field("routeReflectorClusterID", s.route_reflector_cluster_id);
-}
-
-template <typename V, Is<NodeSpec> T>
-void Describe(V& v, T& s) {
-  v.Field("bgp", s.bgp);
-  v.Field("ipv4VXLANTunnelAddr", s.ipv4_vxlan_tunnel_addr);
-  v.Field("vxlanTunnelMACAddr", s.vxlan_tunnel_mac_addr);
-}
-
 template <typename V, Is<ProtoPort> T>
 void Describe(V& v, T& p) {
   v.Field("protocol", p.protocol);
   v.Required("port", p.port);
-}
-
-template <typename V, Is<ClusterConfigurationSpec> T>
-void Describe(V& v, T& s) {
-  v.Field("defaultEndpointPolicy", s.default_endpoint_policy);
-  v.Field("logPrefix", s.log_prefix);
-  v.Field("defaultEndpointToHostAction", s.default_endpoint_to_host_action);
-  v.Field("failsafeInboundHostPorts", s.failsafe_inbound_host_ports);
-  v.Field("failsafeOutboundHostPorts", s.failsafe_outbound_host_ports);
-}
-
-template <typename V, Is<HostEndpointSpec> T>
-void Describe(V& v, T& s) {
-  v.Field("node", s.node);
-  v.Field("interfaceName", s.interface_name);
-  v.Field("expectedIPs", s.expected_ips);
-  v.Field("profiles", s.profiles);
-}
-
-template <typename V, Is<NamespaceSpec> T>
-void Describe(V& v, T& s) {
-  v.Field("finalizers", s.finalizers);
 }
 
 template <typename V, Is<LabelSelectorRequirement> T>
@@ -182,46 +82,6 @@ template <typename V, Is<LabelSelector> T>
 void Describe(V& v, T& s) {
   v.Field("matchLabels", s.match_labels);
   v.Field("matchExpressions", s.match_expressions);
-}
-
-template <typename V, Is<IPBlock> T>
-void Describe(V& v, T& b) {
-  v.Required("cidr", b.cidr);
-  v.Field("except", b.except);
-}
-
-template <typename V, Is<NetworkPolicyPeer> T>
-void Describe(V& v, T& p) {
-  v.Field("podSelector", p.pod_selector);
-  v.Field("namespaceSelector", p.namespace_selector);
-  v.Field("ipBlock", p.ip_block);
-}
-
-template <typename V, Is<NetworkPolicyPort> T>
-void Describe(V& v, T& p) {
-  v.Field("protocol", p.protocol);
-  v.Field("port", p.port);
-  v.Field("endPort", p.end_port);
-}
-
-template <typename V, Is<NetworkPolicyIngressRule> T>
-void Describe(V& v, T& r) {
-  v.Field("ports", r.ports);
-  v.Field("from", r.from);
-}
-
-template <typename V, Is<NetworkPolicyEgressRule> T>
-void Describe(V& v, T& r) {
-  v.Field("ports", r.ports);
-  v.Field("to", r.to);
-}
-
-template <typename V, Is<KubernetesNetworkPolicySpec> T>
-void Describe(V& v, T& s) {
-  v.Field("podSelector", s.pod_selector, AlwaysWrittenCodec{});
-  v.Field("policyTypes", s.policy_types);
-  v.Field("ingress", s.ingress);
-  v.Field("egress", s.egress);
 }
 
 }  // namespace tabby::model::internal

@@ -6,7 +6,7 @@
 #include <string>
 #include <string_view>
 
-#include "model/resources.h"
+#include "model/types.h"
 
 namespace tabby::model::internal {
 
