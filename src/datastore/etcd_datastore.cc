@@ -36,6 +36,9 @@ constexpr absl::Duration kInitialBackoff = absl::Milliseconds(50);
 constexpr absl::Duration kMaxBackoff = absl::Seconds(1);
 // A watch stream that failed is reopened after this, doubling up to kMaxBackoff.
 constexpr absl::Duration kWatchRetryBackoff = absl::Milliseconds(100);
+// After a watch is (re)created from an older revision, how long its progress notifications are
+// not trusted (see ReadStream).
+constexpr absl::Duration kCatchUpGrace = absl::Seconds(1);
 // How often Watch::Next asks the server how far the stream is complete (Progress()).
 constexpr absl::Duration kProgressRequestInterval = absl::Milliseconds(200);
 // Keys per page when listing.
@@ -537,13 +540,24 @@ class EtcdWatch final : public Watch {
       if (response.created()) {
         std::lock_guard lock(mu_);
         created_ = true;
+        // etcd before 3.4.24 / 3.5.8 may answer a progress request with the current revision
+        // while a new watch is still catching up on older events (etcd issue #15220): trust
+        // progress only once the catch-up has had time to arrive.
+        if (response.header().revision() >= next_) {
+          trust_progress_after_ = absl::Now() + kCatchUpGrace;
+        }
         backoff = kWatchRetryBackoff;
         wake_.notify_all();
         continue;
       }
       if (response.events_size() == 0) {
         // A progress notification: complete up to the header's revision.
-        Push({}, response.header().revision());
+        bool trusted;
+        {
+          std::lock_guard lock(mu_);
+          trusted = absl::Now() >= trust_progress_after_;
+        }
+        if (trusted) Push({}, response.header().revision());
         continue;
       }
       std::vector<Event> events;
@@ -581,6 +595,7 @@ class EtcdWatch final : public Watch {
   grpc::ClientContext* context_ = nullptr;
   grpc::ClientReaderWriter<pb::WatchRequest, pb::WatchResponse>* stream_ = nullptr;
   absl::Time last_progress_request_ = absl::InfinitePast();
+  absl::Time trust_progress_after_ = absl::InfinitePast();
   UniqueFd ready_;  // eventfd: readable while events or an error wait
   std::thread reader_;
 };

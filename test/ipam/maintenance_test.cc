@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -157,9 +158,14 @@ TEST_F(IpamMaintenanceTest, AllocatorsKilledAtRandomPointsLeakNothingThatCannotB
   allocator_.reset();
   std::mt19937 random(::testing::UnitTest::GetInstance()->random_seed());
   for (int round = 0; round < 6; ++round) {
+    // The child reports each workload it completed, so that every round gets some work done
+    // before the kill however slow the machine is; the kill then lands at a random point.
+    int progress[2];
+    ASSERT_EQ(pipe(progress), 0);
     std::fflush(nullptr);
     pid_t pid = fork();
     if (pid == 0) {
+      close(progress[0]);
       SystemClock& clock = SystemClock::Get();
       auto store = datastore::Open(url_, clock);
       if (!store.ok()) _exit(2);
@@ -169,6 +175,7 @@ TEST_F(IpamMaintenanceTest, AllocatorsKilledAtRandomPointsLeakNothingThatCannotB
         std::string node = fmt::format("node-{}", n % 3);
         if (!allocator.Allocate(Request(handle, node)).ok()) _exit(3);
         AddEndpoint(**store, handle, node, handle);
+        (void)!write(progress[1], "+", 1);
         if (n % 4 == 3) {
           // A workload goes away: endpoint first, then its addresses (the window between is
           // a leak if killed there).
@@ -180,10 +187,19 @@ TEST_F(IpamMaintenanceTest, AllocatorsKilledAtRandomPointsLeakNothingThatCannotB
       }
     }
     ASSERT_GT(pid, 0);
-    usleep(std::uniform_int_distribution<int>(20'000, 150'000)(random));
+    close(progress[1]);
+    for (int done = 0; done < 2;) {
+      pollfd ready{progress[0], POLLIN, 0};
+      ASSERT_EQ(poll(&ready, 1, 60'000), 1) << "the allocator made no progress";
+      char byte;
+      ASSERT_EQ(read(progress[0], &byte, 1), 1) << "the allocator exited";
+      ++done;
+    }
+    usleep(std::uniform_int_distribution<int>(0, 100'000)(random));
     kill(pid, SIGKILL);
     int status = 0;
     waitpid(pid, &status, 0);
+    close(progress[0]);
     ASSERT_TRUE(WIFSIGNALED(status)) << "the allocator stopped by itself: " << status;
   }
   auto reopened = datastore::Open(url_, clock_);
