@@ -98,26 +98,19 @@ std::string RenderBirdConfig(const BirdConfigInput& input) {
         "# To peers: this host's blocks, the workload addresses outside them (borrowed), and "
         "the advertised prefixes{}.",
         v4 ? "" : " (IPv6)"));
-    line(fmt::format("filter tabby_export_own{} {{", family));
-    line(fmt::format("  if proto = \"tabby_advertise{}\" then accept;", family));
-    line(fmt::format("  if net ~ TABBY_BLOCKS{} && dest = RTD_BLACKHOLE then accept;", family));
-    line(
-        fmt::format("  if proto = \"kernel{0}\" && net.len = {1} && !(net ~ TABBY_IN_BLOCKS{0}) && "
-                    "!(net ~ TABBY_LINK_LOCAL{0}) then accept;",
-                    family, host_length));
-    line("  reject;");
-    line("}");
-    line(fmt::format("# To iBGP peers also what BGP brought (a route reflector passes it on)."));
-    line(fmt::format("filter tabby_export_ibgp{} {{", family));
-    line("  if source = RTS_BGP then accept;");
-    line(fmt::format("  if proto = \"tabby_advertise{}\" then accept;", family));
-    line(fmt::format("  if net ~ TABBY_BLOCKS{} && dest = RTD_BLACKHOLE then accept;", family));
-    line(
-        fmt::format("  if proto = \"kernel{0}\" && net.len = {1} && !(net ~ TABBY_IN_BLOCKS{0}) && "
-                    "!(net ~ TABBY_LINK_LOCAL{0}) then accept;",
-                    family, host_length));
-    line("  reject;");
-    line("}");
+    // What this host announces of its own: in both export filters.
+    const std::string own_rules = fmt::format(
+        "  if proto = \"tabby_advertise{0}\" then accept;\n"
+        "  if net ~ TABBY_BLOCKS{0} && dest = RTD_BLACKHOLE then accept;\n"
+        "  if proto = \"kernel{0}\" && net.len = {1} && !(net ~ TABBY_IN_BLOCKS{0}) && "
+        "!(net ~ TABBY_LINK_LOCAL{0}) then accept;\n"
+        "  reject;\n"
+        "}}\n",
+        family, host_length);
+    out += fmt::format("filter tabby_export_own{} {{\n{}", family, own_rules);
+    line("# To iBGP peers also what BGP brought (a route reflector passes it on).");
+    out += fmt::format("filter tabby_export_ibgp{} {{\n  if source = RTS_BGP then accept;\n{}",
+                       family, own_rules);
     line(fmt::format("protocol kernel kernel{} {{", family));
     line(fmt::format("  ipv{} {{ import filter tabby_learn; export filter tabby_to_kernel; }};",
                      family));
