@@ -154,7 +154,8 @@ class Datastore {
 
   // Discards the event history up to and including `revision` (<= CurrentRevision()); watches
   // from an earlier revision then fail with kOutOfRange. Compacting to or below an earlier
-  // compaction is a no-op. Backends also compact on their own to keep the history bounded.
+  // compaction is a no-op. SQLite also compacts on its own; etcd does so when started with
+  // --auto-compaction-retention (tabby never compacts it).
   virtual absl::Status Compact(Revision revision) {
     return absl::UnimplementedError("compaction not supported by this datastore");
   }
