@@ -53,49 +53,54 @@ Agent::Agent(AgentOptions options, datastore::Datastore& store, dataplane::NftCl
       liveness_(store, options_.node, clock),
       bird_(options_.bird) {}
 
-void Agent::NoteNode(const std::string& name, const model::Resource* resource) {
-  if (resource != nullptr) {
-    nodes_[name] = resource->node();
-  } else {
-    nodes_.erase(name);
+void Agent::NoteBgpResource(model::Kind kind, const std::string& name,
+                            const model::Resource* resource) {
+  // Keeps `resource` (through `part`, what BGP needs of it) in `map`, or forgets it.
+  auto keep = [&](auto& map, auto part) {
+    if (resource != nullptr) {
+      map[name] = part(*resource);
+    } else {
+      map.erase(name);
+    }
+  };
+  bgp::BgpResources& bgp = bgp_resources_;
+  switch (kind) {
+    case model::Kind::kNode:
+      keep(bgp.nodes, [](const model::Resource& r) { return r; });  // its labels too
+      break;
+    case model::Kind::kBGPConfiguration:
+      keep(bgp.configurations, [](const model::Resource& r) { return r.bgp_configuration(); });
+      break;
+    case model::Kind::kBGPPeer:
+      keep(bgp.peers, [](const model::Resource& r) { return r.bgp_peer(); });
+      break;
+    case model::Kind::kIPPool:
+      keep(bgp.pools, [](const model::Resource& r) { return r.ip_pool(); });
+      break;
+    default:
+      return;  // BGP does not depend on it
   }
   bgp_dirty_ = true;
 }
 
-bgp::BirdConfigInput Agent::RenderInputs() const {
-  constexpr int64_t kDefaultAsNumber = 64512;  // Calico's
-  auto address_of = [](const std::string& cidr) -> std::optional<IpAddress> {
-    if (cidr.empty()) return std::nullopt;
-    absl::StatusOr<IpNetwork> network = IpNetwork::Parse(cidr);
-    if (!network.ok()) return std::nullopt;
-    return network->address();
-  };
-  auto as_of = [](const model::NodeSpec& spec) {
-    return spec.bgp && spec.bgp->as_number != 0 ? spec.bgp->as_number : kDefaultAsNumber;
-  };
-  bgp::BirdConfigInput input;
-  input.node = options_.node;
-  input.as_number = kDefaultAsNumber;
-  if (auto self = nodes_.find(options_.node); self != nodes_.end()) {
-    input.as_number = as_of(self->second);
-    if (self->second.bgp) {
-      input.ipv4_source = address_of(self->second.bgp->ipv4_address);
-      input.ipv6_source = address_of(self->second.bgp->ipv6_address);
+absl::StatusOr<std::string> Agent::ReadSecret(const model::SecretKeyRef& ref) const {
+  const std::string path = fmt::format("{}/{}/{}", options_.secrets_dir, ref.name, ref.key);
+  ASSIGN_OR_RETURN(std::string secret,
+                   Annotate(ReadFile(path), fmt::format("secret {}/{}", ref.name, ref.key)));
+  while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r')) secret.pop_back();
+  for (char ch : secret) {
+    if (ch == '"' || ch == '\\' || static_cast<unsigned char>(ch) < 0x20) {
+      return absl::InvalidArgumentError(fmt::format(
+          "secret {}/{} ({}) holds a quote, backslash or control character, which BIRD cannot "
+          "take in a password",
+          ref.name, ref.key, path));
     }
   }
-  input.router_id =
-      input.ipv4_source ? input.ipv4_source->v4_host_order() : bgp::RouterIdFromName(options_.node);
-  // The node-to-node mesh: every other node, over each family both have.
-  for (const auto& [name, spec] : nodes_) {
-    if (name == options_.node || !spec.bgp) continue;
-    for (const std::string* cidr : {&spec.bgp->ipv4_address, &spec.bgp->ipv6_address}) {
-      if (std::optional<IpAddress> address = address_of(*cidr)) {
-        input.peers.push_back({fmt::format("node {}", name), *address, as_of(spec)});
-      }
-    }
+  if (secret.empty()) {
+    return absl::InvalidArgumentError(
+        fmt::format("secret {}/{} ({}) is empty", ref.name, ref.key, path));
   }
-  input.blocks.assign(own_blocks_.begin(), own_blocks_.end());
-  return input;
+  return secret;
 }
 
 void Agent::UpdateBgp() {
@@ -104,8 +109,14 @@ void Agent::UpdateBgp() {
   if (now < bgp_retry_at_) return;
   absl::Status status = absl::OkStatus();
   if (bgp_dirty_) {
-    bgp::BirdConfigInput input = RenderInputs();
-    status = bird_.Apply(bgp::RenderBirdConfig(input));
+    bgp::BgpPlan plan =
+        bgp::PlanBgp(options_.node, bgp_resources_, own_blocks_,
+                     [this](const model::SecretKeyRef& ref) { return ReadSecret(ref); });
+    if (plan.problems != bgp_problems_) {
+      for (const std::string& problem : plan.problems) spdlog::warn("agent: BGP: {}", problem);
+      bgp_problems_ = std::move(plan.problems);
+    }
+    status = bird_.Apply(bgp::RenderBirdConfig(plan.bird));
     if (status.ok()) bgp_dirty_ = false;
   } else {
     status = bird_.Tick();
@@ -325,10 +336,10 @@ absl::StatusOr<datastore::Revision> Agent::Resync() {
   // must not remove every workload's rules.
   RETURN_IF_ERROR(CheckDatastoreIdentity(identity.cluster_guid, snapshot.revision));
   calc_ = std::make_unique<calc::Calculator>(options_.node);
-  nodes_.clear();
+  bgp_resources_ = {};
   for (const auto& resource : snapshot.resources) {
     calc_->Upsert(resource);
-    if (resource.kind == model::Kind::kNode) NoteNode(resource.metadata.name, &resource);
+    NoteBgpResource(resource.kind, resource.metadata.name, &resource);
   }
   calc_->Flush();
   absl::Status programmed = nft_.Sync(calc_->state());
@@ -412,9 +423,8 @@ absl::Status Agent::FollowWatch(datastore::Revision from, const std::atomic<bool
       } else {
         calc_->Remove(decoded->id.kind, decoded->id.namespace_name, decoded->id.name);
       }
-      if (decoded->id.kind == model::Kind::kNode) {
-        NoteNode(decoded->id.name, decoded->resource ? &*decoded->resource : nullptr);
-      }
+      NoteBgpResource(decoded->id.kind, decoded->id.name,
+                      decoded->resource ? &*decoded->resource : nullptr);
     }
     // Only the local endpoints are needed to move routes: copying the whole state (sets of
     // thousands of peers) per batch would make every event cost O(cluster).

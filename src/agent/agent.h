@@ -18,6 +18,7 @@
 #include "absl/time/time.h"
 #include "agent/node_registration.h"
 #include "base/clock.h"
+#include "bgp/bgp_plan.h"
 #include "bgp/bird_config.h"
 #include "bgp/bird_supervisor.h"
 #include "calc/calculator.h"
@@ -56,6 +57,8 @@ struct AgentOptions {
   std::optional<NodeAddresses> node_addresses;
   // BGP through BIRD (--bird): off by default.
   bgp::BirdOptions bird;
+  // Where BGP passwords are read (--secrets-dir): <secrets_dir>/<secret name>/<key>.
+  std::string secrets_dir = "/etc/tabby/secrets";
 };
 
 class Agent {
@@ -88,12 +91,15 @@ class Agent {
   void MaybeCollectIpamGarbage();
   // Keeps this node's liveness key alive (NodeLiveness::Tick), warning once when that fails.
   void KeepNodeAlive();
-  // Tracks Node resources for BGP (every node's addresses and AS number).
-  void NoteNode(const std::string& name, const model::Resource* resource);
-  // When nodes or this host's blocks changed: renders BIRD's configuration and applies it; and
-  // restarts BIRD if it died. Failures are logged and retried a few seconds later.
+  // Keeps what BGP depends on (nodes, BGP configurations and peers, pools); `resource` null:
+  // deleted. Other kinds are ignored.
+  void NoteBgpResource(model::Kind kind, const std::string& name, const model::Resource* resource);
+  // A BGP password: the file <secrets_dir>/<name>/<key>, less a trailing newline.
+  absl::StatusOr<std::string> ReadSecret(const model::SecretKeyRef& ref) const;
+  // When what BGP depends on or this host's blocks changed: plans the sessions, renders BIRD's
+  // configuration and applies it; and restarts BIRD if it died. Failures are logged and retried
+  // a few seconds later.
   void UpdateBgp();
-  bgp::BirdConfigInput RenderInputs() const;
   // Reads the kernel back and repairs what differs from the desired state (nftables when
   // `nftables`, routes when `routes`), logging and counting each repair with `why`.
   absl::Status Verify(bool nftables, bool routes, std::string_view why);
@@ -121,8 +127,9 @@ class Agent {
   std::optional<absl::Time> nft_changed_since_;
   datastore::NodeLiveness liveness_;
   bgp::BirdSupervisor bird_;
-  std::map<std::string, model::NodeSpec> nodes_;  // for BGP: every node's spec
-  std::set<IpNetwork> own_blocks_;                // this host's blocks, as last synced
+  bgp::BgpResources bgp_resources_;
+  std::vector<std::string> bgp_problems_;  // logged once each time they change
+  std::set<IpNetwork> own_blocks_;         // this host's blocks, as last synced
   bool bgp_dirty_ = true;
   absl::Time bgp_retry_at_ = absl::InfinitePast();
   bool liveness_failing_ = false;  // warn once per outage

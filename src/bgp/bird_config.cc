@@ -61,6 +61,8 @@ std::string RenderBirdConfig(const BirdConfigInput& input) {
                    input.node));
   line("# Do not edit: tabbyd rewrites it whenever nodes, peers or blocks change.");
   line(fmt::format("router id {};", RouterIdText(input.router_id)));
+  line("# Unambiguous times for `tabbyctl node status` (birdc show protocols).");
+  line("timeformat protocol iso long;");
   line("");
   line(fmt::format("define TABBY_BLOCKS4 = {};", PrefixSet(input.blocks, true)));
   line(fmt::format("define TABBY_BLOCKS6 = {};", PrefixSet(input.blocks, false)));
@@ -133,17 +135,21 @@ std::string RenderBirdConfig(const BirdConfigInput& input) {
   line("  connect delay time 2;");
   line("  connect retry time 5;");
   line("  error wait time 5, 30;");
+  if (input.debug) line("  debug all;");
   line("}");
   for (const BirdPeer& peer : input.peers) {
     const bool v4 = peer.address.is_v4();
     const std::optional<IpAddress>& source = v4 ? input.ipv4_source : input.ipv6_source;
     if (!source) continue;  // no address of the peer's family here: no session possible
-    const bool ibgp = peer.as_number == input.as_number;
+    const int64_t local_as = peer.local_as_number != 0 ? peer.local_as_number : input.as_number;
+    const bool ibgp = peer.as_number == local_as;
     const std::string family = v4 ? "4" : "6";
     line("");
     line(fmt::format("protocol bgp {} from tabby_peer {{", ProtocolName(peer.address)));
     if (!peer.description.empty()) line(fmt::format("  description {};", Quoted(peer.description)));
-    line(fmt::format("  neighbor {} as {};", peer.address.ToString(), peer.as_number));
+    if (local_as != input.as_number) line(fmt::format("  local as {};", local_as));
+    line(fmt::format("  neighbor {}{} as {};", peer.address.ToString(),
+                     peer.port != 0 ? fmt::format(" port {}", peer.port) : "", peer.as_number));
     line(fmt::format("  source address {};", source->ToString()));
     if (!peer.password.empty()) line(fmt::format("  password {};", Quoted(peer.password)));
     if (!ibgp) line("  multihop;");

@@ -28,7 +28,9 @@ inline constexpr int kTabbyRouteProtocol = 197;
 struct BirdPeer {
   std::string description;  // e.g. "node host2" or "BGPPeer tor"
   IpAddress address;
+  uint16_t port = 0;  // 0: 179
   int64_t as_number = 0;
+  int64_t local_as_number = 0;          // 0: the node's (BirdConfigInput::as_number)
   std::string password;                 // empty: none
   bool route_reflector_client = false;  // this node reflects routes to the peer
 };
@@ -45,6 +47,7 @@ struct BirdConfigInput {
   std::vector<BirdPeer> peers;
   std::vector<IpNetwork> blocks;      // this node's blocks
   std::vector<IpNetwork> advertised;  // further prefixes to announce (service CIDRs)
+  bool debug = false;                 // BIRD logs every session's states and messages
 };
 
 std::string RenderBirdConfig(const BirdConfigInput& input);

@@ -106,6 +106,15 @@ struct NodeDeleteOptions {
 // their affinity dropped). Refuses a node whose agent is alive unless `force`.
 int RunNodeDelete(const NodeDeleteOptions& options, const DatastoreOpener& open, Streams io);
 
+struct NodeStatusOptions {
+  std::string bird_socket = "/run/tabby/bird.ctl";  // tabbyd's default (<state-dir>/bird.ctl)
+  std::string birdc = "birdc";
+  std::string output = "table";  // table or json
+};
+// This host's BGP sessions as its BIRD reports them: peer, who it is, state, since when, and
+// why a session is not up. Needs no datastore. Exit code 1 when no BIRD answers.
+int RunNodeStatus(const NodeStatusOptions& options, Streams io);
+
 // --- datastore -------------------------------------------------------------------------------
 
 // Creates the datastore at `url` (directory, file, cluster identity) unless it exists; a

@@ -238,6 +238,15 @@ int RunCtl(const std::vector<std::string>& args, std::istream& in, std::ostream&
   node_delete->add_option("name", node_delete_options.name, "the node's name")->required();
   node_delete->add_flag("--force", node_delete_options.force,
                         "even if its tabbyd is still running (it would register the node again)");
+  NodeStatusOptions node_status_options;
+  CLI::App* node_status = node_command->add_subcommand(
+      "status", "This host's BGP sessions, as its BIRD reports them (needs no datastore)");
+  node_status
+      ->add_option("--bird-socket", node_status_options.bird_socket,
+                   "the control socket of this host's BIRD (tabbyd's --bird-socket)")
+      ->capture_default_str();
+  node_status->add_option("-o,--output", node_status_options.output, "table or json")
+      ->capture_default_str();
 
   CLI::App* ipam =
       app.add_subcommand("ipam", "IP address management: show, check, release, configure");
@@ -384,6 +393,7 @@ int RunCtl(const std::vector<std::string>& args, std::istream& in, std::ostream&
     return RunIpamConfigure(ipam_configure_options, open, io);
   }
   if (node_delete->parsed()) return RunNodeDelete(node_delete_options, open, io);
+  if (node_status->parsed()) return RunNodeStatus(node_status_options, io);
   if (datastore_init->parsed()) {
     absl::StatusOr<std::string> url = resolve_url();
     if (!url.ok()) return PrintError(err, MessageOf(url.status()));

@@ -1,11 +1,15 @@
-// tabbyctl node delete: removing a host from the cluster for good, with what it leaves behind.
+// tabbyctl node delete: removing a host from the cluster for good, with what it leaves behind;
+// tabbyctl node status: this host's BGP sessions.
 #include <fmt/format.h>
 
+#include <nlohmann/json.hpp>
 #include <ostream>
 
 #include "base/clock.h"
 #include "base/status_macros.h"
+#include "bgp/bird_status.h"
 #include "ctl/commands.h"
+#include "ctl/table.h"
 #include "datastore/node_liveness.h"
 #include "datastore/resource_store.h"
 #include "ipam/maintenance.h"
@@ -74,6 +78,49 @@ int RunNodeDelete(const NodeDeleteOptions& options, const DatastoreOpener& open,
       "block affinit{} dropped\n",
       name, deleted_endpoints, repaired->released_addresses, repaired->released_blocks,
       repaired->released_affinities, repaired->released_affinities == 1 ? "y" : "ies");
+  return 0;
+}
+
+int RunNodeStatus(const NodeStatusOptions& options, Streams io) {
+  if (options.output != "table" && options.output != "json") {
+    return PrintError(
+        io.err, fmt::format("invalid output format \"{}\": use table or json", options.output));
+  }
+  auto sessions = bgp::ReadBgpSessions(options.birdc, options.bird_socket);
+  if (!sessions.ok()) {
+    return PrintError(io.err, fmt::format("BIRD is not running here: {} (tabbyd runs it with "
+                                          "--bird run; --bird-socket names another socket)",
+                                          MessageOf(sessions.status())));
+  }
+  if (options.output == "json") {
+    nlohmann::json out = nlohmann::json::array();
+    for (const bgp::BgpSession& s : *sessions) {
+      out.push_back({{"peerAddress", s.peer_address},
+                     {"peerAS", s.peer_as},
+                     {"localAS", s.local_as},
+                     {"description", s.description},
+                     {"protocol", s.protocol},
+                     {"state", s.state},
+                     {"since", s.since},
+                     {"bgpState", s.bgp_state},
+                     {"info", s.info},
+                     {"lastError", s.last_error}});
+    }
+    io.out << out.dump(2) << "\n";
+    return 0;
+  }
+  io.out << fmt::format("BIRD is running (socket {}).\n\n", options.bird_socket);
+  if (sessions->empty()) {
+    io.out << "No BGP sessions: no other node, BGPPeer or mesh gives this node one.\n";
+    return 0;
+  }
+  Table table{.headers = {"PEER ADDRESS", "PEER AS", "PEER", "STATE", "SINCE", "INFO"}};
+  for (const bgp::BgpSession& s : *sessions) {
+    std::string info = s.bgp_state.empty() ? s.info : s.bgp_state;
+    if (!s.last_error.empty()) info += " (" + s.last_error + ")";
+    table.rows.push_back({s.peer_address, s.peer_as, s.description, s.state, s.since, info});
+  }
+  io.out << RenderTable(table);
   return 0;
 }
 

@@ -362,6 +362,13 @@ bool CheckAddress(Checker& c, const std::string& path, const std::string& text,
   return true;
 }
 
+bool CheckAsNumber(Checker& c, const std::string& path, int64_t as_number) {
+  if (as_number < 0 || as_number > 4294967295LL) {
+    return c.Fail(path, fmt::format("invalid AS number {}: 0-4294967295", as_number));
+  }
+  return true;
+}
+
 bool CheckMac(Checker& c, const std::string& path, const std::string& text) {
   if (!CanonicalMac(text)) {
     return c.Fail(path, fmt::format("invalid MAC address {}: expected six hex pairs like "

@@ -87,6 +87,8 @@ std::optional<IpNetwork> CheckCidr(Checker& c, const std::string& path, const st
 // An address without prefix, of `family` (or either when nullopt).
 bool CheckAddress(Checker& c, const std::string& path, const std::string& text,
                   std::optional<IpAddress::Family> family);
+// An AS number: 0 (not set) or 1-4294967295 (the codec already refuses what is outside).
+bool CheckAsNumber(Checker& c, const std::string& path, int64_t as_number);
 bool CheckMac(Checker& c, const std::string& path, const std::string& text);
 bool CheckProtocol(Checker& c, const std::string& path, const Protocol& protocol);
 

@@ -11,7 +11,7 @@ namespace tabby::model {
 // Defined in kinds/<kind>.cc.
 extern const KindInfo kClusterConfigurationKind, kNamespaceKind, kNodeKind, kIPPoolKind,
     kProfileKind, kGlobalNetworkPolicyKind, kNetworkPolicyKind, kKubernetesNetworkPolicyKind,
-    kWorkloadEndpointKind, kHostEndpointKind;
+    kWorkloadEndpointKind, kHostEndpointKind, kBGPConfigurationKind, kBGPPeerKind;
 
 namespace {
 
@@ -28,6 +28,9 @@ constexpr std::array kKinds = {
     &kWorkloadEndpointKind,
     // After the policies: a host endpoint closes its interface to all that no policy opens.
     &kHostEndpointKind,
+    // BGP follows nodes and pools; nothing depends on it.
+    &kBGPConfigurationKind,
+    &kBGPPeerKind,
 };
 
 }  // namespace

@@ -13,6 +13,8 @@
 #include <string>
 #include <variant>
 
+#include "model/kinds/bgp_configuration.h"
+#include "model/kinds/bgp_peer.h"
 #include "model/kinds/cluster_configuration.h"
 #include "model/kinds/host_endpoint.h"
 #include "model/kinds/ip_pool.h"
@@ -28,7 +30,7 @@ namespace tabby::model {
 
 using Spec = std::variant<IPPoolSpec, PolicySpec, ProfileSpec, WorkloadEndpointSpec, NodeSpec,
                           ClusterConfigurationSpec, NamespaceSpec, KubernetesNetworkPolicySpec,
-                          HostEndpointSpec>;
+                          HostEndpointSpec, BGPConfigurationSpec, BGPPeerSpec>;
 
 struct Resource {
   Kind kind = Kind::kIPPool;
@@ -63,6 +65,12 @@ struct Resource {
     return std::get<ClusterConfigurationSpec>(spec);
   }
   NamespaceSpec& namespace_spec() { return std::get<NamespaceSpec>(spec); }
+  const BGPConfigurationSpec& bgp_configuration() const {
+    return std::get<BGPConfigurationSpec>(spec);
+  }
+  BGPConfigurationSpec& bgp_configuration() { return std::get<BGPConfigurationSpec>(spec); }
+  const BGPPeerSpec& bgp_peer() const { return std::get<BGPPeerSpec>(spec); }
+  BGPPeerSpec& bgp_peer() { return std::get<BGPPeerSpec>(spec); }
   const HostEndpointSpec& host_endpoint() const { return std::get<HostEndpointSpec>(spec); }
   HostEndpointSpec& host_endpoint() { return std::get<HostEndpointSpec>(spec); }
   KubernetesNetworkPolicySpec& kubernetes_network_policy() {

@@ -37,6 +37,8 @@ enum class Kind {
   kNamespace,                // Kubernetes v1 Namespace: its labels feed namespaceSelectors
   kKubernetesNetworkPolicy,  // namespaced; networking.k8s.io/v1 NetworkPolicy
   kHostEndpoint,             // a host's own interface, policed like a workload
+  kBGPConfiguration,         // "default" and "node.<name>": BGP settings
+  kBGPPeer,                  // further BGP sessions (routers, route reflectors)
 };
 
 // "IPPool", "NetworkPolicy", "KubernetesNetworkPolicy", ...: unique per kind; names datastore

@@ -35,7 +35,8 @@ BirdConfigInput MeshNode() {
   input.ipv4_source = Ip("192.0.2.5");
   input.ipv6_source = Ip("2001:db8::5");
   input.blocks = {Net("10.70.0.0/26"), Net("10.70.0.64/26"), Net("fd70::/122")};
-  input.peers = {{"node host2", Ip("192.0.2.6"), 64512}, {"node host2", Ip("2001:db8::6"), 64512}};
+  input.peers = {{.description = "node host2", .address = Ip("192.0.2.6"), .as_number = 64512},
+                 {.description = "node host2", .address = Ip("2001:db8::6"), .as_number = 64512}};
   return input;
 }
 
@@ -58,8 +59,14 @@ TEST(BirdConfig, MeshAnnouncesTheBlocksToEveryNode) {
 TEST(BirdConfig, RouteReflectorEbgpPasswordAndAdvertisedPrefixes) {
   BirdConfigInput input = MeshNode();
   input.route_reflector_cluster_id = "10.0.0.1";
-  input.peers = {{"node host2", Ip("192.0.2.6"), 64512, "", /*route_reflector_client=*/true},
-                 {"BGPPeer tor", Ip("192.0.2.254"), 65000, "s3cr\"et"}};
+  input.peers = {{.description = "node host2",
+                  .address = Ip("192.0.2.6"),
+                  .as_number = 64512,
+                  .route_reflector_client = true},
+                 {.description = "BGPPeer tor",
+                  .address = Ip("192.0.2.254"),
+                  .as_number = 65000,
+                  .password = "s3cr\"et"}};
   input.advertised = {Net("10.96.0.0/12")};
   std::string config = RenderBirdConfig(input);
   EXPECT_EQ(BirdRefuses(config), "");
@@ -72,12 +79,29 @@ TEST(BirdConfig, RouteReflectorEbgpPasswordAndAdvertisedPrefixes) {
   EXPECT_THAT(config, HasSubstr("  route 10.96.0.0/12 blackhole;"));
 }
 
+TEST(BirdConfig, PeerPortLocalAsAndDebug) {
+  BirdConfigInput input = MeshNode();
+  input.debug = true;
+  input.peers = {{.description = "BGPPeer tor",
+                  .address = Ip("2001:db8::fe"),
+                  .port = 1179,
+                  .as_number = 65000,
+                  .local_as_number = 65001}};
+  std::string config = RenderBirdConfig(input);
+  EXPECT_EQ(BirdRefuses(config), "");
+  EXPECT_THAT(config, HasSubstr("  debug all;\n"));
+  EXPECT_THAT(config, HasSubstr("  local as 65001;\n"
+                                "  neighbor 2001:db8::fe port 1179 as 65000;\n"
+                                "  source address 2001:db8::5;\n"));
+}
+
 TEST(BirdConfig, NoBlocksNoPeersAndAPeerOfAFamilyThisNodeLacks) {
   BirdConfigInput input;
   input.node = "v6only";
   input.router_id = RouterIdFromName("v6only");
   input.ipv6_source = Ip("2001:db8::9");
-  input.peers = {{"node host1", Ip("192.0.2.5"), 64512}};  // no IPv4 here: no session
+  // No IPv4 here: no session.
+  input.peers = {{.description = "node host1", .address = Ip("192.0.2.5"), .as_number = 64512}};
   std::string config = RenderBirdConfig(input);
   EXPECT_EQ(BirdRefuses(config), "");
   EXPECT_THAT(config, Not(HasSubstr("protocol bgp peer4")));

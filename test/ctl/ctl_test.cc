@@ -487,7 +487,8 @@ TEST_F(CtlTest, GetErrors) {
   r = Run({"get", "frobnicators"});
   EXPECT_EQ(r.code, 1) << r;
   EXPECT_THAT(r.err, HasSubstr("Error: unknown resource type \"frobnicators\"; valid kinds: "
-                               "ClusterConfiguration, GlobalNetworkPolicy, HostEndpoint, IPPool"));
+                               "BGPConfiguration, BGPPeer, ClusterConfiguration, "
+                               "GlobalNetworkPolicy, HostEndpoint, IPPool"));
 
   r = Run({"get", "wep", "x", "-A"});
   EXPECT_EQ(r.code, 1) << r;

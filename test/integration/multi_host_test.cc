@@ -1,145 +1,22 @@
-// Several hosts on one shared etcd, routing to each other over BGP through BIRD: a "tor"
-// namespace with a bridge joins the hosts (support/fabric.h), etcd runs on the tor, every host
-// runs tabbyd --bird run. Workloads on different hosts reach each other, and each host's kernel
-// holds one route per remote block, not one per workload.
-#include <fmt/format.h>
+// Two hosts on one shared etcd, routing to each other over BGP through BIRD (fabric_fixture.h).
+// Workloads on different hosts reach each other, and each host's kernel holds one route per
+// remote block, not one per workload; traffic outlives the agent; policy follows labels.
 #include <gmock/gmock.h>
 #include <signal.h>
 
-#include <fstream>
-#include <map>
-#include <memory>
-#include <nlohmann/json.hpp>
-#include <sstream>
 #include <string>
-#include <vector>
 
-#include "support/agent_status.h"
-#include "support/etcd.h"
-#include "support/fabric.h"
-#include "support/process.h"
-#include "support/root.h"
-#include "support/temp_dir.h"
-#include "support/wait.h"
+#include "fabric_fixture.h"
 
 namespace tabby::test {
 namespace {
 
 using ::testing::HasSubstr;
 
-struct RemoteWorkload {
-  std::unique_ptr<ScopedNetns> netns;
-  std::unique_ptr<ChildProcess> server;
-  std::string ipv4;
-};
-
-class MultiHost : public ::testing::Test {
+class MultiHost : public FabricTest {
  protected:
   static constexpr int kHosts = 2;
-
-  void SetUp() override {
-    TABBY_REQUIRE_ROOT();
-    auto dir = TempDir::Create();
-    ASSERT_TRUE(dir.ok());
-    dir_ = std::make_unique<TempDir>(std::move(*dir));
-    auto fabric = Fabric::Create(kHosts);
-    ASSERT_TRUE(fabric.ok()) << fabric.status();
-    fabric_ = std::move(*fabric);
-    auto etcd = EtcdCluster::Start(1, fabric_->tor().path(), Fabric::kTorIpv4);
-    ASSERT_TRUE(etcd.ok()) << etcd.status();
-    etcd_ = std::move(*etcd);
-    url_ = etcd_->Url();
-    CommandResult init = Ctl({"datastore", "init"});
-    ASSERT_TRUE(init.ok()) << init.Describe();
-    CommandResult pool = Ctl({"apply", "-f", WriteFile("pool.yaml", R"(
-apiVersion: projectcalico.org/v3
-kind: IPPool
-metadata: {name: pool4}
-spec: {cidr: 10.70.0.0/24}
-)")});
-    ASSERT_TRUE(pool.ok()) << pool.Describe();
-    for (int i = 0; i < kHosts; ++i) {
-      auto agent =
-          fabric_->host(i).Start({TABBYD, "--datastore", url_, "--node", Node(i), "--state-dir",
-                                  StateDir(i), "--bird", "run", "--log-level", "warn"});
-      ASSERT_TRUE(agent.ok()) << agent.status();
-      agents_.push_back(std::move(*agent));
-    }
-  }
-
-  void TearDown() override {
-    workloads_.clear();
-    for (auto& agent : agents_) agent->Stop();
-    for (int i = 0; i < kHosts; ++i) {
-      std::ifstream pid_file(StateDir(i) + "/bird.pid");
-      int pid = 0;
-      if (pid_file >> pid && pid > 0) kill(pid, SIGKILL);
-    }
-    etcd_.reset();
-  }
-
-  static std::string Node(int i) { return fmt::format("host{}", i + 1); }
-  std::string StateDir(int i) { return dir_->File(fmt::format("state{}", i)); }
-
-  std::string WriteFile(const std::string& name, const std::string& content) {
-    std::ofstream(dir_->File(name)) << content;
-    return dir_->File(name);
-  }
-
-  // tabbyctl on host 1, where etcd is reachable.
-  CommandResult Ctl(std::vector<std::string> args) {
-    args.insert(args.begin(), TABBYCTL);
-    return RunCommand(args,
-                      {.env = {"TABBY_DATASTORE=" + url_}, .netns_path = fabric_->host(0).path()});
-  }
-
-  // A workload on host `i` through the CNI plugin, with a probe server.
-  RemoteWorkload& AddWorkload(int i, const std::string& name, const std::string& labels = "") {
-    RemoteWorkload& w = workloads_[name];
-    auto netns = ScopedNetns::Create();
-    EXPECT_TRUE(netns.ok()) << netns.status();
-    w.netns = std::make_unique<ScopedNetns>(std::move(*netns));
-    std::string conf =
-        WriteFile("netconf-" + name + ".json",
-                  fmt::format(R"({{"cniVersion": "1.0.0", "name": "fabric", "type": "tabby",
-                        "datastore": "{}", "nodename": "{}", "orchestrator": "test",
-                        "wait_for_agent_seconds": 20, "agent_state_dir": "{}"}})",
-                              url_, Node(i), StateDir(i)));
-    CommandResult added =
-        RunCommand({"sh", "-c", std::string(TABBY_CNI) + " < " + conf},
-                   {.env = {"CNI_COMMAND=ADD", "CNI_CONTAINERID=ctr-" + name,
-                            "CNI_NETNS=" + w.netns->path(), "CNI_IFNAME=eth0",
-                            "CNI_ARGS=K8S_POD_NAMESPACE=default;K8S_POD_NAME=" + name +
-                                (labels.empty() ? "" : ";TABBY_LABELS=" + labels)},
-                    .netns_path = fabric_->host(i).path(),
-                    .timeout = std::chrono::seconds(30)});
-    EXPECT_TRUE(added.ok()) << added.Describe() << added.out;
-    nlohmann::json result = nlohmann::json::parse(added.out, nullptr, false);
-    if (!result.is_discarded() && result.contains("ips")) {
-      std::string address = result["ips"][0]["address"];
-      w.ipv4 = address.substr(0, address.find('/'));
-    }
-    auto server = w.netns->Start({TABBY_PROBE, "serve", "--tcp", "80"});
-    EXPECT_TRUE(server.ok()) << server.status();
-    w.server = std::move(*server);
-    EXPECT_TRUE(w.server->WaitForOutput("ready", std::chrono::seconds(10)));
-    return w;
-  }
-
-  bool Reach(const std::string& from, const std::string& to) {
-    return workloads_.at(from)
-        .netns
-        ->Run(
-            {TABBY_PROBE, "connect", "--tcp", workloads_.at(to).ipv4, "80", "--timeout-ms", "400"})
-        .ok();
-  }
-
-  std::unique_ptr<TempDir> dir_;
-  std::unique_ptr<Fabric> fabric_;
-  std::unique_ptr<EtcdCluster> etcd_;
-  std::string url_;
-  std::vector<std::unique_ptr<ChildProcess>> agents_;
-  std::map<std::string, RemoteWorkload> workloads_;
+  MultiHost() : FabricTest(kHosts, /*dual_stack=*/false) {}
 };
 
 TEST_F(MultiHost, WorkloadsOnDifferentHostsReachEachOtherOverBgp) {
@@ -178,10 +55,8 @@ TEST_F(MultiHost, TrafficOutlivesTheAgentAndALeavingHostIsWithdrawn) {
   EXPECT_TRUE(Reach("a", "b"));
   EXPECT_TRUE(Reach("b", "a"));
 
-  std::ifstream pid_file(StateDir(1) + "/bird.pid");
-  int bird = 0;
-  ASSERT_TRUE(pid_file >> bird);
-  kill(bird, SIGKILL);
+  ASSERT_NE(BirdPid(1), 0);
+  KillBird(1);
   CommandResult deleted = Ctl({"node", "delete", Node(1), "--force"});
   ASSERT_TRUE(deleted.ok()) << deleted.Describe();
   std::string routes;

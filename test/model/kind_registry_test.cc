@@ -28,6 +28,8 @@ std::vector<Kind> EveryKind() {
       case Kind::kNamespace:
       case Kind::kKubernetesNetworkPolicy:
       case Kind::kHostEndpoint:
+      case Kind::kBGPConfiguration:
+      case Kind::kBGPPeer:
         kinds.push_back(kind);
         continue;
     }
@@ -58,6 +60,8 @@ TEST(KindRegistry, ApplyOrder) {
                             Kind::kKubernetesNetworkPolicy,
                             Kind::kWorkloadEndpoint,
                             Kind::kHostEndpoint,
+                            Kind::kBGPConfiguration,
+                            Kind::kBGPPeer,
                         }));
 }
 

@@ -68,16 +68,19 @@ TEST(Kinds, AliasesLikeCalicoctl) {
 }
 
 TEST(Kinds, ApplyOrderAndScope) {
-  EXPECT_EQ(AllKinds(),
-            (std::vector<Kind>{Kind::kClusterConfiguration, Kind::kNamespace, Kind::kNode,
-                               Kind::kIPPool, Kind::kProfile, Kind::kGlobalNetworkPolicy,
-                               Kind::kNetworkPolicy, Kind::kKubernetesNetworkPolicy,
-                               Kind::kWorkloadEndpoint, Kind::kHostEndpoint}));
+  EXPECT_EQ(
+      AllKinds(),
+      (std::vector<Kind>{Kind::kClusterConfiguration, Kind::kNamespace, Kind::kNode, Kind::kIPPool,
+                         Kind::kProfile, Kind::kGlobalNetworkPolicy, Kind::kNetworkPolicy,
+                         Kind::kKubernetesNetworkPolicy, Kind::kWorkloadEndpoint,
+                         Kind::kHostEndpoint, Kind::kBGPConfiguration, Kind::kBGPPeer}));
   EXPECT_TRUE(IsNamespaced(Kind::kNetworkPolicy));
   EXPECT_TRUE(IsNamespaced(Kind::kWorkloadEndpoint));
   EXPECT_FALSE(IsNamespaced(Kind::kGlobalNetworkPolicy));
   EXPECT_FALSE(IsNamespaced(Kind::kIPPool));
   EXPECT_FALSE(IsNamespaced(Kind::kNode));
+  EXPECT_FALSE(IsNamespaced(Kind::kBGPConfiguration));
+  EXPECT_FALSE(IsNamespaced(Kind::kBGPPeer));
 }
 
 TEST(Names, ActionsAndTypes) {

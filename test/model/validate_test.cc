@@ -464,6 +464,109 @@ TEST(ValidateNode, Rules) {
   });
 }
 
+std::string BgpConfig(std::string_view name, std::string_view spec) {
+  return fmt::format(
+      "apiVersion: projectcalico.org/v3\nkind: BGPConfiguration\nmetadata:\n  name: {}\n"
+      "spec:\n{}",
+      name, spec);
+}
+std::string BgpPeer(std::string_view spec) {
+  return fmt::format(
+      "apiVersion: projectcalico.org/v3\nkind: BGPPeer\nmetadata:\n  name: peer1\nspec:\n{}", spec);
+}
+
+TEST(ValidateBGPConfiguration, Rules) {
+  ExpectAllInvalid({
+      {"apiVersion: projectcalico.org/v3\nkind: BGPConfiguration\nmetadata:\n  name: global # <\n",
+       "metadata.name", "a BGPConfiguration is named \"default\""},
+      {BgpConfig("node.host1", "  asNumber: 65001 # <\n"), "spec.asNumber",
+       "only the \"default\" BGPConfiguration sets the cluster's AS number"},
+      {BgpConfig("node.host1", "  nodeToNodeMeshEnabled: false # <\n"),
+       "spec.nodeToNodeMeshEnabled", "only the \"default\""},
+      {BgpConfig("default", "  nodeToNodeMeshEnabled: \"no\" # <\n"), "spec.nodeToNodeMeshEnabled",
+       "expected true or false"},
+      {BgpConfig("default", "  asNumber: 4294967296 # <\n"), "spec.asNumber",
+       "invalid AS number 4294967296"},
+      {BgpConfig("default", "  serviceClusterIPs:\n  - cidr: 10.96.0.0/33 # <\n"),
+       "spec.serviceClusterIPs[0].cidr", "invalid CIDR"},
+      {BgpConfig("default", "  serviceExternalIPs:\n  - {} # <\n"),
+       "spec.serviceExternalIPs[0].cidr", "required"},
+      {BgpConfig("default", "  logSeverityScreen: Loud # <\n"), "spec.logSeverityScreen",
+       "invalid logSeverityScreen \"Loud\""},
+  });
+}
+
+TEST(ValidateBGPConfiguration, Defaults) {
+  Resource config = DecodeOne(BgpConfig("default", "  logSeverityScreen: debug\n"));
+  ASSERT_EQ(config.kind, Kind::kBGPConfiguration);
+  EXPECT_EQ(config.bgp_configuration().as_number, kDefaultAsNumber);
+  EXPECT_EQ(config.bgp_configuration().node_to_node_mesh_enabled, true);
+  EXPECT_EQ(config.bgp_configuration().log_severity_screen, "Debug");
+  Resource node =
+      DecodeOne(BgpConfig("node.host1", "  serviceExternalIPs: [{cidr: 203.0.113.7}]\n"));
+  ASSERT_EQ(node.kind, Kind::kBGPConfiguration);
+  EXPECT_EQ(node.bgp_configuration().as_number, 0);  // the cluster's, not a copy of it
+  EXPECT_FALSE(node.bgp_configuration().node_to_node_mesh_enabled);
+  EXPECT_EQ(node.bgp_configuration().service_external_ips[0].cidr, "203.0.113.7/32");
+}
+
+TEST(ValidateBGPPeer, Rules) {
+  ExpectAllInvalid({
+      // A missing field is reported at the line of the object that lacks it.
+      {"apiVersion: projectcalico.org/v3\nkind: BGPPeer\nmetadata: {name: p}\nspec: # <\n"
+       "  asNumber: 65000\n",
+       "spec.peerIP", "set peerIP"},
+      {BgpPeer("  peerIP: 192.0.2.300 # <\n  asNumber: 65000\n"), "spec.peerIP",
+       "invalid peerIP \"192.0.2.300\": not an IP address"},
+      {BgpPeer("  peerIP: 192.0.2.1:0 # <\n  asNumber: 65000\n"), "spec.peerIP",
+       "the port is a number 1-65535"},
+      {BgpPeer("  peerIP: \"[192.0.2.1]:179\" # <\n  asNumber: 65000\n"), "spec.peerIP",
+       "brackets are for IPv6"},
+      {BgpPeer("  peerIP: 10.0.0.0/24 # <\n  asNumber: 65000\n"), "spec.peerIP",
+       "not an IP address"},
+      {"apiVersion: projectcalico.org/v3\nkind: BGPPeer\nmetadata: {name: p}\nspec: # <\n"
+       "  peerIP: 192.0.2.1\n",
+       "spec.asNumber", "required field is missing"},
+      {BgpPeer("  peerIP: 192.0.2.1\n  asNumber: 65000\n  peerSelector: all() # <\n"),
+       "spec.peerSelector", "not both"},
+      {BgpPeer("  peerSelector: all()\n  asNumber: 65000 # <\n"), "spec.asNumber",
+       "each node's own AS number"},
+      {BgpPeer("  peerSelector: \"rr ==\" # <\n"), "spec.peerSelector", "invalid selector"},
+      {BgpPeer("  node: host1\n  nodeSelector: all() # <\n  peerSelector: all()\n"),
+       "spec.nodeSelector", "set node or nodeSelector, not both"},
+      {BgpPeer("  node: Host_1 # <\n  peerSelector: all()\n"), "spec.node", "invalid node name"},
+      {BgpPeer("  peerIP: 192.0.2.1\n  asNumber: 65000\n  localASNumber: -1 # <\n"),
+       "spec.localASNumber", "invalid AS number"},
+      {BgpPeer("  peerIP: 192.0.2.1\n  asNumber: 65000\n  password: {} # <\n"),
+       "spec.password.secretKeyRef", "required field is missing"},
+      {BgpPeer("  peerIP: 192.0.2.1\n  asNumber: 65000\n  password:\n    secretKeyRef:\n"
+               "      name: bgp\n      key: a/b # <\n"),
+       "spec.password.secretKeyRef.key", "invalid secret key \"a/b\""},
+      {BgpPeer("  peerIP: 192.0.2.1\n  asNumber: 65000\n  password:\n    secretKeyRef: # <\n"
+               "      name: bgp\n"),
+       "spec.password.secretKeyRef.key", "missing"},
+  });
+}
+
+TEST(ValidateBGPPeer, PeerIpForms) {
+  for (auto [text, canonical] :
+       {std::pair{"192.0.2.1", "192.0.2.1"}, std::pair{"192.0.2.1:1179", "192.0.2.1:1179"},
+        std::pair{"2001:DB8::1", "2001:db8::1"},
+        std::pair{"[2001:db8::1]:1179", "[2001:db8::1]:1179"}}) {
+    Resource peer = DecodeOne(BgpPeer(fmt::format("  peerIP: \"{}\"\n  asNumber: 65000\n", text)));
+    ASSERT_EQ(peer.kind, Kind::kBGPPeer) << text;
+    EXPECT_EQ(peer.bgp_peer().peer_ip, canonical);
+  }
+  absl::StatusOr<PeerIp> parsed = ParsePeerIp("[2001:db8::1]:1179");
+  ASSERT_TRUE(parsed.ok());
+  EXPECT_EQ(parsed->address.ToString(), "2001:db8::1");
+  EXPECT_EQ(parsed->port, 1179);
+  EXPECT_FALSE(ParsePeerIp("[2001:db8::1]").ok());
+  EXPECT_FALSE(ParsePeerIp("192.0.2.1:").ok());
+  EXPECT_FALSE(ParsePeerIp("192.0.2.1:65536").ok());
+  EXPECT_FALSE(ParsePeerIp("").ok());
+}
+
 TEST(ValidateClusterConfiguration, Rules) {
   ExpectAllInvalid({
       {"apiVersion: tabby.dev/v1\nkind: ClusterConfiguration\nmetadata: {name: default}\nspec:\n"

@@ -53,6 +53,11 @@ int main(int argc, char** argv) {
                  "BIRD configuration file tabbyd writes (default: <state-dir>/bird.conf)");
   app.add_option("--bird-socket", bird_socket,
                  "BIRD's control socket (default: <state-dir>/bird.ctl)");
+  std::string secrets_dir = "/etc/tabby/secrets";
+  app.add_option("--secrets-dir", secrets_dir,
+                 "where BGP passwords are read: a BGPPeer's password.secretKeyRef {name, key} is "
+                 "the file <secrets-dir>/<name>/<key>")
+      ->capture_default_str();
   std::string node_ip_flag;
   app.add_option("--node-ip", node_ip_flag,
                  "this host's underlay addresses with their subnets' prefix lengths, at most one "
@@ -174,6 +179,7 @@ int main(int argc, char** argv) {
                   .config_path = bird_config.empty() ? state_dir + "/bird.conf" : bird_config,
                   .socket_path = bird_socket.empty() ? state_dir + "/bird.ctl" : bird_socket,
                   .pid_path = state_dir + "/bird.pid"};
+  options.secrets_dir = secrets_dir;
   spdlog::info("tabbyd: node {} datastore {} state {}", options.node, url, state_dir);
   tabby::agent::Agent agent(options, *store, *nft, **netlink, tabby::SystemClock::Get());
   absl::Status status = agent.Run(stop);

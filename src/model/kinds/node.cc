@@ -35,10 +35,7 @@ bool CheckNode(Checker& c, const Resource& r) {
   if (s.bgp) {
     const NodeBgpSpec& bgp = *s.bgp;
     if (bgp == NodeBgpSpec{}) return c.Fail("spec.bgp", "must not be empty (remove it instead)");
-    if (bgp.as_number < 0 || bgp.as_number > 4294967295LL) {
-      return c.Fail("spec.bgp.asNumber",
-                    fmt::format("invalid AS number {}: 0-4294967295", bgp.as_number));
-    }
+    if (!CheckAsNumber(c, "spec.bgp.asNumber", bgp.as_number)) return false;
     for (const auto& [field, value, family] :
          {std::tuple{"ipv4Address", &bgp.ipv4_address, IpAddress::Family::kV4},
           std::tuple{"ipv6Address", &bgp.ipv6_address, IpAddress::Family::kV6}}) {
