@@ -6,8 +6,11 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <cstdio>
+#include <cstring>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <tuple>
 
 #include "base/files.h"
 #include "base/status_macros.h"
@@ -48,6 +51,8 @@ Agent::Agent(AgentOptions options, datastore::Datastore& store, dataplane::NftCl
       nft_(nft),
       routes_(netlink),
       block_routes_(netlink),
+      overlay_(netlink),
+      nat_(nft),
       clock_(clock),
       last_ipam_gc_(clock.Now()),
       liveness_(store, options_.node, clock),
@@ -78,9 +83,10 @@ void Agent::NoteBgpResource(model::Kind kind, const std::string& name,
       keep(bgp.pools, [](const model::Resource& r) { return r.ip_pool(); });
       break;
     default:
-      return;  // BGP does not depend on it
+      return;  // neither BGP nor the overlay depends on it
   }
   bgp_dirty_ = true;
+  overlay_dirty_ = true;
 }
 
 absl::StatusOr<std::string> Agent::ReadSecret(const model::SecretKeyRef& ref) const {
@@ -151,18 +157,98 @@ absl::Status Agent::RegisterNode() {
 }
 
 absl::Status Agent::SyncBlockRoutes() {
-  const std::string prefix = ipam::AffinityPrefix(options_.node);
-  ASSIGN_OR_RETURN(auto affinities, store_.ListKeys(prefix));
+  // Affinity keys are <prefix><node>/<block id>; they change when a host claims or gives back a
+  // block, not per workload.
+  ASSIGN_OR_RETURN(auto affinities, store_.ListKeys(ipam::kAffinityPrefix));
+  std::map<IpNetwork, std::string> owners;
   std::set<IpNetwork> blocks;
   for (const auto& kv : affinities.items) {
-    auto cidr = ipam::ParseBlockId(kv.key.substr(prefix.size()));
-    if (cidr.ok()) blocks.insert(*cidr);
+    std::string_view rest = std::string_view(kv.key).substr(std::strlen(ipam::kAffinityPrefix));
+    const size_t slash = rest.find('/');
+    if (slash == std::string_view::npos) continue;
+    auto cidr = ipam::ParseBlockId(rest.substr(slash + 1));
+    if (!cidr.ok()) continue;
+    const std::string node(rest.substr(0, slash));
+    owners[*cidr] = node;
+    if (node == options_.node) blocks.insert(*cidr);
   }
   if (blocks != own_blocks_) {
     own_blocks_ = blocks;
     bgp_dirty_ = true;
   }
+  if (owners != block_owners_) {
+    block_owners_ = std::move(owners);
+    overlay_dirty_ = true;
+  }
   return block_routes_.Sync(blocks);
+}
+
+void Agent::UpdateNatOutgoing(bool force) {
+  std::vector<dataplane::NatPool> pools;
+  for (const auto& [name, pool] : bgp_resources_.pools) {
+    if (auto cidr = IpNetwork::Parse(pool.cidr); cidr.ok()) {
+      pools.push_back({*cidr, pool.nat_outgoing});
+    }
+  }
+  absl::Status synced = nat_.Sync(pools, force);
+  if (!synced.ok() && !nat_failing_) spdlog::warn("agent: {}; retrying", MessageOf(synced));
+  nat_failing_ = !synced.ok();  // warn once per outage; the next loop retries
+}
+
+void Agent::UpdateOverlay() {
+  if (!overlay_dirty_) return;
+  dataplane::OverlayInput in{.node = options_.node, .vxlan_mtu = options_.vxlan_mtu};
+  for (const auto& [name, node] : bgp_resources_.nodes) {
+    const model::NodeSpec& spec = node.node();
+    dataplane::OverlayHost& host = in.hosts[name];
+    if (spec.bgp) {
+      if (auto v4 = IpNetwork::Parse(spec.bgp->ipv4_address); v4.ok()) host.ipv4 = *v4;
+      if (auto v6 = IpNetwork::Parse(spec.bgp->ipv6_address); v6.ok()) host.ipv6 = *v6;
+    }
+    host.vtep_mac4 = spec.vxlan_tunnel_mac_addr.empty() ? dataplane::VtepMac(name, false)
+                                                        : spec.vxlan_tunnel_mac_addr;
+    host.vtep_mac6 = spec.vxlan_tunnel_mac_addr_v6.empty() ? dataplane::VtepMac(name, true)
+                                                           : spec.vxlan_tunnel_mac_addr_v6;
+  }
+  for (const auto& [name, pool] : bgp_resources_.pools) {
+    if (auto cidr = IpNetwork::Parse(pool.cidr); cidr.ok()) {
+      in.pools.push_back({*cidr, pool.vxlan_mode});
+    }
+  }
+  in.blocks = block_owners_;
+  // The underlay interface of each family: the one whose subnet holds this host's address.
+  if (auto self = in.hosts.find(options_.node); self != in.hosts.end()) {
+    absl::StatusOr<std::vector<dataplane::Route>> routes = netlink_.ListRoutes();
+    for (const auto& [address, interface, mtu] :
+         {std::tuple{self->second.ipv4, &in.underlay_interface4, &in.underlay_mtu4},
+          std::tuple{self->second.ipv6, &in.underlay_interface6, &in.underlay_mtu6}}) {
+      if (!address || !routes.ok()) continue;
+      for (const dataplane::Route& route : *routes) {
+        if (route.destination == address->Masked() && !route.interface_name.empty()) {
+          *interface = route.interface_name;
+          if (auto link = netlink_.GetLink(route.interface_name); link.ok()) *mtu = link->mtu;
+          break;
+        }
+      }
+    }
+  }
+  dataplane::OverlayPlan plan = dataplane::PlanOverlay(in);
+  if (plan.problems != overlay_problems_) {
+    for (const std::string& problem : plan.problems) spdlog::warn("agent: VXLAN: {}", problem);
+    overlay_problems_ = plan.problems;
+  }
+  absl::Status synced = overlay_.Sync(plan);
+  const std::string mtu_file = options_.state_dir + "/mtu";
+  if (synced.ok() && plan.workload_mtu) {
+    synced = WriteFileAtomically(mtu_file, fmt::format("{}\n", *plan.workload_mtu));
+  } else if (synced.ok()) {
+    std::remove(mtu_file.c_str());
+  }
+  if (!synced.ok()) {
+    spdlog::warn("agent: VXLAN: {}; retrying", MessageOf(synced));
+    return;  // stays dirty: the next loop tries again
+  }
+  overlay_dirty_ = false;
 }
 
 void Agent::MaybeCollectIpamGarbage() {
@@ -286,6 +372,8 @@ absl::Status Agent::Verify(bool nftables, bool routes, std::string_view why) {
     if (!routed.ok()) spdlog::warn("agent: workload routes: {}", MessageOf(routed));
     absl::Status blocks = SyncBlockRoutes();
     if (!blocks.ok()) spdlog::warn("agent: block routes: {}", MessageOf(blocks));
+    overlay_dirty_ = true;
+    UpdateOverlay();
     const uint64_t restored = routes_.routes_added() + block_routes_.routes_added() - before;
     if (restored > 0) {
       ++route_repairs_;
@@ -351,6 +439,9 @@ absl::StatusOr<datastore::Revision> Agent::Resync() {
   if (!routed.ok()) spdlog::warn("agent: workload routes: {}", MessageOf(routed));
   absl::Status blocks = SyncBlockRoutes();
   if (!blocks.ok()) spdlog::warn("agent: block routes: {}", MessageOf(blocks));
+  overlay_dirty_ = true;
+  UpdateOverlay();
+  UpdateNatOutgoing(/*force=*/true);
   bgp_retry_at_ = absl::InfinitePast();
   UpdateBgp();
   last_verify_ = clock_.Now();
@@ -366,9 +457,10 @@ absl::StatusOr<datastore::Revision> Agent::Resync() {
 
 absl::Status Agent::FollowWatch(datastore::Revision from, const std::atomic<bool>& stop) {
   ASSIGN_OR_RETURN(auto watch, store_.WatchPrefix(datastore::kResourcePrefix, from));
-  // The blocks this host owns change when its CNI invocations claim one or leak checks give one
-  // back: a second, narrow watch, so the agent never reads other hosts' IPAM traffic.
-  ASSIGN_OR_RETURN(auto block_watch, store_.WatchPrefix(ipam::AffinityPrefix(options_.node), from));
+  // Which host owns which block (this host's for its blackhole routes and BGP, everyone's for
+  // the overlay's routes) changes when a host claims a block or gives one back: a second, narrow
+  // watch on the affinities, so the agent never reads the per-allocation IPAM traffic.
+  ASSIGN_OR_RETURN(auto block_watch, store_.WatchPrefix(ipam::kAffinityPrefix, from));
   datastore::Revision applied = from;
   std::vector<int> fds = {watch->ReadinessFd(), block_watch->ReadinessFd()};
   if (monitor_) {
@@ -380,12 +472,14 @@ absl::Status Agent::FollowWatch(datastore::Revision from, const std::atomic<bool
     WaitForAny(fds, tamper_pending ? kTamperSettle : absl::Milliseconds(200));
     RETURN_IF_ERROR(RepairTampering());
     KeepNodeAlive();
-    UpdateBgp();
     ASSIGN_OR_RETURN(auto block_events, block_watch->Next(absl::ZeroDuration()));
     if (!block_events.empty()) {
       absl::Status blocks = SyncBlockRoutes();
       if (!blocks.ok()) spdlog::warn("agent: block routes: {}", MessageOf(blocks));
     }
+    UpdateOverlay();
+    UpdateNatOutgoing();
+    UpdateBgp();
     ASSIGN_OR_RETURN(auto events, watch->Next(absl::ZeroDuration()));
     // Both streams are complete up to here; later writes elsewhere (other hosts' IPAM, index
     // claims) need nothing from this agent, so it is current up to here too.

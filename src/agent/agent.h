@@ -24,9 +24,11 @@
 #include "calc/calculator.h"
 #include "dataplane/block_routes.h"
 #include "dataplane/change_monitor.h"
+#include "dataplane/nat_outgoing.h"
 #include "dataplane/netlink.h"
 #include "dataplane/nft_client.h"
 #include "dataplane/nft_dataplane.h"
+#include "dataplane/overlay.h"
 #include "dataplane/workload_routes.h"
 #include "datastore/datastore.h"
 #include "datastore/node_liveness.h"
@@ -57,6 +59,8 @@ struct AgentOptions {
   std::optional<NodeAddresses> node_addresses;
   // BGP through BIRD (--bird): off by default.
   bgp::BirdOptions bird;
+  // The VXLAN devices' MTU (--vxlan-mtu); 0: the underlay interface's less the encapsulation.
+  int vxlan_mtu = 0;
   // Where BGP passwords are read (--secrets-dir): <secrets_dir>/<secret name>/<key>.
   std::string secrets_dir = "/etc/tabby/secrets";
 };
@@ -86,8 +90,15 @@ class Agent {
   // Creates or updates this host's Node resource with its underlay addresses: it is how IPAM
   // leak checks know that the host (and so its blocks) exists, and what peers and tunnels use.
   absl::Status RegisterNode();
-  // Reads the blocks this host owns and makes the blackhole routes match.
+  // Reads every block's owner (the affinities), makes this host's blackhole routes match its own
+  // blocks, and marks BGP and the overlay for an update when what they depend on changed.
   absl::Status SyncBlockRoutes();
+  // When nodes, pools or blocks changed (or to repair): plans the VXLAN overlay and makes the
+  // kernel match; writes <state_dir>/mtu for the CNI plugin while VXLAN is on.
+  void UpdateOverlay();
+  // Makes the natOutgoing table match the pools (a no-op when they did not change, unless
+  // `force`).
+  void UpdateNatOutgoing(bool force = false);
   void MaybeCollectIpamGarbage();
   // Keeps this node's liveness key alive (NodeLiveness::Tick), warning once when that fails.
   void KeepNodeAlive();
@@ -113,6 +124,8 @@ class Agent {
   dataplane::NftDataplane nft_;
   dataplane::WorkloadRoutes routes_;
   dataplane::BlockRoutes block_routes_;
+  dataplane::Overlay overlay_;
+  dataplane::NatOutgoing nat_;
   Clock& clock_;
   std::unique_ptr<calc::Calculator> calc_;
   // What the kernel holds now was computed from this cluster at this revision (empty / 0: not
@@ -128,8 +141,12 @@ class Agent {
   datastore::NodeLiveness liveness_;
   bgp::BirdSupervisor bird_;
   bgp::BgpResources bgp_resources_;
-  std::vector<std::string> bgp_problems_;  // logged once each time they change
-  std::set<IpNetwork> own_blocks_;         // this host's blocks, as last synced
+  std::vector<std::string> bgp_problems_;          // logged once each time they change
+  std::set<IpNetwork> own_blocks_;                 // this host's blocks, as last synced
+  std::map<IpNetwork, std::string> block_owners_;  // every block's host, as last synced
+  bool overlay_dirty_ = true;
+  bool nat_failing_ = false;
+  std::vector<std::string> overlay_problems_;  // logged once each time they change
   bool bgp_dirty_ = true;
   absl::Time bgp_retry_at_ = absl::InfinitePast();
   bool liveness_failing_ = false;  // warn once per outage

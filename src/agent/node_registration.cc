@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include "base/status_macros.h"
+#include "dataplane/overlay.h"
 #include "datastore/resource_store.h"
 #include "model/validate.h"
 
@@ -76,6 +77,14 @@ absl::Status RegisterNode(datastore::Datastore& store, const std::string& node,
       if (!spec.bgp) spec.bgp.emplace();
       if (addresses.ipv4) spec.bgp->ipv4_address = addresses.ipv4->ToString();
       if (addresses.ipv6) spec.bgp->ipv6_address = addresses.ipv6->ToString();
+    }
+    // The VXLAN devices' MACs, which other hosts write into their neighbour and FDB entries
+    // (an operator's own choice stays).
+    if (spec.vxlan_tunnel_mac_addr.empty()) {
+      spec.vxlan_tunnel_mac_addr = dataplane::VtepMac(node, /*ipv6=*/false);
+    }
+    if (spec.vxlan_tunnel_mac_addr_v6.empty()) {
+      spec.vxlan_tunnel_mac_addr_v6 = dataplane::VtepMac(node, /*ipv6=*/true);
     }
     model::ApplyDefaults(wanted);
     if (existing && wanted == *existing) return absl::OkStatus();

@@ -83,6 +83,12 @@ class Planner {
       }
       if (!config->log_severity_screen.empty()) in.debug = config->log_severity_screen == "Debug";
     }
+    for (const auto& [name, pool] : resources_.pools) {
+      absl::StatusOr<IpNetwork> cidr = IpNetwork::Parse(pool.cidr);
+      if (cidr.ok() && (pool.vxlan_mode == "Always" || pool.vxlan_mode == "CrossSubnet")) {
+        in.tunnelled.push_back(*cidr);
+      }
+    }
     for (const IpNetwork& block : own_blocks) {
       if (!InUnexportedPool(block)) in.blocks.push_back(block);
     }

@@ -88,11 +88,6 @@ std::string RenderBirdConfig(const BirdConfigInput& input) {
   line("  if net.len = 0 then accept;");
   line("  reject;");
   line("}");
-  line("# Into the kernel: what peers announce, nothing else.");
-  line("filter tabby_to_kernel {");
-  line("  if source = RTS_BGP then accept;");
-  line("  reject;");
-  line("}");
   for (bool v4 : {true, false}) {
     const std::string family = v4 ? "4" : "6";
     const int host_length = v4 ? 32 : 128;
@@ -113,8 +108,17 @@ std::string RenderBirdConfig(const BirdConfigInput& input) {
     line("# To iBGP peers also what BGP brought (a route reflector passes it on).");
     out += fmt::format("filter tabby_export_ibgp{} {{\n  if source = RTS_BGP then accept;\n{}",
                        family, own_rules);
+    line(fmt::format("# Into the kernel: what peers announce{}, nothing else.",
+                     v4 ? ", except inside VXLAN pools (tabbyd routes those itself)" : " (IPv6)"));
+    line(fmt::format("define TABBY_TUNNELLED{} = {};", family,
+                     PrefixSet(input.tunnelled, v4, /*within=*/true)));
+    line(fmt::format("filter tabby_to_kernel{} {{", family));
+    line(fmt::format("  if net ~ TABBY_TUNNELLED{} then reject;", family));
+    line("  if source = RTS_BGP then accept;");
+    line("  reject;");
+    line("}");
     line(fmt::format("protocol kernel kernel{} {{", family));
-    line(fmt::format("  ipv{} {{ import filter tabby_learn; export filter tabby_to_kernel; }};",
+    line(fmt::format("  ipv{0} {{ import filter tabby_learn; export filter tabby_to_kernel{0}; }};",
                      family));
     line("  learn;");
     line("  merge paths on;");

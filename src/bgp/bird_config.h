@@ -10,7 +10,8 @@
 //     outside them (borrowed from another host's block), plus configured prefixes (services);
 //   - to iBGP peers also what it learned over BGP, which a route reflector needs and a full mesh
 //     never uses (iBGP does not pass iBGP routes on);
-//   - writes every route learned over BGP into the kernel, and nothing else.
+//   - writes every route learned over BGP into the kernel, except inside VXLAN pools (tabbyd
+//     routes those through the overlay itself), and nothing else.
 #pragma once
 
 #include <cstdint>
@@ -48,6 +49,9 @@ struct BirdConfigInput {
   std::vector<IpNetwork> blocks;      // this node's blocks
   std::vector<IpNetwork> advertised;  // further prefixes to announce (service CIDRs)
   bool debug = false;                 // BIRD logs every session's states and messages
+  // Pools whose routes tabbyd programs itself (VXLAN): BIRD still announces their blocks but
+  // never writes routes inside them into the kernel.
+  std::vector<IpNetwork> tunnelled;
 };
 
 std::string RenderBirdConfig(const BirdConfigInput& input);

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <future>
 #include <nlohmann/json.hpp>
@@ -115,6 +116,17 @@ class Call {
   // CNI_IFNAME alone, whatever CNI_ARGS it was given.
   std::string HostIfname() const { return HostInterfaceName(inv_.container_id, inv_.ifname); }
 
+  // The netconf's mtu; else what the agent wrote to <agent_state_dir>/mtu (the VXLAN devices'
+  // MTU while the overlay is on), else 1500.
+  int WorkloadMtu() const {
+    if (conf().mtu > 0) return conf().mtu;
+    absl::StatusOr<std::string> text = ReadFile(conf().agent_state_dir + "/mtu");
+    if (!text.ok()) return 1500;
+    int mtu = 0;
+    auto [end, error] = std::from_chars(text->data(), text->data() + text->size(), mtu);
+    return error == std::errc() && mtu >= 576 && mtu <= 65535 ? mtu : 1500;
+  }
+
   model::Resource MakeEndpoint(const WorkloadIdentity& identity) const {
     model::Resource endpoint = model::MakeResource(model::Kind::kWorkloadEndpoint,
                                                    EndpointName(identity), identity.namespace_name);
@@ -205,7 +217,7 @@ class Call {
     wiring.netns_path = inv_.netns;
     wiring.container_ifname = inv_.ifname;
     wiring.host_ifname = HostIfname();
-    wiring.mtu = conf().mtu > 0 ? conf().mtu : 1500;
+    wiring.mtu = WorkloadMtu();
     for (const auto& a : *addresses) wiring.addresses.push_back(IpNetwork::Host(a));
     std::sort(wiring.addresses.begin(), wiring.addresses.end(),
               [](const IpNetwork& a, const IpNetwork& b) { return a.is_v4() > b.is_v4(); });

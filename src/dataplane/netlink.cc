@@ -2,11 +2,14 @@
 
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <linux/neighbour.h>
 #include <net/if.h>
 #include <netlink/netlink.h>
 #include <netlink/route/addr.h>
 #include <netlink/route/link.h>
 #include <netlink/route/link/veth.h>
+#include <netlink/route/link/vxlan.h>
+#include <netlink/route/neighbour.h>
 #include <netlink/route/route.h>
 #include <sched.h>
 #include <unistd.h>
@@ -42,6 +45,20 @@ using AddrPtr = NlPtr<nl_addr, nl_addr_put>;
 using RtAddrPtr = NlPtr<rtnl_addr, rtnl_addr_put>;
 using RoutePtr = NlPtr<rtnl_route, rtnl_route_put>;
 using CachePtr = NlPtr<nl_cache, nl_cache_free>;
+using NeighPtr = NlPtr<rtnl_neigh, rtnl_neigh_put>;
+
+absl::StatusOr<AddrPtr> ParseMac(const std::string& mac) {
+  nl_addr* parsed = nullptr;
+  if (nl_addr_parse(mac.c_str(), AF_LLC, &parsed) < 0) {
+    return absl::InvalidArgumentError(fmt::format("invalid MAC address {}", mac));
+  }
+  return AddrPtr(parsed);
+}
+
+std::string MacText(nl_addr* mac) {
+  char buffer[64];
+  return mac == nullptr ? "" : nl_addr2str(mac, buffer, sizeof(buffer));
+}
 
 AddrPtr ToNlAddr(const IpAddress& address, int prefix_length) {
   AddrPtr addr(
@@ -98,10 +115,7 @@ absl::StatusOr<LinkInfo> Netlink::GetLink(const std::string& name) {
   info.up = (rtnl_link_get_flags(link.get()) & IFF_UP) != 0;
   info.mtu = static_cast<int>(rtnl_link_get_mtu(link.get()));
   if (const char* alias = rtnl_link_get_ifalias(link.get())) info.alias = alias;
-  if (nl_addr* mac = rtnl_link_get_addr(link.get())) {
-    char buffer[64];
-    info.mac = nl_addr2str(mac, buffer, sizeof(buffer));
-  }
+  if (nl_addr* mac = rtnl_link_get_addr(link.get())) info.mac = MacText(mac);
   return info;
 }
 
@@ -115,11 +129,7 @@ absl::Status Netlink::CreateVeth(const std::string& name, const std::string& pee
   if (mtu > 0) rtnl_link_set_mtu(link.get(), static_cast<unsigned>(mtu));
   AddrPtr mac_addr;
   if (!mac.empty()) {
-    nl_addr* parsed = nullptr;
-    if (nl_addr_parse(mac.c_str(), AF_LLC, &parsed) < 0) {
-      return absl::InvalidArgumentError(fmt::format("invalid MAC address {}", mac));
-    }
-    mac_addr.reset(parsed);
+    ASSIGN_OR_RETURN(mac_addr, ParseMac(mac));
     rtnl_link_set_addr(link.get(), mac_addr.get());
   }
   rtnl_link* peer = rtnl_link_veth_get_peer(link.get());
@@ -175,6 +185,167 @@ absl::Status Netlink::SetLinkUp(const std::string& name) {
   LinkPtr change(rtnl_link_alloc());
   rtnl_link_set_flags(change.get(), IFF_UP);
   return ChangeLink(name, change.get(), fmt::format("set interface {} up", name));
+}
+
+absl::Status Netlink::SetLinkMtu(const std::string& name, int mtu) {
+  LinkPtr change(rtnl_link_alloc());
+  rtnl_link_set_mtu(change.get(), static_cast<unsigned>(mtu));
+  return ChangeLink(name, change.get(), fmt::format("set the MTU of {} to {}", name, mtu));
+}
+
+absl::Status Netlink::CreateVxlan(const VxlanLink& vxlan) {
+  LinkPtr link(rtnl_link_vxlan_alloc());
+  if (link.get() == nullptr) return absl::ResourceExhaustedError("cannot allocate vxlan");
+  rtnl_link_set_name(link.get(), vxlan.name.c_str());
+  if (vxlan.mtu > 0) rtnl_link_set_mtu(link.get(), static_cast<unsigned>(vxlan.mtu));
+  AddrPtr mac;
+  if (!vxlan.mac.empty()) {
+    ASSIGN_OR_RETURN(mac, ParseMac(vxlan.mac));
+    rtnl_link_set_addr(link.get(), mac.get());
+  }
+  AddrPtr local = ToNlAddr(vxlan.local, vxlan.local.bit_length());
+  rtnl_link_vxlan_set_id(link.get(), vxlan.vni);
+  rtnl_link_vxlan_set_local(link.get(), local.get());
+  rtnl_link_vxlan_set_port(link.get(), vxlan.port);
+  rtnl_link_vxlan_set_learning(link.get(), 0);
+  int err = rtnl_link_add(socket_, link.get(), NLM_F_CREATE | NLM_F_EXCL);
+  if (err < 0) return NlError(fmt::format("cannot create VXLAN device {}", vxlan.name), err);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<VxlanLink> Netlink::GetVxlan(const std::string& name) {
+  rtnl_link* raw = nullptr;
+  int err = rtnl_link_get_kernel(socket_, 0, name.c_str(), &raw);
+  if (err < 0) return NlError(fmt::format("interface {}", name), err);
+  LinkPtr link(raw);
+  if (!rtnl_link_is_vxlan(link.get())) {
+    return absl::FailedPreconditionError(fmt::format("{} is not a VXLAN device", name));
+  }
+  VxlanLink out;
+  out.name = name;
+  out.mtu = static_cast<int>(rtnl_link_get_mtu(link.get()));
+  out.mac = MacText(rtnl_link_get_addr(link.get()));
+  rtnl_link_vxlan_get_id(link.get(), &out.vni);
+  uint32_t port = 0;
+  rtnl_link_vxlan_get_port(link.get(), &port);
+  out.port = static_cast<uint16_t>(port);
+  nl_addr* local = nullptr;
+  if (rtnl_link_vxlan_get_local(link.get(), &local) == 0) {
+    AddrPtr owned(local);
+    if (std::optional<IpAddress> address = FromNlAddr(local)) out.local = *address;
+  }
+  return out;
+}
+
+namespace {
+
+// A neighbour or FDB request for `entry` on interface `index`.
+absl::StatusOr<NeighPtr> BuildNeighbour(int index, const Neighbour& entry, bool fdb) {
+  NeighPtr neigh(rtnl_neigh_alloc());
+  rtnl_neigh_set_ifindex(neigh.get(), index);
+  AddrPtr dst = ToNlAddr(entry.address, entry.address.bit_length());
+  rtnl_neigh_set_dst(neigh.get(), dst.get());
+  if (!entry.mac.empty()) {
+    ASSIGN_OR_RETURN(AddrPtr mac, ParseMac(entry.mac));
+    rtnl_neigh_set_lladdr(neigh.get(), mac.get());
+  }
+  rtnl_neigh_set_state(neigh.get(), NUD_PERMANENT);
+  if (fdb) {
+    rtnl_neigh_set_family(neigh.get(), AF_BRIDGE);
+    rtnl_neigh_set_flags(neigh.get(), NTF_SELF);
+  } else {
+    rtnl_neigh_set_family(neigh.get(), entry.address.is_v4() ? AF_INET : AF_INET6);
+  }
+  return neigh;
+}
+
+}  // namespace
+
+absl::Status Netlink::ReplaceNeighbour(const std::string& interface_name,
+                                       const Neighbour& neighbour) {
+  ASSIGN_OR_RETURN(int index, IndexOf(interface_name));
+  ASSIGN_OR_RETURN(NeighPtr neigh, BuildNeighbour(index, neighbour, /*fdb=*/false));
+  int err = rtnl_neigh_add(socket_, neigh.get(), NLM_F_CREATE | NLM_F_REPLACE);
+  if (err < 0) {
+    return NlError(fmt::format("cannot add neighbour {} lladdr {} on {}",
+                               neighbour.address.ToString(), neighbour.mac, interface_name),
+                   err);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Netlink::DeleteNeighbour(const std::string& interface_name, const IpAddress& address) {
+  ASSIGN_OR_RETURN(int index, IndexOf(interface_name));
+  ASSIGN_OR_RETURN(NeighPtr neigh, BuildNeighbour(index, {address, "", true}, /*fdb=*/false));
+  int err = rtnl_neigh_delete(socket_, neigh.get(), 0);
+  if (err < 0) {
+    return NlError(
+        fmt::format("cannot delete neighbour {} on {}", address.ToString(), interface_name), err);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Netlink::ReplaceFdb(const std::string& interface_name, const Neighbour& entry) {
+  ASSIGN_OR_RETURN(int index, IndexOf(interface_name));
+  ASSIGN_OR_RETURN(NeighPtr neigh, BuildNeighbour(index, entry, /*fdb=*/true));
+  // NLM_F_APPEND, as `bridge fdb append`: a MAC may have an entry per destination.
+  int err = rtnl_neigh_add(socket_, neigh.get(), NLM_F_CREATE | NLM_F_APPEND);
+  if (err < 0 && err != -NLE_EXIST) {
+    return NlError(fmt::format("cannot add FDB entry {} dst {} on {}", entry.mac,
+                               entry.address.ToString(), interface_name),
+                   err);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Netlink::DeleteFdb(const std::string& interface_name, const Neighbour& entry) {
+  ASSIGN_OR_RETURN(int index, IndexOf(interface_name));
+  ASSIGN_OR_RETURN(NeighPtr neigh, BuildNeighbour(index, entry, /*fdb=*/true));
+  int err = rtnl_neigh_delete(socket_, neigh.get(), 0);
+  if (err < 0) {
+    return NlError(fmt::format("cannot delete FDB entry {} dst {} on {}", entry.mac,
+                               entry.address.ToString(), interface_name),
+                   err);
+  }
+  return absl::OkStatus();
+}
+
+namespace {
+
+// The entries of `family` (AF_BRIDGE: FDB) on interface `index`.
+absl::StatusOr<std::vector<Neighbour>> ListNeighbourEntries(nl_sock* socket, int index,
+                                                            int family) {
+  nl_cache* raw = nullptr;
+  int err = rtnl_neigh_alloc_cache_flags(socket, &raw, NL_CACHE_AF_ITER);
+  if (err < 0) return NlError("cannot list neighbours", err);
+  CachePtr cache(raw);
+  std::vector<Neighbour> out;
+  for (nl_object* obj = nl_cache_get_first(cache.get()); obj; obj = nl_cache_get_next(obj)) {
+    auto* neigh = reinterpret_cast<rtnl_neigh*>(obj);
+    if (rtnl_neigh_get_ifindex(neigh) != index) continue;
+    const int entry_family = rtnl_neigh_get_family(neigh);
+    if (family == AF_BRIDGE ? entry_family != AF_BRIDGE
+                            : entry_family != AF_INET && entry_family != AF_INET6) {
+      continue;
+    }
+    std::optional<IpAddress> address = FromNlAddr(rtnl_neigh_get_dst(neigh));
+    if (!address) continue;  // an FDB entry without a destination (the device's own MAC)
+    out.push_back({*address, MacText(rtnl_neigh_get_lladdr(neigh)),
+                   (rtnl_neigh_get_state(neigh) & NUD_PERMANENT) != 0});
+  }
+  return out;
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<Neighbour>> Netlink::ListNeighbours(const std::string& interface_name) {
+  ASSIGN_OR_RETURN(int index, IndexOf(interface_name));
+  return ListNeighbourEntries(socket_, index, AF_INET);
+}
+
+absl::StatusOr<std::vector<Neighbour>> Netlink::ListFdb(const std::string& interface_name) {
+  ASSIGN_OR_RETURN(int index, IndexOf(interface_name));
+  return ListNeighbourEntries(socket_, index, AF_BRIDGE);
 }
 
 absl::Status Netlink::AddAddress(const std::string& interface_name, const IpNetwork& address) {

@@ -38,6 +38,26 @@ struct LinkInfo {
   std::string alias;  // IFLA_IFALIAS, empty if unset
 };
 
+// A VXLAN device as tabby uses it: unicast only (no learning, no flooding: every remote VTEP is a
+// static FDB entry), encapsulating from `local`.
+struct VxlanLink {
+  std::string name;
+  uint32_t vni = 0;
+  uint16_t port = 0;  // UDP destination port
+  IpAddress local;
+  int mtu = 0;
+  std::string mac;  // aa:bb:cc:dd:ee:ff
+};
+
+// A neighbour (ARP/NDP) entry, or with `fdb` a bridge forwarding entry of a VXLAN device (the
+// remote VTEP `address` that frames for `mac` are sent to).
+struct Neighbour {
+  IpAddress address;
+  std::string mac;
+  bool permanent = false;
+  friend auto operator<=>(const Neighbour&, const Neighbour&) = default;
+};
+
 class Netlink {
  public:
   // A socket in the calling thread's current network namespace.
@@ -61,6 +81,23 @@ class Netlink {
   absl::Status DeleteLinkIndex(int index);
   absl::Status RenameLink(const std::string& name, const std::string& new_name);
   absl::Status SetLinkUp(const std::string& name);
+  absl::Status SetLinkMtu(const std::string& name, int mtu);
+
+  // Creates a VXLAN device (down). kAlreadyExists if the name is taken.
+  absl::Status CreateVxlan(const VxlanLink& link);
+  // The VXLAN device `name` as it is (mtu and mac from the link); kNotFound if there is none,
+  // kFailedPrecondition if `name` is not a VXLAN device.
+  absl::StatusOr<VxlanLink> GetVxlan(const std::string& name);
+
+  // Permanent neighbour entries (family of `address`) on `interface_name`.
+  absl::Status ReplaceNeighbour(const std::string& interface_name, const Neighbour& neighbour);
+  absl::Status DeleteNeighbour(const std::string& interface_name, const IpAddress& address);
+  absl::StatusOr<std::vector<Neighbour>> ListNeighbours(const std::string& interface_name);
+  // Bridge FDB entries of a VXLAN device: frames for `mac` go to the VTEP at `address`.
+  absl::Status ReplaceFdb(const std::string& interface_name, const Neighbour& entry);
+  absl::Status DeleteFdb(const std::string& interface_name, const Neighbour& entry);
+  // The device's own FDB entries that send to a remote VTEP (a MAC and a destination).
+  absl::StatusOr<std::vector<Neighbour>> ListFdb(const std::string& interface_name);
 
   absl::Status AddAddress(const std::string& interface_name, const IpNetwork& address);
   absl::StatusOr<std::vector<IpNetwork>> ListAddresses(const std::string& interface_name);

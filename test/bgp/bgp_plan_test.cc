@@ -175,12 +175,14 @@ TEST(BgpPlan, AnnouncesBlocksOfExportedPoolsAndTheServicePrefixes) {
   BgpResources r = ThreeNodes();
   r.pools["quiet"] = {.cidr = "10.80.0.0/16", .disable_bgp_export = true};
   r.pools["loud"] = {.cidr = "10.70.0.0/16"};
+  r.pools["overlay"] = {.cidr = "10.90.0.0/16", .vxlan_mode = "CrossSubnet"};
   r.configurations["default"] = {.service_cluster_ips = {{"10.96.0.0/12"}},
                                  .log_severity_screen = "Info"};
   r.configurations["node.host1"] = {.service_external_ips = {{"203.0.113.0/24"}},
                                     .log_severity_screen = "Debug"};
   BgpPlan plan = Plan("host1", r, {Net("10.70.0.0/26"), Net("10.80.0.0/26")});
   EXPECT_THAT(plan.bird.blocks, ElementsAre(Net("10.70.0.0/26")));
+  EXPECT_THAT(plan.bird.tunnelled, ElementsAre(Net("10.90.0.0/16")));
   EXPECT_THAT(plan.bird.advertised, ElementsAre(Net("10.96.0.0/12"), Net("203.0.113.0/24")));
   EXPECT_TRUE(plan.bird.debug);
   EXPECT_FALSE(Plan("host2", r).bird.debug);

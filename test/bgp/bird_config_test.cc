@@ -68,7 +68,12 @@ TEST(BirdConfig, RouteReflectorEbgpPasswordAndAdvertisedPrefixes) {
                   .as_number = 65000,
                   .password = "s3cr\"et"}};
   input.advertised = {Net("10.96.0.0/12")};
+  input.tunnelled = {Net("10.80.0.0/16")};
   std::string config = RenderBirdConfig(input);
+  EXPECT_THAT(config, HasSubstr("define TABBY_TUNNELLED4 = [ 10.80.0.0/16+ ];"));
+  EXPECT_THAT(config, HasSubstr("filter tabby_to_kernel4 {\n"
+                                "  if net ~ TABBY_TUNNELLED4 then reject;\n"
+                                "  if source = RTS_BGP then accept;\n"));
   EXPECT_EQ(BirdRefuses(config), "");
   EXPECT_THAT(config, HasSubstr("  rr client;\n  rr cluster id 10.0.0.1;\n"));
   EXPECT_THAT(config, HasSubstr("  neighbor 192.0.2.254 as 65000;\n"

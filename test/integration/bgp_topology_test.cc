@@ -24,7 +24,7 @@ using ::testing::Not;
 class BgpTopology : public FabricTest {
  protected:
   static constexpr int kHosts = 3;
-  BgpTopology() : FabricTest(kHosts, /*dual_stack=*/true) {}
+  BgpTopology() : FabricTest({.hosts = kHosts, .dual_stack = true}) {}
 
   void TearDown() override {
     if (tor_bird_pid_ > 0) kill(tor_bird_pid_, SIGKILL);

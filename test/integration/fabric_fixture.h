@@ -31,17 +31,25 @@ struct FabricWorkload {
   std::string ipv6;  // when the fabric has an IPv6 pool
 };
 
+struct FabricOptions {
+  int hosts = 2;
+  bool dual_stack = false;           // an IPv6 pool too; workloads get an address of each family
+  bool bgp = true;                   // tabbyd --bird run (else off)
+  std::string vxlan_mode = "Never";  // of the pools
+  std::vector<int> second_subnet;    // hosts on the fabric's second subnet (support/fabric.h)
+};
+
 class FabricTest : public ::testing::Test {
  protected:
-  // `hosts` hosts; `dual_stack`: an IPv6 pool too, and workloads get an address of each family.
-  FabricTest(int hosts, bool dual_stack) : hosts_(hosts), dual_stack_(dual_stack) {}
+  explicit FabricTest(FabricOptions options)
+      : hosts_(options.hosts), dual_stack_(options.dual_stack), options_(std::move(options)) {}
 
   void SetUp() override {
     TABBY_REQUIRE_ROOT();
     auto dir = TempDir::Create();
     ASSERT_TRUE(dir.ok());
     dir_ = std::make_unique<TempDir>(std::move(*dir));
-    auto fabric = Fabric::Create(hosts_);
+    auto fabric = Fabric::Create(hosts_, options_.second_subnet);
     ASSERT_TRUE(fabric.ok()) << fabric.status();
     fabric_ = std::move(*fabric);
     auto etcd = EtcdCluster::Start(1, fabric_->tor().path(), Fabric::kTorIpv4);
@@ -50,20 +58,8 @@ class FabricTest : public ::testing::Test {
     url_ = etcd_->Url();
     CommandResult init = Ctl({"datastore", "init"});
     ASSERT_TRUE(init.ok()) << init.Describe();
-    ApplyYaml(R"(
-apiVersion: projectcalico.org/v3
-kind: IPPool
-metadata: {name: pool4}
-spec: {cidr: 10.70.0.0/24}
-)");
-    if (dual_stack_) {
-      ApplyYaml(R"(
-apiVersion: projectcalico.org/v3
-kind: IPPool
-metadata: {name: pool6}
-spec: {cidr: "fd70::/64"}
-)");
-    }
+    ApplyYaml(PoolYaml("pool4", "10.70.0.0/24", options_.vxlan_mode));
+    if (dual_stack_) ApplyYaml(PoolYaml("pool6", "fd70::/64", options_.vxlan_mode));
     for (int i = 0; i < hosts_; ++i) {
       auto agent = fabric_->host(i).Start({TABBYD, "--datastore", url_, "--node", Node(i),
                                            "--state-dir", StateDir(i), "--bird", "run",
@@ -81,6 +77,16 @@ spec: {cidr: "fd70::/64"}
   }
 
   static std::string Node(int i) { return fmt::format("host{}", i + 1); }
+  static std::string PoolYaml(const std::string& name, const std::string& cidr,
+                              const std::string& vxlan_mode) {
+    return fmt::format(R"(
+apiVersion: projectcalico.org/v3
+kind: IPPool
+metadata: {{name: {}}}
+spec: {{cidr: "{}", vxlanMode: {}}}
+)",
+                       name, cidr, vxlan_mode);
+  }
   std::string StateDir(int i) { return dir_->File(fmt::format("state{}", i)); }
   // Every agent's --secrets-dir (BGP passwords: <dir>/<secret>/<key>).
   std::string SecretsDir() { return dir_->File("secrets"); }
@@ -174,6 +180,7 @@ spec: {cidr: "fd70::/64"}
 
   const int hosts_;
   const bool dual_stack_;
+  const FabricOptions options_;
   std::unique_ptr<TempDir> dir_;
   std::unique_ptr<Fabric> fabric_;
   std::unique_ptr<EtcdCluster> etcd_;

@@ -16,7 +16,7 @@ using ::testing::HasSubstr;
 class MultiHost : public FabricTest {
  protected:
   static constexpr int kHosts = 2;
-  MultiHost() : FabricTest(kHosts, /*dual_stack=*/false) {}
+  MultiHost() : FabricTest({.hosts = kHosts}) {}
 };
 
 TEST_F(MultiHost, WorkloadsOnDifferentHostsReachEachOtherOverBgp) {

@@ -53,6 +53,12 @@ int main(int argc, char** argv) {
                  "BIRD configuration file tabbyd writes (default: <state-dir>/bird.conf)");
   app.add_option("--bird-socket", bird_socket,
                  "BIRD's control socket (default: <state-dir>/bird.ctl)");
+  int vxlan_mtu = 0;
+  app.add_option("--vxlan-mtu", vxlan_mtu,
+                 "MTU of the VXLAN devices (IP pools with vxlanMode Always or CrossSubnet); 0: "
+                 "the underlay interface's less 50 (IPv4) or 70 (IPv6)")
+      ->check(CLI::Range(0, 65535))
+      ->capture_default_str();
   std::string secrets_dir = "/etc/tabby/secrets";
   app.add_option("--secrets-dir", secrets_dir,
                  "where BGP passwords are read: a BGPPeer's password.secretKeyRef {name, key} is "
@@ -180,6 +186,7 @@ int main(int argc, char** argv) {
                   .socket_path = bird_socket.empty() ? state_dir + "/bird.ctl" : bird_socket,
                   .pid_path = state_dir + "/bird.pid"};
   options.secrets_dir = secrets_dir;
+  options.vxlan_mtu = vxlan_mtu;
   spdlog::info("tabbyd: node {} datastore {} state {}", options.node, url, state_dir);
   tabby::agent::Agent agent(options, *store, *nft, **netlink, tabby::SystemClock::Get());
   absl::Status status = agent.Run(stop);

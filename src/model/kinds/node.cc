@@ -28,6 +28,7 @@ void DefaultNode(Resource& r) {
   }
   CanonicalizeAddress(s.ipv4_vxlan_tunnel_addr);
   internal::CanonicalizeMac(s.vxlan_tunnel_mac_addr);
+  internal::CanonicalizeMac(s.vxlan_tunnel_mac_addr_v6);
 }
 
 bool CheckNode(Checker& c, const Resource& r) {
@@ -61,6 +62,10 @@ bool CheckNode(Checker& c, const Resource& r) {
   }
   if (!s.vxlan_tunnel_mac_addr.empty() &&
       !CheckMac(c, "spec.vxlanTunnelMACAddr", s.vxlan_tunnel_mac_addr)) {
+    return false;
+  }
+  if (!s.vxlan_tunnel_mac_addr_v6.empty() &&
+      !CheckMac(c, "spec.vxlanTunnelMACAddrV6", s.vxlan_tunnel_mac_addr_v6)) {
     return false;
   }
   return true;

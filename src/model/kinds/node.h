@@ -22,7 +22,8 @@ struct NodeBgpSpec {
 struct NodeSpec {
   std::optional<NodeBgpSpec> bgp;
   std::string ipv4_vxlan_tunnel_addr;
-  std::string vxlan_tunnel_mac_addr;
+  std::string vxlan_tunnel_mac_addr;     // its VXLAN device's MAC (IPv4 pools)
+  std::string vxlan_tunnel_mac_addr_v6;  // the same for IPv6 pools
   friend bool operator==(const NodeSpec&, const NodeSpec&) = default;
 };
 
@@ -43,6 +44,7 @@ void Describe(V& v, T& s) {
   v.Field("bgp", s.bgp);
   v.Field("ipv4VXLANTunnelAddr", s.ipv4_vxlan_tunnel_addr);
   v.Field("vxlanTunnelMACAddr", s.vxlan_tunnel_mac_addr);
+  v.Field("vxlanTunnelMACAddrV6", s.vxlan_tunnel_mac_addr_v6);
 }
 
 }  // namespace tabby::model::internal
