@@ -3,11 +3,14 @@
 // after it was killed.
 #include "bgp/bird_supervisor.h"
 
+#include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <fstream>
 #include <memory>
+#include <string>
 
 #include "dataplane/netlink.h"
 #include "support/netns.h"
@@ -82,6 +85,36 @@ TEST_F(BirdSupervisorTest, StartsReloadsRefusesAndRestarts) {
   EXPECT_GT(supervisor_->RunningPid(), 0);
   EXPECT_NE(supervisor_->RunningPid(), first);
   EXPECT_THAT(Protocols(), HasSubstr("extra4"));
+}
+
+// tabbyd blocks SIGTERM (it reads it from a signalfd); the BIRD it starts must not inherit that,
+// or nothing short of SIGKILL would stop it.
+TEST_F(BirdSupervisorTest, BirdStartedWithSigtermBlockedStillStopsOnSigterm) {
+  sigset_t term, previous;
+  sigemptyset(&term);
+  sigaddset(&term, SIGTERM);
+  ASSERT_EQ(pthread_sigmask(SIG_BLOCK, &term, &previous), 0);
+  absl::Status applied = supervisor_->Apply(Config());
+  pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+  ASSERT_TRUE(applied.ok()) << applied;
+  const int pid = supervisor_->RunningPid();
+  ASSERT_GT(pid, 0);
+  ASSERT_EQ(kill(pid, SIGTERM), 0);
+  // Gone, or a zombie that nobody reaped (BIRD is a daemon: init is its parent).
+  auto gone_now = [pid] {
+    std::ifstream status(fmt::format("/proc/{}/status", pid));
+    std::string line;
+    while (std::getline(status, line)) {
+      if (line.starts_with("State:")) return line.find('Z') != std::string::npos;
+    }
+    return true;
+  };
+  bool gone = false;
+  for (int i = 0; i < 250 && !gone; ++i) {
+    gone = gone_now();
+    if (!gone) usleep(20'000);
+  }
+  EXPECT_TRUE(gone) << "BIRD " << pid << " ignored SIGTERM";
 }
 
 TEST(BirdMode, Parses) {

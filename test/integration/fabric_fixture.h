@@ -37,6 +37,7 @@ struct FabricOptions {
   bool bgp = true;                   // tabbyd --bird run (else off)
   std::string vxlan_mode = "Never";  // of the pools
   std::vector<int> second_subnet;    // hosts on the fabric's second subnet (support/fabric.h)
+  int etcd_members = 1;              // of the etcd cluster on the tor
 };
 
 class FabricTest : public ::testing::Test {
@@ -52,7 +53,7 @@ class FabricTest : public ::testing::Test {
     auto fabric = Fabric::Create(hosts_, options_.second_subnet);
     ASSERT_TRUE(fabric.ok()) << fabric.status();
     fabric_ = std::move(*fabric);
-    auto etcd = EtcdCluster::Start(1, fabric_->tor().path(), Fabric::kTorIpv4);
+    auto etcd = EtcdCluster::Start(options_.etcd_members, fabric_->tor().path(), Fabric::kTorIpv4);
     ASSERT_TRUE(etcd.ok()) << etcd.status();
     etcd_ = std::move(*etcd);
     url_ = etcd_->Url();

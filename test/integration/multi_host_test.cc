@@ -12,6 +12,7 @@ namespace tabby::test {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 class MultiHost : public FabricTest {
  protected:
@@ -99,6 +100,43 @@ spec:
       Ctl({"label", "wep", "host1-test-client-eth0", "-n", "default", "app=gone", "--overwrite"});
   ASSERT_TRUE(relabel.ok()) << relabel.Describe();
   EXPECT_TRUE(WaitFor([&] { return !Reach("client", "server"); }, std::chrono::seconds(20)));
+}
+
+// A 3-member etcd cluster loses a member in the middle of churn: workloads keep being created
+// on both hosts and policy keeps being applied, and nobody sees an error.
+class MultiHostOnAnEtcdCluster : public FabricTest {
+ protected:
+  MultiHostOnAnEtcdCluster() : FabricTest({.hosts = 2, .etcd_members = 3}) {}
+};
+
+TEST_F(MultiHostOnAnEtcdCluster, LosingOneMemberDuringChurnIsInvisible) {
+  constexpr int kWorkloads = 10;
+  for (int k = 0; k < kWorkloads; ++k) {
+    if (k == kWorkloads / 2) etcd_->Kill(0);  // the first member: where clients begin
+    AddWorkload(k % 2, fmt::format("w{}", k), fmt::format("app=w{}", k));
+    CommandResult applied = Ctl({"apply", "-f",
+                                 WriteFile(fmt::format("policy{}.yaml", k), fmt::format(R"(
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata: {{name: to-w{0}}}
+spec:
+  selector: app == 'w{0}'
+  ingress:
+  - action: Allow
+    source: {{selector: has(app)}}
+)",
+                                                                                        k))});
+    EXPECT_TRUE(applied.ok()) << applied.Describe();
+    EXPECT_THAT(applied.err, Not(HasSubstr("Error"))) << applied.err;
+  }
+  // Both agents converged on everything: every workload reaches one on the other host.
+  for (int k = 0; k + 1 < kWorkloads; k += 2) {
+    const std::string from = fmt::format("w{}", k), to = fmt::format("w{}", k + 1);
+    EXPECT_TRUE(
+        WaitFor([&] { return Reach(from, to) && Reach(to, from); }, std::chrono::seconds(30)))
+        << from << " <-> " << to;
+  }
+  EXPECT_TRUE(etcd_->Restart(0).ok());
 }
 
 }  // namespace

@@ -8,6 +8,11 @@
 // Pods declare the named ports of upstream's suite (serve-80-tcp, serve-81-udp, ...) and one more,
 // "web", which is TCP 80 on pods a and b but TCP 81 on pods c, so a named port visibly resolves
 // per destination pod. SCTP is checked against `policy matrix` only: the test kernel has no SCTP.
+//
+// Every case runs twice: on one host (OneHost/...), and with the nine pods spread over three
+// hosts that route to each other over BGP (ThreeHosts/...: x/a, y/a, z/a on host1, the b pods
+// on host2, the c pods on host3), where each host programs only its own pods' rules with the
+// remote pods in its sets.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
@@ -61,8 +66,10 @@ std::string CellKey(const std::string& from, const std::string& to, const std::s
   return fmt::format("{} {} {}", from, to, port);
 }
 
-class NetpolConformance : public HostFixture {
+class NetpolConformance : public HostFixture, public ::testing::WithParamInterface<int> {
  protected:
+  NetpolConformance() { hosts_ = GetParam(); }
+
   void SetUp() override {
     HostFixture::SetUp();
     if (HasFatalFailure() || IsSkipped()) return;
@@ -74,8 +81,23 @@ class NetpolConformance : public HostFixture {
                             "serve-81-udp:UDP:81,web:TCP:" +
                             web,
                    .namespace_name = pod.ns,
-                   .pod = pod.name});
+                   .pod = pod.name,
+                   .host = (pod.name[0] - 'a') % hosts_});
       if (HasFailure()) return;
+    }
+    if (hosts_ > 1) {
+      // The hosts learn each other's blocks over BGP within seconds of their first pods: wait
+      // until every pair of hosts routes to each other (x/a, x/b, x/c are one per host).
+      ASSERT_TRUE(WaitFor(
+          [&] {
+            for (const char* from : {"x/a", "x/b", "x/c"}) {
+              for (const char* to : {"x/a", "x/b", "x/c"}) {
+                if (from != to && !Reach(from, to)) return false;
+              }
+            }
+            return true;
+          },
+          std::chrono::seconds(60)));
     }
     // With no policy, everything reaches everything (checked here once for every case).
     ExpectMatrix(AllAllowed);
@@ -225,21 +247,21 @@ metadata:
 
 // --- isolation and its defaults -------------------------------------------------------------
 
-TEST_F(NetpolConformance, DefaultDenyIngress) {
+TEST_P(NetpolConformance, DefaultDenyIngress) {
   Apply(Knp("x", "default-deny-ingress", R"(podSelector: {}
 policyTypes: [Ingress]
 )"));
   ExpectMatrix([](const Pod&, const Pod& to, const Port&) { return to.ns != "x"; });
 }
 
-TEST_F(NetpolConformance, DefaultDenyEgress) {
+TEST_P(NetpolConformance, DefaultDenyEgress) {
   Apply(Knp("x", "default-deny-egress", R"(podSelector: {}
 policyTypes: [Egress]
 )"));
   ExpectMatrix([](const Pod& from, const Pod&, const Port&) { return from.ns != "x"; });
 }
 
-TEST_F(NetpolConformance, DefaultDenyAllThenDeletedOpensAgain) {
+TEST_P(NetpolConformance, DefaultDenyAllThenDeletedOpensAgain) {
   Apply(Knp("x", "default-deny-all", R"(podSelector: {}
 policyTypes: [Ingress, Egress]
 )"));
@@ -251,7 +273,7 @@ policyTypes: [Ingress, Egress]
 
 // policyTypes absent: Ingress, plus Egress when the policy has egress rules. A policy with only
 // egress rules therefore also isolates its pods for ingress.
-TEST_F(NetpolConformance, PolicyTypesDefaulting) {
+TEST_P(NetpolConformance, PolicyTypesDefaulting) {
   Apply(Knp("x", "egress-to-y", R"(podSelector: {matchLabels: {pod: a}}
 egress:
 - to:
@@ -265,7 +287,7 @@ egress:
 }
 
 // An empty rule allows everything; the union with a deny-all policy is everything.
-TEST_F(NetpolConformance, AllowAllIngressUnitesWithDenyAll) {
+TEST_P(NetpolConformance, AllowAllIngressUnitesWithDenyAll) {
   Apply(Knp("x", "default-deny-ingress", R"(podSelector: {}
 policyTypes: [Ingress]
 )") + Knp("x", "allow-all-ingress", R"(podSelector: {}
@@ -277,7 +299,7 @@ ingress:
 
 // Absent and empty lists differ: `ingress: []` allows nothing, `from: []` allows every source,
 // `to: []` with ports allows every destination on those ports.
-TEST_F(NetpolConformance, EmptyAndAbsentLists) {
+TEST_P(NetpolConformance, EmptyAndAbsentLists) {
   Apply(Knp("x", "empty-ingress", R"(podSelector: {matchLabels: {pod: a}}
 ingress: []
 )") + Knp("x", "empty-from", R"(podSelector: {matchLabels: {pod: b}}
@@ -298,7 +320,7 @@ egress:
 
 // --- peers -----------------------------------------------------------------------------------
 
-TEST_F(NetpolConformance, PodSelectorPeerIsScopedToThePolicyNamespace) {
+TEST_P(NetpolConformance, PodSelectorPeerIsScopedToThePolicyNamespace) {
   Apply(Knp("x", "allow-from-b", R"(podSelector: {matchLabels: {pod: a}}
 ingress:
 - from:
@@ -309,7 +331,7 @@ ingress:
   });
 }
 
-TEST_F(NetpolConformance, NamespaceSelectorPeer) {
+TEST_P(NetpolConformance, NamespaceSelectorPeer) {
   Apply(Knp("x", "allow-from-y", R"(podSelector: {matchLabels: {pod: a}}
 ingress:
 - from:
@@ -321,7 +343,7 @@ ingress:
 }
 
 // namespaceSelector and podSelector in one peer: both must hold.
-TEST_F(NetpolConformance, PodAndNamespaceSelectorInOnePeerAreAnded) {
+TEST_P(NetpolConformance, PodAndNamespaceSelectorInOnePeerAreAnded) {
   Apply(Knp("x", "allow-y-b", R"(podSelector: {matchLabels: {pod: a}}
 ingress:
 - from:
@@ -334,7 +356,7 @@ ingress:
 }
 
 // The same selectors as two peers: either may hold.
-TEST_F(NetpolConformance, SeparatePeersAreOred) {
+TEST_P(NetpolConformance, SeparatePeersAreOred) {
   Apply(Knp("x", "allow-y-or-b", R"(podSelector: {matchLabels: {pod: a}}
 ingress:
 - from:
@@ -346,7 +368,7 @@ ingress:
   });
 }
 
-TEST_F(NetpolConformance, MatchExpressions) {
+TEST_P(NetpolConformance, MatchExpressions) {
   Apply(Knp("x", "expressions", R"(podSelector:
   matchExpressions:
   - {key: pod, operator: In, values: [a, b]}
@@ -376,7 +398,7 @@ ingress:
   ExpectMatrix(expected("z", "x/b"));
 }
 
-TEST_F(NetpolConformance, IpBlockWithExcept) {
+TEST_P(NetpolConformance, IpBlockWithExcept) {
   Apply(Knp("x", "egress-ipblock",
             fmt::format(R"(podSelector: {{matchLabels: {{pod: a}}}}
 policyTypes: [Egress]
@@ -403,7 +425,7 @@ ingress:
 
 // --- ports -----------------------------------------------------------------------------------
 
-TEST_F(NetpolConformance, NumericPortDefaultsToTcp) {
+TEST_P(NetpolConformance, NumericPortDefaultsToTcp) {
   Apply(Knp("x", "allow-81", R"(podSelector: {matchLabels: {pod: a}}
 ingress:
 - ports: [{port: 81}]
@@ -414,7 +436,7 @@ ingress:
 }
 
 // A port entry without a port matches its whole protocol; with one, only that port.
-TEST_F(NetpolConformance, UdpAndSctpPorts) {
+TEST_P(NetpolConformance, UdpAndSctpPorts) {
   Apply(Knp("x", "allow-udp-sctp80", R"(podSelector: {matchLabels: {pod: a}}
 ingress:
 - ports: [{protocol: UDP}, {protocol: SCTP, port: 80}]
@@ -429,7 +451,7 @@ ingress:
   });
 }
 
-TEST_F(NetpolConformance, NamedPortsResolvePerDestinationPod) {
+TEST_P(NetpolConformance, NamedPortsResolvePerDestinationPod) {
   Apply(Knp("x", "allow-named", R"(podSelector: {}
 ingress:
 - ports: [{port: serve-81-udp, protocol: UDP}, {port: web}]
@@ -442,7 +464,7 @@ ingress:
 }
 
 // Egress named ports resolve against the destination pod too.
-TEST_F(NetpolConformance, NamedPortsInEgress) {
+TEST_P(NetpolConformance, NamedPortsInEgress) {
   Apply(Knp("y", "egress-web", R"(podSelector: {matchLabels: {pod: b}}
 policyTypes: [Egress]
 egress:
@@ -455,7 +477,7 @@ egress:
   });
 }
 
-TEST_F(NetpolConformance, EndPortRanges) {
+TEST_P(NetpolConformance, EndPortRanges) {
   Apply(Knp("x", "ranges", R"(podSelector: {matchLabels: {pod: a}}
 ingress:
 - from: [{namespaceSelector: {matchLabels: {ns: y}}}]
@@ -476,7 +498,7 @@ ingress:
 // Egress at the source and ingress at the destination must both allow. Replies to an allowed
 // connection are allowed although the reverse direction is denied: y's pods may send nothing
 // (egress isolated, no rules), yet they answer the a pods' connections.
-TEST_F(NetpolConformance, EgressAndIngressMustBothAllowAndRepliesPass) {
+TEST_P(NetpolConformance, EgressAndIngressMustBothAllowAndRepliesPass) {
   Apply(Knp("x", "x-egress-to-y", R"(podSelector: {}
 policyTypes: [Egress]
 egress:
@@ -494,7 +516,7 @@ ingress:
   });
 }
 
-TEST_F(NetpolConformance, PoliciesSelectingOnePodAllowTheirUnion) {
+TEST_P(NetpolConformance, PoliciesSelectingOnePodAllowTheirUnion) {
   Apply(Knp("x", "from-b-on-80", R"(podSelector: {matchLabels: {pod: a}}
 ingress:
 - from: [{podSelector: {matchLabels: {pod: b}}}]
@@ -510,7 +532,7 @@ ingress:
   });
 }
 
-TEST_F(NetpolConformance, PolicyUpdateTakesEffect) {
+TEST_P(NetpolConformance, PolicyUpdateTakesEffect) {
   auto allow_from = [](const char* pod) {
     return Knp("x", "allow-from",
                fmt::format(R"(podSelector: {{matchLabels: {{pod: a}}}}
@@ -530,7 +552,7 @@ ingress:
 }
 
 // Pod label changes move pods in and out of peers, and in and out of isolation.
-TEST_F(NetpolConformance, PodLabelChangesTakeEffect) {
+TEST_P(NetpolConformance, PodLabelChangesTakeEffect) {
   Apply(Knp("x", "allow-from-b", R"(podSelector: {matchLabels: {pod: a}}
 ingress:
 - from: [{podSelector: {matchLabels: {pod: b}}}]
@@ -543,7 +565,7 @@ ingress:
   ExpectMatrix(AllAllowed);
 }
 
-TEST_F(NetpolConformance, NamespaceLabelChangesTakeEffect) {
+TEST_P(NetpolConformance, NamespaceLabelChangesTakeEffect) {
   Apply(Knp("x", "allow-from-team", R"(podSelector: {}
 ingress:
 - from: [{namespaceSelector: {matchLabels: {team: blue}}}]
@@ -562,7 +584,7 @@ ingress:
 
 // Kubernetes policies have order 1000: a tabby policy with a lower order decides first, so its
 // Deny wins over the Kubernetes policy's Allow; packets it does not match go on to the latter.
-TEST_F(NetpolConformance, TabbyPoliciesWithLowerOrderComeFirst) {
+TEST_P(NetpolConformance, TabbyPoliciesWithLowerOrderComeFirst) {
   Apply(Knp("x", "allow-all", "podSelector: {}\ningress: [{}]\n") + R"(---
 apiVersion: projectcalico.org/v3
 kind: GlobalNetworkPolicy
@@ -581,19 +603,28 @@ spec:
 }
 
 // Kubernetes requires that the node reach its own pods whatever the policy (kubelet probes).
-TEST_F(NetpolConformance, TheHostReachesIsolatedPods) {
-  // A real host has an address of its own; the test host gets one on its loopback (gone with the
-  // host's network namespace).
-  ASSERT_TRUE(host_->RunOk({"ip", "addr", "add", "192.0.2.1/32", "dev", "lo"}).ok());
+TEST_P(NetpolConformance, TheHostReachesIsolatedPods) {
+  // A real host has an address of its own; a lone test host gets one on its loopback (gone with
+  // the host's network namespace); fabric hosts have theirs.
+  if (hosts_ == 1) {
+    ASSERT_TRUE(Host(0).RunOk({"ip", "addr", "add", "192.0.2.1/32", "dev", "lo"}).ok());
+  }
   Apply(Knp("x", "default-deny-all", R"(podSelector: {}
 policyTypes: [Ingress, Egress]
 )"));
   ExpectMatrix(
       [](const Pod& from, const Pod& to, const Port&) { return from.ns != "x" && to.ns != "x"; });
-  CommandResult probe = host_->Run(
-      {TABBY_PROBE, "connect", "--tcp", W({"x", "a"}).ipv4, "80", "--timeout-ms", "1500"});
+  CommandResult probe =
+      Host(W({"x", "a"}).host)
+          .Run({TABBY_PROBE, "connect", "--tcp", W({"x", "a"}).ipv4, "80", "--timeout-ms", "1500"});
   EXPECT_TRUE(probe.ok()) << probe.Describe();
 }
+
+INSTANTIATE_TEST_SUITE_P(Hosts, NetpolConformance, ::testing::Values(1, 3),
+                         [](const ::testing::TestParamInfo<int>& info) {
+                           return info.param == 1 ? std::string("OneHost")
+                                                  : std::string("ThreeHosts");
+                         });
 
 }  // namespace
 }  // namespace tabby::test

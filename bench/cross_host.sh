@@ -1,0 +1,167 @@
+#!/usr/bin/env bash
+# Cross-host TCP stream throughput and request/response rate between two workloads on two hosts,
+# through tabby and through the same kernel machinery set up by hand with no tabby, measured side
+# by side in one run (rounds alternate the configurations, so the machine's noise hits all of
+# them alike). Two hosts are network namespaces on a bridge in a "tor" namespace (192.0.2.0/24).
+#
+#   plain-routed  namespaces joined by static routes via the other host (what BGP would install)
+#   tabby-bgp     tabby workloads (tabby-cni, tabbyd's firewall) routed by BIRD over BGP
+#   plain-vxlan   namespaces joined by a kernel VXLAN device with static FDB/neighbour entries
+#   tabby-vxlan   tabby workloads in a pool with vxlanMode: Always (no BGP routes for it)
+#
+# Stream: iperf3 for SECONDS per run, receiver Mbit/s. Request/response: 200 pings 5 ms apart,
+# reported as transactions per second (1 / mean RTT).
+#
+#   bench/cross_host.sh [SECONDS_PER_RUN] [ROUNDS] [BUILD_DIR]      (as root)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib.sh
+seconds=${1:-3}
+rounds=${2:-5}
+build=${3:-build}
+TABBYD=$PWD/$build/src/cmd/tabbyd/tabbyd
+CNI=$PWD/$build/src/cmd/tabby-cni/tabby-cni
+CTL=$PWD/$build/src/cmd/tabbyctl/tabbyctl
+[ "$(id -u)" -eq 0 ] || { echo "run as root" >&2; exit 1; }
+command -v iperf3 >/dev/null || { echo "iperf3 is not installed (scripts/install-deps)" >&2; exit 1; }
+
+work=$(mktemp -d /tmp/tabby-bench-xhost.XXXXXX)
+ns=tabbyxh-$$
+pids=()
+cleanup() {
+  set +e
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; done
+  for h in h1 h2; do
+    [ -f "$work/state-$h/bird.pid" ] && kill "$(cat "$work/state-$h/bird.pid")" 2>/dev/null
+  done
+  for n in $(ip netns list | awk '{print $1}' | grep "^$ns"); do ip netns del "$n"; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+export TABBY_DATASTORE="sqlite://$work/tabby.db"
+declare -A host_ip=([h1]=192.0.2.1 [h2]=192.0.2.2)
+other() { [ "$1" = h1 ] && echo h2 || echo h1; }
+
+tabby_fabric "$ns-tor" "$ns-h1" "$ns-h2"
+
+# tabby on both hosts, one datastore, BGP between them.
+"$CTL" datastore init >/dev/null
+for h in h1 h2; do
+  ip netns exec "$ns-$h" "$TABBYD" --node "$h" --state-dir "$work/state-$h" --bird run \
+    --log-level warn &
+  pids+=($!)
+done
+"$CTL" apply -f - >/dev/null <<'EOF'
+apiVersion: projectcalico.org/v3
+kind: IPPool
+metadata: {name: routed}
+spec: {cidr: 10.91.0.0/24}
+---
+apiVersion: projectcalico.org/v3
+kind: IPPool
+metadata: {name: overlay}
+spec: {cidr: 10.92.0.0/24, vxlanMode: Always}
+EOF
+
+declare -A address
+# tabby_workload NAME HOST POOL MTU
+tabby_workload() {
+  local name=$1 h=$2 pool=$3 mtu=$4 result
+  ip netns add "$ns-$name"
+  ip -n "$ns-$name" link set lo up
+  result=$(cat <<EOF | ip netns exec "$ns-$h" env CNI_COMMAND=ADD CNI_CONTAINERID="$name" \
+      CNI_NETNS="/var/run/netns/$ns-$name" CNI_IFNAME=eth0 \
+      CNI_ARGS="K8S_POD_NAMESPACE=bench;K8S_POD_NAME=$name" "$CNI"
+{"cniVersion": "1.0.0", "name": "bench", "type": "tabby", "nodename": "$h", "mtu": $mtu,
+ "ipam": {"ipv4_pools": ["$pool"]},
+ "wait_for_agent_seconds": 30, "agent_state_dir": "$work/state-$h"}
+EOF
+  )
+  address[$name]=$(echo "$result" | grep -o '"address": *"[0-9.]*' | grep -o '[0-9.]*$')
+}
+tabby_workload tbgp-c h1 routed 1500
+tabby_workload tbgp-s h2 routed 1500
+tabby_workload tvx-c h1 overlay 1450
+tabby_workload tvx-s h2 overlay 1450
+
+# plain_workload NAME HOST ADDRESS MTU: a namespace wired as tabby-cni wires one (a /32 on eth0,
+# default via 169.254.1.1 on-link, proxy ARP on the host end), by hand.
+plain_workload() {
+  local name=$1 h=$2 addr=$3 mtu=$4 veth=v$1
+  ip netns add "$ns-$name"
+  ip -n "$ns-$name" link set lo up
+  ip -n "$ns-$h" link add "$veth" mtu "$mtu" type veth peer name eth0 mtu "$mtu" netns "$ns-$name"
+  ip netns exec "$ns-$h" sysctl -qw "net.ipv4.conf.$veth.proxy_arp=1"
+  ip -n "$ns-$h" link set "$veth" up
+  ip -n "$ns-$h" route add "$addr/32" dev "$veth" scope link
+  ip -n "$ns-$name" addr add "$addr/32" dev eth0
+  ip -n "$ns-$name" link set eth0 up
+  ip -n "$ns-$name" route add 169.254.1.1 dev eth0 scope link
+  ip -n "$ns-$name" route add default via 169.254.1.1 dev eth0
+  address[$name]=$addr
+}
+plain_workload prt-c h1 10.93.1.1 1500
+plain_workload prt-s h2 10.93.2.1 1500
+ip -n "$ns-h1" route add 10.93.2.0/24 via 192.0.2.2
+ip -n "$ns-h2" route add 10.93.1.0/24 via 192.0.2.1
+plain_workload pvx-c h1 10.94.1.1 1450
+plain_workload pvx-s h2 10.94.2.1 1450
+for h in h1 h2; do
+  ip -n "$ns-$h" link add pvx type vxlan id 100 local "${host_ip[$h]}" dstport 4790 nolearning
+  ip -n "$ns-$h" link set pvx mtu 1450 up
+done
+for h in h1 h2; do
+  o=$(other "$h")
+  mac=$(ip -n "$ns-$o" -j link show pvx | grep -o '"address":"[^"]*' | head -n 1 | cut -d'"' -f4)
+  ip netns exec "$ns-$h" bridge fdb append "$mac" dev pvx dst "${host_ip[$o]}"
+  ip -n "$ns-$h" neigh add "${host_ip[$o]}" lladdr "$mac" dev pvx nud permanent
+done
+ip -n "$ns-h1" route add 10.94.2.0/24 via 192.0.2.2 dev pvx onlink
+ip -n "$ns-h2" route add 10.94.1.0/24 via 192.0.2.1 dev pvx onlink
+
+configs=(plain-routed tabby-bgp plain-vxlan tabby-vxlan)
+declare -A client=([plain-routed]=prt-c [tabby-bgp]=tbgp-c [plain-vxlan]=pvx-c [tabby-vxlan]=tvx-c)
+declare -A server=([plain-routed]=prt-s [tabby-bgp]=tbgp-s [plain-vxlan]=pvx-s [tabby-vxlan]=tvx-s)
+for c in "${configs[@]}"; do
+  ip netns exec "$ns-${server[$c]}" iperf3 -s -D --logfile "$work/iperf3-$c.log"
+done
+# Every path works before anything is measured (BGP and the overlay converge in seconds).
+for c in "${configs[@]}"; do
+  for _ in $(seq 1 300); do
+    ip netns exec "$ns-${client[$c]}" ping -c 1 -W 1 "${address[${server[$c]}]}" >/dev/null 2>&1 && break
+    sleep 0.2
+  done
+  ip netns exec "$ns-${client[$c]}" ping -c 1 -W 1 "${address[${server[$c]}]}" >/dev/null ||
+    { echo "$c: ${client[$c]} cannot reach ${server[$c]}" >&2; exit 1; }
+done
+sleep 1  # iperf3 servers up
+
+stream() {
+  ip netns exec "$ns-${client[$1]}" iperf3 -c "${address[${server[$1]}]}" -t "$seconds" -f m |
+    awk '/receiver/ { for (i = 1; i <= NF; i++) if ($i == "Mbits/sec") print $(i - 1) }'
+}
+rr() {
+  ip netns exec "$ns-${client[$1]}" ping -q -c 200 -i 0.005 "${address[${server[$1]}]}" |
+    awk -F/ '/^rtt/ { printf "%.0f\n", 1000 / $5 }'
+}
+declare -A streams rrs
+for r in $(seq 1 "$rounds"); do
+  for c in "${configs[@]}"; do
+    streams[$c]+="$(stream "$c") "
+    rrs[$c]+="$(rr "$c") "
+  done
+  echo "round $r done" >&2
+done
+median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+printf '| configuration | stream Mbit/s (median) | ratio | request/response per s (median) | ratio |\n'
+printf '|---|---|---|---|---|\n'
+for c in "${configs[@]}"; do
+  base=${c/tabby/plain}
+  base=${base/bgp/routed}
+  s=$(echo "${streams[$c]}" | median)
+  sb=$(echo "${streams[$base]}" | median)
+  t=$(echo "${rrs[$c]}" | median)
+  tb=$(echo "${rrs[$base]}" | median)
+  awk -v c="$c" -v s="$s" -v sb="$sb" -v t="$t" -v tb="$tb" \
+    'BEGIN { printf "| %s | %s | %.2f | %s | %.2f |\n", c, s, s / sb, t, t / tb }'
+done
