@@ -102,6 +102,34 @@ spec:
   EXPECT_TRUE(WaitFor([&] { return !Reach("client", "server"); }, std::chrono::seconds(20)));
 }
 
+// kill -9 of a host's tabbyd: traffic keeps flowing on what it programmed; a policy written
+// while it is down takes effect when it comes back (it resyncs and adopts its BIRD).
+TEST_F(MultiHost, AnAgentKilledAndRestartedReconciles) {
+  AddWorkload(0, "a", "app=a");
+  AddWorkload(1, "b", "app=b");
+  ASSERT_TRUE(WaitFor([&] { return Reach("a", "b"); }, std::chrono::seconds(60)));
+  const int bird = BirdPid(1);
+  kill(agents_[1]->pid(), SIGKILL);
+  agents_[1]->Stop();
+  ApplyYaml(R"(
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata: {name: b-closed}
+spec:
+  selector: app == 'b'
+  types: [Ingress]
+)");
+  EXPECT_TRUE(Reach("a", "b")) << "nobody programs host2 while its agent is down";
+  auto agent = fabric_->host(1).Start({TABBYD, "--datastore", url_, "--node", Node(1),
+                                       "--state-dir", StateDir(1), "--bird", "run", "--secrets-dir",
+                                       SecretsDir(), "--log-level", "warn"});
+  ASSERT_TRUE(agent.ok()) << agent.status();
+  agents_[1] = std::move(*agent);
+  EXPECT_TRUE(WaitFor([&] { return !Reach("a", "b"); }, std::chrono::seconds(30)));
+  EXPECT_TRUE(Reach("b", "a")) << "only b's ingress is closed";
+  EXPECT_EQ(BirdPid(1), bird) << "the restarted agent adopts the running BIRD";
+}
+
 // A 3-member etcd cluster loses a member in the middle of churn: workloads keep being created
 // on both hosts and policy keeps being applied, and nobody sees an error.
 class MultiHostOnAnEtcdCluster : public FabricTest {
