@@ -143,6 +143,10 @@ metadata:
 
   const TestWorkload& W(const Pod& pod) { return workloads_.at(pod.id()); }
 
+  // Each Measure() sends UDP from 18 ports of its own (9 targets x 2 ports), from here up.
+  static constexpr int kUdpSourcePortBase = 20000;
+  int measurements_ = 0;
+
   // The matrix measured with real packets: every pod probes every pod on TCP and UDP 80 and 81,
   // all pods at once. Key: "from to port".
   std::map<std::string, bool> Measure() {
@@ -150,14 +154,26 @@ metadata:
     for (const Pod& to : AllPods()) targets.push_back(to.id() + "=" + W(to).ipv4);
     std::vector<std::unique_ptr<ChildProcess>> probes;
     for (const Pod& from : AllPods()) {
-      std::vector<std::string> argv = {TABBY_PROBE, "matrix", "--tcp",        "80,81",
-                                       "--udp",     "80,81",  "--timeout-ms", "1500"};
+      // UDP from ports no earlier matrix of this test used: a flow conntrack remembers from
+      // before a policy change would be let through as established (as Kubernetes allows), and
+      // a reused random source port would make that a flake.
+      std::vector<std::string> argv = {TABBY_PROBE,
+                                       "matrix",
+                                       "--tcp",
+                                       "80,81",
+                                       "--udp",
+                                       "80,81",
+                                       "--timeout-ms",
+                                       "1500",
+                                       "--udp-source-port-base",
+                                       std::to_string(kUdpSourcePortBase + 100 * measurements_)};
       argv.insert(argv.end(), targets.begin(), targets.end());
       auto probe = W(from).netns->Start(argv);
       EXPECT_TRUE(probe.ok()) << probe.status();
       if (!probe.ok()) return {};
       probes.push_back(std::move(*probe));
     }
+    ++measurements_;
     std::map<std::string, bool> measured;
     for (size_t i = 0; i < probes.size(); ++i) {
       std::optional<int> exit = probes[i]->Wait(std::chrono::seconds(30));

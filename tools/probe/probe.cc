@@ -11,8 +11,11 @@
 //       Writes continuously for N seconds (or until SIGTERM/SIGINT), printing "progress BYTES"
 //       about every 100 ms, then "sent BYTES" and "intact" or "broken: REASON". Broken means a
 //       reset, an error, or 2 s without progress; exit 1 then.
-//   tabby-probe matrix [--tcp P[,P..]] [--udp P[,P..]] [--timeout-ms N] NAME=ADDR...
+//   tabby-probe matrix [--tcp P[,P..]] [--udp P[,P..]] [--timeout-ms N]
+//                      [--udp-source-port-base B] NAME=ADDR...
 //       From here, probes to every target on every port, all at once: one line per probe,
+//       (with B, the UDP probes send from ports B, B+1, ... in order, so that successive matrices
+//       given distinct bases never reuse a UDP flow that conntrack still remembers),
 //       "NAME PROTO/PORT ok" or "NAME PROTO/PORT --" (with a single --tcp/--port P and no --udp,
 //       the shorter "NAME ok"). --port P means --tcp P.
 #include <arpa/inet.h>
@@ -53,7 +56,8 @@ void Usage() {
              "  tabby-probe serve [--tcp P[,P..]] [--udp P[,P..]] [--sink P[,P..]] [--bind ADDR]\n"
              "  tabby-probe connect --tcp|--udp ADDR PORT [--timeout-ms N] [--source ADDR]\n"
              "  tabby-probe stream ADDR PORT [--seconds N] [--source ADDR]\n"
-             "  tabby-probe matrix [--tcp P,..] [--udp P,..] [--timeout-ms N] NAME=ADDR...\n");
+             "  tabby-probe matrix [--tcp P,..] [--udp P,..] [--timeout-ms N]\n"
+             "                     [--udp-source-port-base B] NAME=ADDR...\n");
 }
 
 using Fd = tabby::UniqueFd;
@@ -156,15 +160,17 @@ struct Outcome {
 };
 
 // A non-blocking socket of `target`'s family, bound to `source` if given.
+// Binds to `source` (an address) and/or `source_port` when given; the kernel picks otherwise.
 std::optional<Fd> OpenSocket(const Address& target, int type, const std::string& source,
-                             std::string& error) {
+                             std::string& error, int source_port = 0) {
   Fd fd(socket(target.family(), type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (!fd.valid()) {
     error = fmt::format("socket: {}", ErrnoText(errno));
     return std::nullopt;
   }
-  if (!source.empty()) {
-    auto local = ParseAddress(source, 0);
+  if (!source.empty() || source_port != 0) {
+    const std::string any = target.family() == AF_INET ? "0.0.0.0" : "::";
+    auto local = ParseAddress(source.empty() ? any : source, source_port);
     if (!local || local->family() != target.family()) {
       error = fmt::format("bad source address {}", source);
       return std::nullopt;
@@ -227,10 +233,11 @@ Outcome ProbeTcp(const Address& target, const std::string& source, int timeout_m
   return ReadReply(fd->get(), deadline);
 }
 
-Outcome ProbeUdp(const Address& target, const std::string& source, int timeout_ms) {
+Outcome ProbeUdp(const Address& target, const std::string& source, int timeout_ms,
+                 int source_port = 0) {
   Clock::time_point deadline = Clock::now() + milliseconds(timeout_ms);
   std::string error;
-  auto fd = OpenSocket(target, SOCK_DGRAM, source, error);
+  auto fd = OpenSocket(target, SOCK_DGRAM, source, error, source_port);
   if (!fd) return {false, error};
   // Connected, so that an ICMP port-unreachable reports as "connection refused" and only the
   // target's answers are accepted.
@@ -541,6 +548,7 @@ int Matrix(const std::vector<std::string>& args) {
   // Its own parse: --tcp and --udp take port lists here; --port P is --tcp P.
   std::vector<int> tcp_ports, udp_ports;
   int timeout_ms = kDefaultTimeoutMs;
+  int udp_source_port_base = 0;
   std::vector<std::string> targets;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
@@ -560,6 +568,13 @@ int Matrix(const std::vector<std::string>& args) {
         return 2;
       }
       timeout_ms = *n;
+    } else if (a == "--udp-source-port-base" && has_value) {
+      auto n = ParseInt(args[++i], 1, 65535);
+      if (!n) {
+        Usage();
+        return 2;
+      }
+      udp_source_port_base = *n;
     } else if (a.rfind("--", 0) == 0) {
       Usage();
       return 2;
@@ -576,9 +591,11 @@ int Matrix(const std::vector<std::string>& args) {
     std::string protocol;
     int port = 0;
     Address target;
+    int source_port = 0;  // UDP with --udp-source-port-base: a port of its own
     bool ok = false;
   };
   std::vector<Probe> probes;
+  int next_udp_source = 0;
   for (const auto& item : targets) {
     size_t eq = item.find('=');
     for (const auto& [protocol, ports] : {std::pair{"tcp", &tcp_ports}, {"udp", &udp_ports}}) {
@@ -589,16 +606,25 @@ int Matrix(const std::vector<std::string>& args) {
           fmt::print(stderr, "tabby-probe matrix: bad target '{}' (want NAME=ADDR)\n", item);
           return 2;
         }
-        probes.push_back(Probe{item.substr(0, eq), protocol, port, *target});
+        int source_port = 0;
+        if (udp_source_port_base != 0 && std::string_view(protocol) == "udp") {
+          source_port = udp_source_port_base + next_udp_source++;
+          if (source_port > 65535) {
+            fmt::print(stderr, "tabby-probe matrix: --udp-source-port-base too high\n");
+            return 2;
+          }
+        }
+        probes.push_back(Probe{item.substr(0, eq), protocol, port, *target, source_port});
       }
     }
   }
   std::vector<std::thread> threads;
   for (auto& probe : probes) {
     threads.emplace_back([&probe, timeout_ms] {
-      probe.ok = (probe.protocol == "tcp" ? ProbeTcp(probe.target, "", timeout_ms)
-                                          : ProbeUdp(probe.target, "", timeout_ms))
-                     .ok;
+      probe.ok =
+          (probe.protocol == "tcp" ? ProbeTcp(probe.target, "", timeout_ms)
+                                   : ProbeUdp(probe.target, "", timeout_ms, probe.source_port))
+              .ok;
     });
   }
   for (auto& thread : threads) thread.join();
