@@ -7,7 +7,6 @@
 #include <unistd.h>
 
 #include <cstdio>
-#include <cstring>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <tuple>
@@ -163,14 +162,10 @@ absl::Status Agent::SyncBlockRoutes() {
   std::map<IpNetwork, std::string> owners;
   std::set<IpNetwork> blocks;
   for (const auto& kv : affinities.items) {
-    std::string_view rest = std::string_view(kv.key).substr(std::strlen(ipam::kAffinityPrefix));
-    const size_t slash = rest.find('/');
-    if (slash == std::string_view::npos) continue;
-    auto cidr = ipam::ParseBlockId(rest.substr(slash + 1));
-    if (!cidr.ok()) continue;
-    const std::string node(rest.substr(0, slash));
-    owners[*cidr] = node;
-    if (node == options_.node) blocks.insert(*cidr);
+    std::optional<ipam::Affinity> affinity = ipam::ParseAffinityKey(kv.key);
+    if (!affinity) continue;
+    owners[affinity->block] = affinity->node;
+    if (affinity->node == options_.node) blocks.insert(affinity->block);
   }
   if (blocks != own_blocks_) {
     own_blocks_ = blocks;
@@ -181,6 +176,12 @@ absl::Status Agent::SyncBlockRoutes() {
     overlay_dirty_ = true;
   }
   return block_routes_.Sync(blocks);
+}
+
+void Agent::UpdateRouting() {
+  UpdateOverlay();
+  UpdateNatOutgoing();
+  UpdateBgp();
 }
 
 void Agent::UpdateNatOutgoing(bool force) {
@@ -477,14 +478,12 @@ absl::Status Agent::FollowWatch(datastore::Revision from, const std::atomic<bool
       absl::Status blocks = SyncBlockRoutes();
       if (!blocks.ok()) spdlog::warn("agent: block routes: {}", MessageOf(blocks));
     }
-    UpdateOverlay();
-    UpdateNatOutgoing();
-    UpdateBgp();
     ASSIGN_OR_RETURN(auto events, watch->Next(absl::ZeroDuration()));
     // Both streams are complete up to here; later writes elsewhere (other hosts' IPAM, index
     // claims) need nothing from this agent, so it is current up to here too.
     const datastore::Revision progress = std::min(watch->Progress(), block_watch->Progress());
     if (events.empty()) {
+      UpdateRouting();  // block changes, retries, BIRD's health
       if (progress > programmed_revision_ &&
           clock_.Now() - last_status_ >= kProgressStatusInterval) {
         programmed_revision_ = progress;
@@ -535,6 +534,8 @@ absl::Status Agent::FollowWatch(datastore::Revision from, const std::atomic<bool
       if (!routed.ok()) spdlog::warn("agent: workload routes: {}", MessageOf(routed));
       ++applies_;
     }
+    // Before the status says this revision is programmed: pools, nodes and peers it changed.
+    UpdateRouting();
     programmed_revision_ = std::max(applied, progress);
     WriteStatus(true, "");
   }

@@ -99,6 +99,9 @@ class Agent {
   // Makes the natOutgoing table match the pools (a no-op when they did not change, unless
   // `force`).
   void UpdateNatOutgoing(bool force = false);
+  // The overlay, natOutgoing and BGP, each doing work only when what it depends on changed
+  // (BGP also restarts a dead BIRD).
+  void UpdateRouting();
   void MaybeCollectIpamGarbage();
   // Keeps this node's liveness key alive (NodeLiveness::Tick), warning once when that fails.
   void KeepNodeAlive();

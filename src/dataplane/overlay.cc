@@ -128,9 +128,11 @@ absl::Status Overlay::SyncDevice(const VxlanLink& wanted) {
   const bool recreate =
       present.ok() && (present->vni != wanted.vni || present->port != wanted.port ||
                        present->local != wanted.local || present->mac != wanted.mac);
-  if (!present.ok() && present.status().code() != absl::StatusCode::kNotFound) {
+  if (present.status().code() == absl::StatusCode::kFailedPrecondition) {
     // Something else by that name (not a VXLAN device): replaced.
     RETURN_IF_ERROR(netlink_.DeleteLink(wanted.name));
+  } else if (!present.ok() && present.status().code() != absl::StatusCode::kNotFound) {
+    return present.status();
   }
   if (recreate) RETURN_IF_ERROR(netlink_.DeleteLink(wanted.name));
   if (!present.ok() || recreate) {

@@ -48,6 +48,16 @@ absl::StatusOr<IpNetwork> ParseBlockId(std::string_view id) {
 
 std::string BlockKey(const IpNetwork& cidr) { return kBlockPrefix + BlockId(cidr); }
 std::string AffinityPrefix(const std::string& node) { return kAffinityPrefix + node + "/"; }
+
+std::optional<Affinity> ParseAffinityKey(std::string_view key) {
+  if (!key.starts_with(kAffinityPrefix)) return std::nullopt;
+  std::string_view rest = key.substr(std::string_view(kAffinityPrefix).size());
+  const size_t slash = rest.find('/');
+  if (slash == std::string_view::npos) return std::nullopt;
+  absl::StatusOr<IpNetwork> block = ParseBlockId(rest.substr(slash + 1));
+  if (!block.ok()) return std::nullopt;
+  return Affinity{std::string(rest.substr(0, slash)), *block};
+}
 std::string AffinityKey(const std::string& node, const IpNetwork& cidr) {
   return AffinityPrefix(node) + BlockId(cidr);
 }

@@ -89,6 +89,12 @@ absl::StatusOr<IpNetwork> ParseBlockId(std::string_view id);
 std::string BlockKey(const IpNetwork& cidr);
 std::string AffinityPrefix(const std::string& node);
 std::string AffinityKey(const std::string& node, const IpNetwork& cidr);
+// An affinity key taken apart (<kAffinityPrefix><node>/<block id>); nullopt if it is not one.
+struct Affinity {
+  std::string node;
+  IpNetwork block;
+};
+std::optional<Affinity> ParseAffinityKey(std::string_view key);
 std::string HandleKey(const std::string& handle);
 std::string PoolClaimsKey(const std::string& pool);
 

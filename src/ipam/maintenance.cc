@@ -181,16 +181,11 @@ absl::StatusOr<IpamCheckReport> CheckIpam(datastore::Datastore& store, Clock& cl
   std::map<IpNetwork, std::string> affinity_of;
   for (const auto& [block, revision] : blocks) affinity_of[block.cidr] = block.affinity;
   for (const auto& kv : affinities.items) {
-    std::string_view rest =
-        std::string_view(kv.key).substr(std::string_view(kAffinityPrefix).size());
-    size_t slash = rest.find('/');
-    if (slash == std::string_view::npos) continue;
-    std::string node(rest.substr(0, slash));
-    auto cidr = ParseBlockId(rest.substr(slash + 1));
-    if (!cidr.ok() || !wanted(node)) continue;
-    auto it = affinity_of.find(*cidr);
-    if (it == affinity_of.end() || it->second != node) {
-      report.dangling_affinities.push_back({node, *cidr});
+    std::optional<Affinity> affinity = ParseAffinityKey(kv.key);
+    if (!affinity || !wanted(affinity->node)) continue;
+    auto it = affinity_of.find(affinity->block);
+    if (it == affinity_of.end() || it->second != affinity->node) {
+      report.dangling_affinities.push_back({affinity->node, affinity->block});
     }
   }
   return report;
