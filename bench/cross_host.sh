@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
-# Cross-host TCP stream throughput and request/response rate between two workloads on two hosts,
-# through tabby and through the same kernel machinery set up by hand with no tabby, measured side
-# by side in one run (rounds alternate the configurations, so the machine's noise hits all of
-# them alike). Two hosts are network namespaces on a bridge in a "tor" namespace (192.0.2.0/24).
+# Cross-host TCP stream throughput, request/response rate and connection rate between two
+# workloads on two hosts, through tabby and through the same kernel machinery set up by hand with
+# no tabby, measured side by side in one run (each round measures a pair back to back, in
+# alternating order, and keeps the ratio). Two hosts are network namespaces on a bridge in a
+# "tor" namespace (192.0.2.0/24).
 #
 #   plain-routed  namespaces joined by static routes via the other host (what BGP would install)
 #   tabby-bgp     tabby workloads (tabby-cni, tabbyd's firewall) routed by BIRD over BGP
 #   plain-vxlan   namespaces joined by a kernel VXLAN device with static FDB/neighbour entries
 #   tabby-vxlan   tabby workloads in a pool with vxlanMode: Always (no BGP routes for it)
 #
-# Stream: iperf3 for SECONDS per run, receiver Mbit/s. Request/response: 200 pings 5 ms apart,
-# reported as transactions per second (1 / mean RTT).
+# Stream: iperf3 for SECONDS per run, receiver Mbit/s. Request/response: `tabby-probe rr`, one
+# TCP connection, one byte each way per transaction, back to back for SECONDS. Connection rate:
+# `tabby-probe crr`, connect, read a line, close, back to back for SECONDS (every connection is a
+# new conntrack entry on both tabby hosts, none on the plain ones, which have no firewall).
 #
 #   bench/cross_host.sh [SECONDS_PER_RUN] [ROUNDS] [BUILD_DIR]      (as root)
 set -euo pipefail
@@ -22,6 +25,7 @@ build=${3:-build}
 TABBYD=$PWD/$build/src/cmd/tabbyd/tabbyd
 CNI=$PWD/$build/src/cmd/tabby-cni/tabby-cni
 CTL=$PWD/$build/src/cmd/tabbyctl/tabbyctl
+PROBE=$PWD/$build/tools/probe/tabby-probe
 [ "$(id -u)" -eq 0 ] || { echo "run as root" >&2; exit 1; }
 command -v iperf3 >/dev/null || { echo "iperf3 is not installed (scripts/install-deps)" >&2; exit 1; }
 
@@ -31,6 +35,7 @@ pids=()
 cleanup() {
   set +e
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; done
+  for f in "$work"/iperf3-*.pid; do [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null; done
   for h in h1 h2; do
     [ -f "$work/state-$h/bird.pid" ] && kill "$(cat "$work/state-$h/bird.pid")" 2>/dev/null
   done
@@ -123,7 +128,9 @@ configs=(plain-routed tabby-bgp plain-vxlan tabby-vxlan)
 declare -A client=([plain-routed]=prt-c [tabby-bgp]=tbgp-c [plain-vxlan]=pvx-c [tabby-vxlan]=tvx-c)
 declare -A server=([plain-routed]=prt-s [tabby-bgp]=tbgp-s [plain-vxlan]=pvx-s [tabby-vxlan]=tvx-s)
 for c in "${configs[@]}"; do
-  ip netns exec "$ns-${server[$c]}" iperf3 -s -D --logfile "$work/iperf3-$c.log"
+  ip netns exec "$ns-${server[$c]}" iperf3 -s -D -I "$work/iperf3-$c.pid" --logfile "$work/iperf3-$c.log"
+  ip netns exec "$ns-${server[$c]}" "$PROBE" serve --tcp 9101 --echo 9102 >/dev/null &
+  pids+=($!)
 done
 # Every path works before anything is measured (BGP and the overlay converge in seconds).
 for c in "${configs[@]}"; do
@@ -140,28 +147,53 @@ stream() {
   ip netns exec "$ns-${client[$1]}" iperf3 -c "${address[${server[$1]}]}" -t "$seconds" -f m |
     awk '/receiver/ { for (i = 1; i <= NF; i++) if ($i == "Mbits/sec") print $(i - 1) }'
 }
-rr() {
-  ip netns exec "$ns-${client[$1]}" ping -q -c 200 -i 0.005 "${address[${server[$1]}]}" |
-    awk -F/ '/^rtt/ { printf "%.0f\n", 1000 / $5 }'
+# rate rr|crr CONFIG: transactions or connections per second.
+rate() {
+  local port=9102
+  [ "$1" = crr ] && port=9101
+  ip netns exec "$ns-${client[$2]}" "$PROBE" "$1" "${address[${server[$2]}]}" "$port" \
+    --seconds "$seconds" | awk '{ print $4 }'
 }
-declare -A streams rrs
+# measure KIND CONFIG: one run of stream, rr or crr.
+measure() {
+  case $1 in
+    stream) stream "$2" ;;
+    *) rate "$1" "$2" ;;
+  esac
+}
+# Each round measures every pair (plain, tabby) back to back, in the order plain-tabby in odd
+# rounds and tabby-plain in even ones, and records the pair's ratio: the machine's drift (CPU
+# frequency, conntrack garbage collection after a connection-rate run) hits both sides of a ratio
+# alike. The table reports medians over the rounds.
+declare -A values ratios
+pairs=("plain-routed tabby-bgp" "plain-vxlan tabby-vxlan")
 for r in $(seq 1 "$rounds"); do
-  for c in "${configs[@]}"; do
-    streams[$c]+="$(stream "$c") "
-    rrs[$c]+="$(rr "$c") "
+  for kind in stream rr crr; do
+    for pair in "${pairs[@]}"; do
+      read -r base mine <<<"$pair"
+      if [ $((r % 2)) = 1 ]; then
+        vb=$(measure "$kind" "$base")
+        vm=$(measure "$kind" "$mine")
+      else
+        vm=$(measure "$kind" "$mine")
+        vb=$(measure "$kind" "$base")
+      fi
+      values[$kind-$base]+="$vb "
+      values[$kind-$mine]+="$vm "
+      ratios[$kind-$mine]+="$(awk -v m="$vm" -v b="$vb" 'BEGIN { printf "%.3f", m / b }') "
+    done
   done
   echo "round $r done" >&2
 done
-median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
-printf '| configuration | stream Mbit/s (median) | ratio | request/response per s (median) | ratio |\n'
-printf '|---|---|---|---|---|\n'
+median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+printf '| configuration | stream Mbit/s | ratio | request/response /s | ratio | connections /s | ratio |\n'
+printf '|---|---|---|---|---|---|---|\n'
 for c in "${configs[@]}"; do
-  base=${c/tabby/plain}
-  base=${base/bgp/routed}
-  s=$(echo "${streams[$c]}" | median)
-  sb=$(echo "${streams[$base]}" | median)
-  t=$(echo "${rrs[$c]}" | median)
-  tb=$(echo "${rrs[$base]}" | median)
-  awk -v c="$c" -v s="$s" -v sb="$sb" -v t="$t" -v tb="$tb" \
-    'BEGIN { printf "| %s | %s | %.2f | %s | %.2f |\n", c, s, s / sb, t, t / tb }'
+  row="| $c"
+  for kind in stream rr crr; do
+    ratio=1.00
+    [ -n "${ratios[$kind-$c]:-}" ] && ratio=$(echo "${ratios[$kind-$c]}" | median)
+    row+=" | $(echo "${values[$kind-$c]}" | median) | $(printf '%.2f' "$ratio")"
+  done
+  echo "$row |"
 done

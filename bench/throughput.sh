@@ -32,6 +32,7 @@ pids=()
 cleanup() {
   set +e
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; done
+  [ -f "$work/iperf3.pid" ] && kill "$(cat "$work/iperf3.pid")" 2>/dev/null
   for ns in $(ip netns list | awk '{print $1}' | grep "^$host"); do ip netns del "$ns"; done
   rm -rf "$work"
 }
@@ -71,7 +72,7 @@ EOF
 }
 add_workload server role=server,peer=yes
 add_workload client role=client,peer=yes
-ip netns exec "$host-server" iperf3 -s -D --logfile "$work/iperf3.log"
+ip netns exec "$host-server" iperf3 -s -D -I "$work/iperf3.pid" --logfile "$work/iperf3.log"
 
 echo "generating $peers remote endpoints..." >&2
 {

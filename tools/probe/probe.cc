@@ -1,10 +1,12 @@
 // tabby-probe: real traffic for end-to-end tests and the demo. One binary, no dependencies
 // beyond libc and fmt. Every wait is bounded (poll() with a deadline), so a probe never hangs.
 //
-//   tabby-probe serve [--tcp P[,P...]] [--udp P[,P...]] [--sink P[,P...]] [--bind ADDR]
+//   tabby-probe serve [--tcp P[,P...]] [--udp P[,P...]] [--sink P[,P...]] [--echo P[,P...]]
+//                     [--bind ADDR]
 //       TCP: accept, send "tabby-probe NAME\n", close. UDP: answer every datagram with that line.
-//       Sink: accept, read and discard until the peer closes. NAME is $TABBY_PROBE_NAME or the
-//       host name. Prints "ready" once every socket listens; runs until killed.
+//       Sink: accept, read and discard until the peer closes. Echo: accept, send back every byte
+//       read until the peer closes. NAME is $TABBY_PROBE_NAME or the host name. Prints "ready"
+//       once every socket listens; runs until killed.
 //   tabby-probe connect --tcp|--udp ADDR PORT [--timeout-ms N] [--source ADDR]
 //       Exit 0 and print the reply; exit 1 with a one-line reason on stderr otherwise.
 //   tabby-probe stream ADDR PORT [--seconds N] [--source ADDR]
@@ -18,6 +20,12 @@
 //       given distinct bases never reuse a UDP flow that conntrack still remembers),
 //       "NAME PROTO/PORT ok" or "NAME PROTO/PORT --" (with a single --tcp/--port P and no --udp,
 //       the shorter "NAME ok"). --port P means --tcp P.
+//   tabby-probe rr ADDR PORT [--seconds N]
+//       TCP request/response against an --echo port: one connection, one byte each way per
+//       transaction, back to back for N seconds (default 5). Prints "transactions T per-second R".
+//   tabby-probe crr ADDR PORT [--seconds N]
+//       TCP connection rate against a --tcp port: connect, read the line, close, back to back for
+//       N seconds. Prints "connections C per-second R". Both exit 1 on the first failure.
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <fmt/format.h>
@@ -53,11 +61,14 @@ constexpr milliseconds kStallLimit(2000);
 void Usage() {
   fmt::print(stderr,
              "usage:\n"
-             "  tabby-probe serve [--tcp P[,P..]] [--udp P[,P..]] [--sink P[,P..]] [--bind ADDR]\n"
+             "  tabby-probe serve [--tcp P[,P..]] [--udp P[,P..]] [--sink P[,P..]]\n"
+             "                    [--echo P[,P..]] [--bind ADDR]\n"
              "  tabby-probe connect --tcp|--udp ADDR PORT [--timeout-ms N] [--source ADDR]\n"
              "  tabby-probe stream ADDR PORT [--seconds N] [--source ADDR]\n"
              "  tabby-probe matrix [--tcp P,..] [--udp P,..] [--timeout-ms N]\n"
-             "                     [--udp-source-port-base B] NAME=ADDR...\n");
+             "                     [--udp-source-port-base B] NAME=ADDR...\n"
+             "  tabby-probe rr ADDR PORT [--seconds N]\n"
+             "  tabby-probe crr ADDR PORT [--seconds N]\n");
 }
 
 using Fd = tabby::UniqueFd;
@@ -261,7 +272,7 @@ Outcome ProbeUdp(const Address& target, const std::string& source, int timeout_m
 
 struct Listener {
   Fd fd;
-  enum Kind { kTcp, kUdp, kSink } kind;
+  enum Kind { kTcp, kUdp, kSink, kEcho } kind;
   int port;
 };
 
@@ -370,7 +381,7 @@ void AnswerDatagram(int fd, const std::string& line) {
 }
 
 int Serve(const std::vector<std::string>& args) {
-  std::vector<int> tcp, udp, sink;
+  std::vector<int> tcp, udp, sink, echo;
   std::string bind_address;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
@@ -394,12 +405,14 @@ int Serve(const std::vector<std::string>& args) {
       udp.insert(udp.end(), ports->begin(), ports->end());
     } else if (a == "--sink") {
       sink.insert(sink.end(), ports->begin(), ports->end());
+    } else if (a == "--echo") {
+      echo.insert(echo.end(), ports->begin(), ports->end());
     } else {
       Usage();
       return 2;
     }
   }
-  if (tcp.empty() && udp.empty() && sink.empty()) {
+  if (tcp.empty() && udp.empty() && sink.empty() && echo.empty()) {
     Usage();
     return 2;
   }
@@ -427,19 +440,24 @@ int Serve(const std::vector<std::string>& args) {
     }
     return true;
   };
-  if (!add(tcp, Listener::kTcp) || !add(udp, Listener::kUdp) || !add(sink, Listener::kSink)) {
+  if (!add(tcp, Listener::kTcp) || !add(udp, Listener::kUdp) || !add(sink, Listener::kSink) ||
+      !add(echo, Listener::kEcho)) {
     return 1;
   }
   fmt::print("ready\n");
   std::fflush(stdout);
 
-  std::vector<Fd> sinks;  // accepted sink connections
+  struct Accepted {
+    Fd fd;
+    bool echo;  // echo every byte back; otherwise discard it
+  };
+  std::vector<Accepted> sinks;  // accepted sink and echo connections
   std::vector<pollfd> fds;
   char buffer[65536];
   while (true) {
     fds.clear();
     for (const auto& l : listeners) fds.push_back({l.fd.get(), POLLIN, 0});
-    for (const auto& s : sinks) fds.push_back({s.get(), POLLIN, 0});
+    for (const auto& s : sinks) fds.push_back({s.fd.get(), POLLIN, 0});
     if (poll(fds.data(), fds.size(), -1) < 0) {
       if (errno == EINTR) continue;
       fmt::print(stderr, "tabby-probe serve: poll: {}\n", ErrnoText(errno));
@@ -458,16 +476,29 @@ int Serve(const std::vector<std::string>& args) {
         (void)!send(conn.get(), line.data(), line.size(), MSG_NOSIGNAL);
         // A clean close (FIN), not a reset: the client has sent nothing we left unread.
       } else {
-        sinks.push_back(std::move(conn));
+        if (l.kind == Listener::kEcho) {
+          int one = 1;
+          setsockopt(conn.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        }
+        sinks.push_back(Accepted{std::move(conn), l.kind == Listener::kEcho});
       }
     }
-    // Sinks: read and discard; drop those the peer closed or reset.
-    std::vector<Fd> open_sinks;
+    // Sinks: read and discard (or echo); drop those the peer closed or reset. Echo replies are
+    // small (request/response), so a send that would block is not expected: it ends the
+    // connection rather than buffering.
+    std::vector<Accepted> open_sinks;
     for (size_t j = 0; j < sinks.size(); ++j) {
       bool keep = true;
-      if (fds[listeners.size() + j].revents != 0) {
+      // Connections accepted in this round have no pollfd yet.
+      const size_t slot = listeners.size() + j;
+      if (slot < fds.size() && fds[slot].revents != 0) {
         while (true) {
-          ssize_t n = recv(sinks[j].get(), buffer, sizeof(buffer), 0);
+          ssize_t n = recv(sinks[j].fd.get(), buffer, sizeof(buffer), 0);
+          if (n > 0 && sinks[j].echo &&
+              send(sinks[j].fd.get(), buffer, static_cast<size_t>(n), MSG_NOSIGNAL) != n) {
+            keep = false;
+            break;
+          }
           if (n > 0) continue;
           if (n < 0 && (errno == EAGAIN || errno == EINTR)) break;
           keep = false;  // end of file or error
@@ -742,6 +773,111 @@ int Stream(const std::vector<std::string>& args) {
   return 0;
 }
 
+// ---------------------------------------------------------------------------------------------
+// rr, crr: transaction rates for benchmarks
+
+// Parses "ADDR PORT [--seconds N]" for rr and crr; prints usage and returns nullopt if bad.
+std::optional<std::pair<Address, CommonOptions>> ParseRateArgs(
+    const char* command, const std::vector<std::string>& args) {
+  auto o = ParseCommon(args);
+  if (!o || o->positional.size() != 2 || o->seconds < 1) {
+    Usage();
+    return std::nullopt;
+  }
+  auto port = ParseInt(o->positional[1], 1, 65535);
+  auto target = port ? ParseAddress(o->positional[0], *port) : std::nullopt;
+  if (!target) {
+    fmt::print(stderr, "tabby-probe {}: bad address or port {} {}\n", command, o->positional[0],
+               o->positional[1]);
+    return std::nullopt;
+  }
+  return std::pair{*target, *o};
+}
+
+void PrintRate(const char* what, uint64_t count, Clock::time_point start) {
+  const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  fmt::print("{} {} per-second {:.0f}\n", what, count, static_cast<double>(count) / seconds);
+}
+
+int RequestResponse(const std::vector<std::string>& args) {
+  auto parsed = ParseRateArgs("rr", args);
+  if (!parsed) return 2;
+  auto& [target, o] = *parsed;
+  std::string error;
+  auto fd = ConnectTcp(target, o.source, Clock::now() + kStallLimit, error);
+  if (!fd) {
+    fmt::print(stderr, "rr {}: {}\n", o.positional[0], error);
+    return 1;
+  }
+  int one = 1;
+  setsockopt(fd->get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  uint64_t transactions = 0;
+  const Clock::time_point start = Clock::now();
+  const Clock::time_point end = start + std::chrono::seconds(o.seconds);
+  // The hot loop: one byte out, one byte back. Non-blocking socket, so wait with poll only when
+  // the reply is not there yet (on loopback-speed paths it often is not).
+  char byte = 'x';
+  while (Clock::now() < end) {
+    if (send(fd->get(), &byte, 1, MSG_NOSIGNAL) != 1) {
+      fmt::print(stderr, "rr {}: send: {}\n", o.positional[0], ErrnoText(errno));
+      return 1;
+    }
+    while (true) {
+      ssize_t n = recv(fd->get(), &byte, 1, 0);
+      if (n == 1) break;
+      if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+        fmt::print(stderr, "rr {}: {}\n", o.positional[0],
+                   n == 0 ? "connection closed by peer" : ErrnoText(errno));
+        return 1;
+      }
+      if (!PollUntil(fd->get(), POLLIN, Clock::now() + kStallLimit)) {
+        fmt::print(stderr, "rr {}: no reply within 2 s\n", o.positional[0]);
+        return 1;
+      }
+    }
+    ++transactions;
+  }
+  PrintRate("transactions", transactions, start);
+  return 0;
+}
+
+int ConnectRate(const std::vector<std::string>& args) {
+  auto parsed = ParseRateArgs("crr", args);
+  if (!parsed) return 2;
+  auto& [target, o] = *parsed;
+  uint64_t connections = 0;
+  const Clock::time_point start = Clock::now();
+  const Clock::time_point end = start + std::chrono::seconds(o.seconds);
+  while (Clock::now() < end) {
+    // The server closes first and this side closes only after its FIN, so the TIME_WAIT state
+    // stays on the server: a client full of TIME_WAIT sockets would measure the kernel's
+    // search for a free port, not the path.
+    const Clock::time_point deadline = Clock::now() + kStallLimit;
+    std::string error;
+    auto fd = ConnectTcp(target, o.source, deadline, error);
+    Outcome outcome = fd ? ReadReply(fd->get(), deadline) : Outcome{false, error};
+    if (outcome.ok) {
+      char rest[64];
+      ssize_t n;
+      while ((n = recv(fd->get(), rest, sizeof(rest), 0)) != 0) {
+        if (n < 0 && errno != EAGAIN && errno != EINTR) break;
+        if (n < 0 && !PollUntil(fd->get(), POLLIN, deadline)) {
+          outcome = {false, "the server did not close after its reply"};
+          break;
+        }
+      }
+    }
+    if (!outcome.ok) {
+      fmt::print(stderr, "crr {} after {} connections: {}\n", o.positional[0], connections,
+                 outcome.text);
+      return 1;
+    }
+    ++connections;
+  }
+  PrintRate("connections", connections, start);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -756,6 +892,8 @@ int main(int argc, char** argv) {
   if (command == "connect") return Connect(args);
   if (command == "stream") return Stream(args);
   if (command == "matrix") return Matrix(args);
+  if (command == "rr") return RequestResponse(args);
+  if (command == "crr") return ConnectRate(args);
   Usage();
   return 2;
 }
