@@ -68,7 +68,7 @@ spec:
 
   // Some ten seconds into the outage (the ADD's retries), the agent is still running and the
   // kernel still holds what it programmed.
-  EXPECT_TRUE(agent_->Running()) << agent_->Describe();
+  EXPECT_TRUE(agent()->Running()) << agent()->Describe();
   EXPECT_TRUE(Reach("client", "server"));
   EXPECT_FALSE(Reach("other", "server"));
 

@@ -277,10 +277,10 @@ TEST_F(EndToEnd, ASecondAgentForTheNodeRefusesToStart) {
                                      dir_->File("state"), "--log-level", "warn"});
   EXPECT_EQ(second.exit_code, 1) << second.Describe();
   const std::string said = second.out + second.err;  // spdlog writes to stdout
-  EXPECT_NE(said.find(fmt::format("is locked by another process (pid {})", agent_->pid())),
+  EXPECT_NE(said.find(fmt::format("is locked by another process (pid {})", agent()->pid())),
             std::string::npos)
       << said;
-  EXPECT_TRUE(agent_->Running());
+  EXPECT_TRUE(agent()->Running());
 }
 
 TEST_F(EndToEnd, SpoofedSourceIsDropped) {
@@ -305,7 +305,7 @@ TEST_F(EndToEnd, AgentRestartDoesNotBreakAnEstablishedStream) {
   auto stream = workloads_["a"].netns->Start(
       {TABBY_PROBE, "stream", workloads_["b"].ipv4, "5001", "--seconds", "6"});
   ASSERT_TRUE(stream.ok()) << stream.status();
-  agent_->Stop();
+  agent()->Stop();
   StartAgent();
   WaitProgrammed();
   // A change while the stream flows, too.
@@ -317,7 +317,7 @@ spec:
   selector: app == 'nobody'
   ingress: [{action: Deny}]
 )");
-  agent_->Stop();
+  agent()->Stop();
   StartAgent();
   WaitProgrammed();
   std::optional<int> exit_code = (*stream)->Wait(seconds(30));
@@ -340,7 +340,7 @@ TEST_F(EndToEnd, AnEmptiedReplacedOrRolledBackDatastoreLeavesTheDataplaneAsItIs)
     fs::remove(to + "-shm");
   };
   AddClientAndServer();
-  agent_->Stop();
+  agent()->Stop();
   copy_database(db, dir_->File("backup.db"));
   StartAgent();
   Apply(
@@ -349,40 +349,40 @@ TEST_F(EndToEnd, AnEmptiedReplacedOrRolledBackDatastoreLeavesTheDataplaneAsItIs)
   ASSERT_TRUE(Reach("a", "b"));
 
   // Truncated while the agent is down: it reports the file as emptied and keeps retrying.
-  agent_->Stop();
+  agent()->Stop();
   fs::resize_file(db, 0);
   StartAgent();
-  EXPECT_TRUE(agent_->WaitForOutput("is empty (0 bytes): it was truncated", seconds(20)))
-      << agent_->Describe();
+  EXPECT_TRUE(agent()->WaitForOutput("is empty (0 bytes): it was truncated", seconds(20)))
+      << agent()->Describe();
   EXPECT_TRUE(Reach("a", "b"));
-  EXPECT_TRUE(agent_->Running());
+  EXPECT_TRUE(agent()->Running());
 
   // Replaced by a new, empty cluster: refused, loudly, with the dataplane kept.
-  agent_->Stop();
+  agent()->Stop();
   for (const char* suffix : {"", "-wal", "-shm"}) fs::remove(db + suffix);
   CommandResult init = Ctl({"datastore", "init"});
   ASSERT_TRUE(init.ok()) << init.Describe();
   StartAgent();
   EXPECT_TRUE(
-      agent_->WaitForOutput("but this host's dataplane was programmed from cluster", seconds(20)))
-      << agent_->Describe();
-  EXPECT_NE(agent_->out().find("refusing to reprogram it, the dataplane stays as it is"),
+      agent()->WaitForOutput("but this host's dataplane was programmed from cluster", seconds(20)))
+      << agent()->Describe();
+  EXPECT_NE(agent()->out().find("refusing to reprogram it, the dataplane stays as it is"),
             std::string::npos);
   EXPECT_TRUE(Reach("a", "b"));
 
   // Restored from a backup older than what was programmed: refused too.
-  agent_->Stop();
+  agent()->Stop();
   copy_database(dir_->File("backup.db"), db);
   StartAgent();
-  EXPECT_TRUE(agent_->WaitForOutput("behind revision", seconds(20))) << agent_->Describe();
+  EXPECT_TRUE(agent()->WaitForOutput("behind revision", seconds(20))) << agent()->Describe();
   EXPECT_TRUE(Reach("a", "b"));
 
   // Adopted on purpose: programmed. Then a new, empty cluster adopted: nothing reaches b.
-  agent_->Stop();
+  agent()->Stop();
   StartAgent({"--adopt-datastore"});
   WaitProgrammed();
   EXPECT_TRUE(Reach("a", "b"));
-  agent_->Stop();
+  agent()->Stop();
   for (const char* suffix : {"", "-wal", "-shm"}) fs::remove(db + suffix);
   ASSERT_TRUE(Ctl({"datastore", "init"}).ok());
   StartAgent({"--adopt-datastore"});
@@ -406,19 +406,19 @@ TEST_F(EndToEnd, TamperingIsRepairedAtOnce) {
 
   ASSERT_TRUE(host_->RunOk({"nft", "delete", "table", "inet", "tabby"}).ok());
   EXPECT_TRUE(WaitFor([&] { return status_value("nftRepairs") >= 1; }, seconds(10)))
-      << agent_->Describe();
+      << agent()->Describe();
   EXPECT_TRUE(host_->Run({"nft", "list", "table", "inet", "tabby"}).ok());
   EXPECT_FALSE(Reach("c", "b"));
   EXPECT_TRUE(Reach("a", "b"));
-  EXPECT_TRUE(agent_->WaitForOutput(
+  EXPECT_TRUE(agent()->WaitForOutput(
       "repaired the nftables table (changed by another process: nftables written by pid",
       seconds(10)))
-      << agent_->Describe();
+      << agent()->Describe();
 
   ASSERT_TRUE(host_->RunOk({"ip", "route", "del", workloads_["b"].ipv4}).ok());
   ASSERT_TRUE(host_->RunOk({"ip", "route", "del", "169.254.1.1", "dev", "lo"}).ok());
   EXPECT_TRUE(WaitFor([&] { return status_value("routeRepairs") >= 1; }, seconds(10)))
-      << agent_->Describe();
+      << agent()->Describe();
   EXPECT_TRUE(WaitFor(
       [&] {
         return host_->Run({"ip", "route", "show", workloads_["b"].ipv4}).out != "" &&
@@ -436,7 +436,7 @@ TEST_F(EndToEnd, TamperingIsRepairedAtOnce) {
 
 TEST_F(EndToEnd, FailClosedWhileTheAgentIsDown) {
   AddWorkload("a", "app=a");
-  agent_->Stop();
+  agent()->Stop();
   // A workload wired while no agent runs: its interface is unknown to the firewall.
   ASSERT_NO_FATAL_FAILURE(AddWorkload("b", "app=b", {.wait_for_agent = false}));
   EXPECT_FALSE(Reach("a", "b"));
@@ -451,7 +451,7 @@ TEST_F(EndToEnd, ConcurrentAddsFromManyProcessesNeverShareAnAddress) {
   std::vector<std::unique_ptr<ScopedNetns>> namespaces;
   std::vector<std::unique_ptr<ChildProcess>> plugins;
   std::string conf = dir_->File("netconf-concurrent.json");
-  std::ofstream(conf) << NetConf(false, 0);
+  std::ofstream(conf) << cluster_->NetConf(0, false, 0);
   for (int i = 0; i < kWorkloads; ++i) {
     auto netns = ScopedNetns::Create();
     ASSERT_TRUE(netns.ok()) << netns.status();
@@ -464,7 +464,8 @@ TEST_F(EndToEnd, ConcurrentAddsFromManyProcessesNeverShareAnAddress) {
     options.env = {"CNI_COMMAND=ADD", fmt::format("CNI_CONTAINERID=many-{}", i),
                    "CNI_NETNS=" + namespaces[i]->path(), "CNI_IFNAME=eth0",
                    fmt::format("CNI_ARGS=K8S_POD_NAMESPACE=e2e;K8S_POD_NAME=many{}", i)};
-    auto plugin = ChildProcess::Start({"sh", "-c", std::string(TABBY_CNI) + " < " + conf}, options);
+    options.stdin_path = conf;
+    auto plugin = ChildProcess::Start({TABBY_CNI}, options);
     ASSERT_TRUE(plugin.ok()) << plugin.status();
     plugins.push_back(std::move(*plugin));
   }

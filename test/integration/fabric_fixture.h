@@ -1,6 +1,6 @@
-// Several hosts on one shared etcd, routing to each other over BGP through BIRD: a "tor"
-// namespace with a bridge joins the hosts (support/fabric.h), etcd runs on the tor, every host
-// runs tabbyd --bird run. Workloads are added through the real CNI plugin with a probe server
+// Several hosts on one shared etcd, routing to each other over BGP through BIRD (support/
+// cluster.h: a "tor" namespace with a bridge joins the hosts, etcd runs on the tor, every host
+// runs tabbyd --bird run). Workloads are added through the real CNI plugin with a probe server
 // listening on tcp/80 in each. Everything (agents, BIRDs, etcd, namespaces) goes at TearDown.
 #pragma once
 
@@ -15,11 +15,10 @@
 #include <string>
 #include <vector>
 
-#include "support/etcd.h"
-#include "support/fabric.h"
+#include "built_binaries.h"
+#include "support/cluster.h"
 #include "support/process.h"
 #include "support/root.h"
-#include "support/temp_dir.h"
 #include "support/wait.h"
 
 namespace tabby::test {
@@ -34,7 +33,7 @@ struct FabricWorkload {
 struct FabricOptions {
   int hosts = 2;
   bool dual_stack = false;           // an IPv6 pool too; workloads get an address of each family
-  bool bgp = true;                   // tabbyd --bird run (else off)
+  bool bgp = true;                   // tabbyd --bird run (else --bird off)
   std::string vxlan_mode = "Never";  // of the pools
   std::vector<int> second_subnet;    // hosts on the fabric's second subnet (support/fabric.h)
   int etcd_members = 1;              // of the etcd cluster on the tor
@@ -47,37 +46,31 @@ class FabricTest : public ::testing::Test {
 
   void SetUp() override {
     TABBY_REQUIRE_ROOT();
-    auto dir = TempDir::Create();
-    ASSERT_TRUE(dir.ok());
-    dir_ = std::make_unique<TempDir>(std::move(*dir));
-    auto fabric = Fabric::Create(hosts_, options_.second_subnet);
-    ASSERT_TRUE(fabric.ok()) << fabric.status();
-    fabric_ = std::move(*fabric);
-    auto etcd = EtcdCluster::Start(options_.etcd_members, fabric_->tor().path(), Fabric::kTorIpv4);
-    ASSERT_TRUE(etcd.ok()) << etcd.status();
-    etcd_ = std::move(*etcd);
-    url_ = etcd_->Url();
-    CommandResult init = Ctl({"datastore", "init"});
-    ASSERT_TRUE(init.ok()) << init.Describe();
+    auto cluster = Cluster::Create({.binaries = BuiltBinaries(),
+                                    .hosts = hosts_,
+                                    .second_subnet = options_.second_subnet,
+                                    .etcd_members = options_.etcd_members,
+                                    .bgp = options_.bgp});
+    ASSERT_TRUE(cluster.ok()) << cluster.status();
+    cluster_ = std::move(*cluster);
+    dir_ = &cluster_->dir();
+    fabric_ = cluster_->fabric();
+    etcd_ = cluster_->etcd();
+    url_ = cluster_->url();
     ApplyYaml(PoolYaml("pool4", "10.70.0.0/24", options_.vxlan_mode));
     if (dual_stack_) ApplyYaml(PoolYaml("pool6", "fd70::/64", options_.vxlan_mode));
     for (int i = 0; i < hosts_; ++i) {
-      auto agent = fabric_->host(i).Start({TABBYD, "--datastore", url_, "--node", Node(i),
-                                           "--state-dir", StateDir(i), "--bird", "run",
-                                           "--secrets-dir", SecretsDir(), "--log-level", "warn"});
-      ASSERT_TRUE(agent.ok()) << agent.status();
-      agents_.push_back(std::move(*agent));
+      absl::Status started = cluster_->StartAgent(i);
+      ASSERT_TRUE(started.ok()) << started;
     }
   }
 
   void TearDown() override {
     workloads_.clear();
-    for (auto& agent : agents_) agent->Stop();
-    for (int i = 0; i < hosts_; ++i) KillBird(i);
-    etcd_.reset();
+    cluster_.reset();
   }
 
-  static std::string Node(int i) { return fmt::format("host{}", i + 1); }
+  static std::string Node(int i) { return Cluster::NodeName(i); }
   static std::string PoolYaml(const std::string& name, const std::string& cidr,
                               const std::string& vxlan_mode) {
     return fmt::format(R"(
@@ -88,19 +81,12 @@ spec: {{cidr: "{}", vxlanMode: {}}}
 )",
                        name, cidr, vxlan_mode);
   }
-  std::string StateDir(int i) { return dir_->File(fmt::format("state{}", i)); }
-  // Every agent's --secrets-dir (BGP passwords: <dir>/<secret>/<key>).
-  std::string SecretsDir() { return dir_->File("secrets"); }
-
-  // Host `i`'s BIRD (a daemon that outlives tabbyd): its pid, 0 when none.
-  int BirdPid(int i) {
-    std::ifstream pid_file(StateDir(i) + "/bird.pid");
-    int pid = 0;
-    return pid_file >> pid ? pid : 0;
-  }
-  void KillBird(int i) {
-    if (int pid = BirdPid(i); pid > 0) kill(pid, SIGKILL);
-  }
+  std::string StateDir(int i) { return cluster_->StateDir(i); }
+  std::string SecretsDir() { return cluster_->SecretsDir(); }
+  // Host i's agent (tests stop, kill and restart it).
+  std::unique_ptr<ChildProcess>& agent(int i) { return cluster_->agent(i); }
+  int BirdPid(int i) { return cluster_->BirdPid(i); }
+  void KillBird(int i) { cluster_->KillBird(i); }
 
   std::string WriteFile(const std::string& name, const std::string& content) {
     std::ofstream(dir_->File(name)) << content;
@@ -108,14 +94,10 @@ spec: {{cidr: "{}", vxlanMode: {}}}
   }
 
   // tabbyctl on host 1, where etcd is reachable.
-  CommandResult Ctl(std::vector<std::string> args) {
-    args.insert(args.begin(), TABBYCTL);
-    return RunCommand(args,
-                      {.env = {"TABBY_DATASTORE=" + url_}, .netns_path = fabric_->host(0).path()});
-  }
+  CommandResult Ctl(std::vector<std::string> args) { return cluster_->Ctl(std::move(args)); }
   void ApplyYaml(const std::string& yaml) {
-    CommandResult applied = Ctl({"apply", "-f", WriteFile("apply.yaml", yaml)});
-    ASSERT_TRUE(applied.ok()) << applied.Describe() << "\n" << yaml;
+    absl::Status applied = cluster_->Apply(yaml);
+    ASSERT_TRUE(applied.ok()) << applied;
   }
 
   // `tabbyctl node status -o json` on host `i`.
@@ -132,30 +114,18 @@ spec: {{cidr: "{}", vxlanMode: {}}}
     auto netns = ScopedNetns::Create();
     EXPECT_TRUE(netns.ok()) << netns.status();
     w.netns = std::make_unique<ScopedNetns>(std::move(*netns));
-    std::string conf =
-        WriteFile("netconf-" + name + ".json",
-                  fmt::format(R"({{"cniVersion": "1.0.0", "name": "fabric", "type": "tabby",
-                        "datastore": "{}", "nodename": "{}", "orchestrator": "test",
-                        "wait_for_agent_seconds": 20, "agent_state_dir": "{}",
-                        "ipam": {{"assign_ipv4": true, "assign_ipv6": {}}}}})",
-                              url_, Node(i), StateDir(i), dual_stack_ ? "true" : "false"));
     CommandResult added =
-        RunCommand({"sh", "-c", std::string(TABBY_CNI) + " < " + conf},
-                   {.env = {"CNI_COMMAND=ADD", "CNI_CONTAINERID=ctr-" + name,
-                            "CNI_NETNS=" + w.netns->path(), "CNI_IFNAME=eth0",
-                            "CNI_ARGS=K8S_POD_NAMESPACE=default;K8S_POD_NAME=" + name +
-                                (labels.empty() ? "" : ";TABBY_LABELS=" + labels)},
-                    .netns_path = fabric_->host(i).path(),
-                    .timeout = std::chrono::seconds(30)});
+        cluster_->Cni({.host = i,
+                       .command = "ADD",
+                       .container_id = "ctr-" + name,
+                       .netns_path = w.netns->path(),
+                       .cni_args = "K8S_POD_NAMESPACE=default;K8S_POD_NAME=" + name +
+                                   (labels.empty() ? "" : ";TABBY_LABELS=" + labels),
+                       .ipv6 = dual_stack_});
     EXPECT_TRUE(added.ok()) << added.Describe() << added.out;
-    nlohmann::json result = nlohmann::json::parse(added.out, nullptr, false);
-    if (!result.is_discarded() && result.contains("ips")) {
-      for (const auto& ip : result["ips"]) {
-        std::string address = ip["address"];
-        address = address.substr(0, address.find('/'));
-        (address.find(':') == std::string::npos ? w.ipv4 : w.ipv6) = address;
-      }
-    }
+    CniAddresses addresses = ParseCniAddresses(added.out);
+    w.ipv4 = addresses.ipv4;
+    w.ipv6 = addresses.ipv6;
     auto server = w.netns->Start({TABBY_PROBE, "serve", "--tcp", "80"});
     EXPECT_TRUE(server.ok()) << server.status();
     w.server = std::move(*server);
@@ -182,11 +152,12 @@ spec: {{cidr: "{}", vxlanMode: {}}}
   const int hosts_;
   const bool dual_stack_;
   const FabricOptions options_;
-  std::unique_ptr<TempDir> dir_;
-  std::unique_ptr<Fabric> fabric_;
-  std::unique_ptr<EtcdCluster> etcd_;
+  std::unique_ptr<Cluster> cluster_;
+  // Parts of cluster_, for the tests' convenience (valid between SetUp and TearDown).
+  const TempDir* dir_ = nullptr;
+  Fabric* fabric_ = nullptr;
+  EtcdCluster* etcd_ = nullptr;
   std::string url_;
-  std::vector<std::unique_ptr<ChildProcess>> agents_;
   std::map<std::string, FabricWorkload> workloads_;
 };
 

@@ -46,7 +46,7 @@ class FaultInjection : public HostFixture {
   std::optional<int> Plugin(const std::string& command, const Slot& slot, int index, bool with_args,
                             std::optional<milliseconds> kill_after) {
     std::string conf = dir_->File("fault-netconf.json");
-    if (!std::filesystem::exists(conf)) std::ofstream(conf) << NetConf(false, 0);
+    if (!std::filesystem::exists(conf)) std::ofstream(conf) << cluster_->NetConf(0, false, 0);
     CommandOptions options;
     options.netns_path = host_->path();
     options.env = {"CNI_COMMAND=" + command, "CNI_CONTAINERID=" + slot.container,
@@ -55,9 +55,8 @@ class FaultInjection : public HostFixture {
       options.env.push_back(fmt::format(
           "CNI_ARGS=K8S_POD_NAMESPACE=fault;K8S_POD_NAME=w{};TABBY_LABELS=slot=s{}", index, index));
     }
-    // exec: the process killed is the plugin itself, not a shell around it.
-    auto child =
-        ChildProcess::Start({"sh", "-c", fmt::format("exec {} < {}", TABBY_CNI, conf)}, options);
+    options.stdin_path = conf;
+    auto child = ChildProcess::Start({TABBY_CNI}, options);
     EXPECT_TRUE(child.ok()) << child.status();
     if (!child.ok()) return -1;
     if (kill_after) {
@@ -156,7 +155,7 @@ TEST_F(FaultInjection, KilledPluginsAndAgentRestartsLeaveNothingInconsistent) {
   int killed = 0;
   for (int op = 0; op < kOperations; ++op) {
     if (op % kRestartEvery == kRestartEvery - 1) {
-      agent_->Stop();
+      agent()->Stop();
       StartAgent();
     }
     const int index = static_cast<int>(random() % kSlots);
@@ -185,14 +184,14 @@ TEST_F(FaultInjection, KilledPluginsAndAgentRestartsLeaveNothingInconsistent) {
     }
   }
   RecordProperty("killed", killed);
-  agent_->Stop();
+  agent()->Stop();
   StartAgent();
   WaitProgrammed();
   ExpectHostMatchesEndpoints(slots);
 
   // The firewall equals what a fresh agent programs from scratch.
   const dataplane::KernelTable programmed = Table();
-  agent_->Stop();
+  agent()->Stop();
   ASSERT_TRUE(host_->RunOk({"nft", "delete", "table", "inet", "tabby"}).ok());
   StartAgent();
   WaitProgrammed();

@@ -51,8 +51,8 @@ TEST_F(MultiHost, TrafficOutlivesTheAgentAndALeavingHostIsWithdrawn) {
   AddWorkload(0, "a");
   AddWorkload(1, "b");
   ASSERT_TRUE(WaitFor([&] { return Reach("a", "b"); }, std::chrono::seconds(60)));
-  kill(agents_[1]->pid(), SIGKILL);
-  agents_[1]->Stop();
+  kill(agent(1)->pid(), SIGKILL);
+  agent(1)->Stop();
   EXPECT_TRUE(Reach("a", "b"));
   EXPECT_TRUE(Reach("b", "a"));
 
@@ -109,8 +109,8 @@ TEST_F(MultiHost, AnAgentKilledAndRestartedReconciles) {
   AddWorkload(1, "b", "app=b");
   ASSERT_TRUE(WaitFor([&] { return Reach("a", "b"); }, std::chrono::seconds(60)));
   const int bird = BirdPid(1);
-  kill(agents_[1]->pid(), SIGKILL);
-  agents_[1]->Stop();
+  kill(agent(1)->pid(), SIGKILL);
+  agent(1)->Stop();
   ApplyYaml(R"(
 apiVersion: projectcalico.org/v3
 kind: GlobalNetworkPolicy
@@ -120,11 +120,8 @@ spec:
   types: [Ingress]
 )");
   EXPECT_TRUE(Reach("a", "b")) << "nobody programs host2 while its agent is down";
-  auto agent = fabric_->host(1).Start({TABBYD, "--datastore", url_, "--node", Node(1),
-                                       "--state-dir", StateDir(1), "--bird", "run", "--secrets-dir",
-                                       SecretsDir(), "--log-level", "warn"});
-  ASSERT_TRUE(agent.ok()) << agent.status();
-  agents_[1] = std::move(*agent);
+  absl::Status restarted = cluster_->StartAgent(1);
+  ASSERT_TRUE(restarted.ok()) << restarted;
   EXPECT_TRUE(WaitFor([&] { return !Reach("a", "b"); }, std::chrono::seconds(30)));
   EXPECT_TRUE(Reach("b", "a")) << "only b's ingress is closed";
   EXPECT_EQ(BirdPid(1), bird) << "the restarted agent adopts the running BIRD";

@@ -44,7 +44,7 @@ class NodeRegistration : public HostFixture {
   }
 
   void RestartAgent(const std::vector<std::string>& extra_args = {}) {
-    agent_->Stop();
+    agent()->Stop();
     StartAgent(extra_args);
     WaitProgrammed();
   }
@@ -103,7 +103,7 @@ TEST_F(NodeRegistration, BirdRunsAndLearnsThisHostsBlocks) {
 }
 
 TEST_F(NodeRegistration, BadNodeIpIsRefusedAtStart) {
-  agent_->Stop();
+  agent()->Stop();
   for (const std::string bad : {"10.0.0.1/24,10.0.0.2/24", "127.0.0.1/8", "fe80::1/64", "x"}) {
     auto agent = host_->Start({TABBYD, "--datastore", url_, "--node", kNode, "--state-dir",
                                dir_->File("state"), "--node-ip", bad});
@@ -117,7 +117,7 @@ TEST_F(NodeRegistration, ARunningNodeIsNotDeletedByAccident) {
   CommandResult refused = Ctl({"node", "delete", kNode});
   EXPECT_FALSE(refused.ok());
   EXPECT_THAT(refused.err, HasSubstr("is alive"));
-  agent_->Stop();
+  agent()->Stop();
   CommandResult forced = Ctl({"node", "delete", kNode, "--force"});
   EXPECT_TRUE(forced.ok()) << forced.Describe();
   EXPECT_FALSE(Ctl({"get", "node", kNode}).ok());

@@ -26,6 +26,8 @@ struct CommandOptions {
   std::vector<std::string> env;
   // A network namespace file (e.g. /var/run/netns/NAME); empty: the caller's namespace.
   std::string netns_path;
+  // A file the child reads as its standard input; empty: /dev/null.
+  std::string stdin_path;
   // RunCommand only: the child is killed when it has not finished by then.
   std::chrono::milliseconds timeout{10000};
 };
