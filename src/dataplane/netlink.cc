@@ -387,6 +387,14 @@ absl::StatusOr<std::vector<IpNetwork>> Netlink::ListAddresses(const std::string&
 
 namespace {
 
+// fe80::/10.
+bool IsIpv6LinkLocal(const IpAddress& address) {
+  if (address.is_v4()) return false;
+  const std::string text = address.ToString();
+  return text.size() > 3 && text[0] == 'f' && text[1] == 'e' &&
+         (text[2] == '8' || text[2] == '9' || text[2] == 'a' || text[2] == 'b');
+}
+
 absl::StatusOr<RoutePtr> BuildRoute(const Route& route, int index) {
   RoutePtr r(rtnl_route_alloc());
   AddrPtr dst = ToNlAddr(route.destination.address(), route.destination.prefix_length());
@@ -406,7 +414,9 @@ absl::StatusOr<RoutePtr> BuildRoute(const Route& route, int index) {
     AddrPtr gw = ToNlAddr(*route.gateway, route.gateway->bit_length());
     rtnl_route_nh_set_gateway(nh, gw.get());
     // A gateway that is not on any subnet of the interface (169.254.1.1) is reachable on-link.
-    rtnl_route_nh_set_flags(nh, RTNH_F_ONLINK);
+    // An IPv6 link-local gateway always is, and IPv6 checks the on-link flag against the routes
+    // of other interfaces (fe80::/64 is on every one), so it gets none.
+    if (!IsIpv6LinkLocal(*route.gateway)) rtnl_route_nh_set_flags(nh, RTNH_F_ONLINK);
   }
   rtnl_route_add_nexthop(r.get(), nh);
   return r;

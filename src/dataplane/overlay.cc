@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <set>
 #include <tuple>
 
@@ -23,6 +24,21 @@ std::string VtepMac(const std::string& node, bool ipv6) {
   const uint64_t hash = StableHash64(ipv6 ? node + "-v6" : node);
   return fmt::format("66:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", (hash >> 32) & 0xff,
                      (hash >> 24) & 0xff, (hash >> 16) & 0xff, (hash >> 8) & 0xff, hash & 0xff);
+}
+
+std::optional<IpAddress> LinkLocalOf(const std::string& mac) {
+  unsigned b[6];
+  char extra;
+  if (std::sscanf(mac.c_str(), "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4],
+                  &b[5], &extra) != 6) {
+    return std::nullopt;
+  }
+  // fe80::/64 with the modified EUI-64 interface identifier (RFC 4291 appendix A).
+  const std::string text = fmt::format("fe80::{:x}:{:x}:{:x}:{:x}", ((b[0] ^ 0x02) << 8) | b[1],
+                                       (b[2] << 8) | 0xff, 0xfe00 | b[3], (b[4] << 8) | b[5]);
+  absl::StatusOr<IpAddress> address = IpAddress::Parse(text);
+  if (!address.ok()) return std::nullopt;
+  return *address;
 }
 
 OverlayPlan PlanOverlay(const OverlayInput& in) {
@@ -75,10 +91,20 @@ OverlayPlan PlanOverlay(const OverlayInput& in) {
         family.routes.push_back(Route{block, underlay, gateway});
         continue;
       }
-      family.routes.push_back(Route{block, family.device->name, gateway});
+      const std::string& mac = v4 ? host->second.vtep_mac4 : host->second.vtep_mac6;
+      // IPv6 refuses an on-link gateway that another interface's route covers (the remote
+      // host's underlay address usually is, on eth0's subnet), so IPv6 routes go via the remote
+      // device's own link-local address (EUI-64 of its MAC), always on-link; the neighbour entry
+      // maps that to the MAC and the FDB entry the MAC to the underlay address.
+      std::optional<IpAddress> next_hop = v4 ? std::optional<IpAddress>(gateway) : LinkLocalOf(mac);
+      if (!next_hop) {
+        plan.problems.push_back(fmt::format("no route to block {}: host {} has no valid VXLAN MAC",
+                                            block.ToString(), owner));
+        continue;
+      }
+      family.routes.push_back(Route{block, family.device->name, *next_hop});
       if (vteps.insert(owner).second) {
-        const std::string& mac = v4 ? host->second.vtep_mac4 : host->second.vtep_mac6;
-        family.neighbours.push_back({gateway, mac, true});
+        family.neighbours.push_back({*next_hop, mac, true});
         family.fdb.push_back({gateway, mac, true});
       }
     }

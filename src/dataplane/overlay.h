@@ -77,6 +77,10 @@ std::string VtepMac(const std::string& node, bool ipv6);
 
 OverlayPlan PlanOverlay(const OverlayInput& input);
 
+// The IPv6 link-local address (fe80::/64, modified EUI-64) of an interface with MAC `mac`
+// ("aa:bb:cc:dd:ee:ff"); nullopt if `mac` is not one.
+std::optional<IpAddress> LinkLocalOf(const std::string& mac);
+
 class Overlay {
  public:
   explicit Overlay(Netlink& netlink) : netlink_(netlink) {}

@@ -102,7 +102,22 @@ TEST(OverlayPlan, IPv6PoolsUseTheirOwnDeviceAndOverhead) {
   EXPECT_EQ(plan.v6.device->name, "vxlan-v6.tabby");
   EXPECT_EQ(plan.v6.device->mtu, 1430);
   EXPECT_EQ(plan.v6.device->local, Ip("2001:db8::1"));
-  EXPECT_THAT(Routes(plan.v6), ElementsAre("fd70::/122 via 2001:db8::2 dev vxlan-v6.tabby"));
+  // Via the remote device's link-local address (EUI-64 of its MAC): IPv6 will not take the
+  // underlay address on-link through another device. The FDB still points at the underlay.
+  EXPECT_THAT(Routes(plan.v6),
+              ElementsAre("fd70::/122 via fe80::6400:ff:fe00:62 dev vxlan-v6.tabby"));
+  ASSERT_EQ(plan.v6.neighbours.size(), 1u);
+  EXPECT_EQ(plan.v6.neighbours[0].address, Ip("fe80::6400:ff:fe00:62"));
+  ASSERT_EQ(plan.v6.fdb.size(), 1u);
+  EXPECT_EQ(plan.v6.fdb[0].address, Ip("2001:db8::2"));
+}
+
+TEST(OverlayPlan, LinkLocalOfAMac) {
+  EXPECT_EQ(LinkLocalOf("66:00:00:00:00:62"), Ip("fe80::6400:ff:fe00:62"));
+  EXPECT_EQ(LinkLocalOf("00:1a:2b:3c:4d:5e"), Ip("fe80::21a:2bff:fe3c:4d5e"));
+  EXPECT_FALSE(LinkLocalOf(""));
+  EXPECT_FALSE(LinkLocalOf("66:00:00:00:00"));
+  EXPECT_FALSE(LinkLocalOf("66:00:00:00:00:62:01"));
 }
 
 TEST(OverlayPlan, HostsWithoutAnAddressOfTheFamilyAreProblems) {

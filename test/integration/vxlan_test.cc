@@ -12,12 +12,13 @@
 namespace tabby::test {
 namespace {
 
+using ::testing::ContainsRegex;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-// Packets host `host` sent through its VXLAN device (0 when there is none).
-int64_t VxlanTxPackets(const ScopedNetns& host) {
-  CommandResult shown = host.Run({"ip", "-j", "-s", "link", "show", "dev", "vxlan.tabby"});
+// Packets host `host` sent through its VXLAN device `device` (0 when there is none).
+int64_t VxlanTxPackets(const ScopedNetns& host, const std::string& device = "vxlan.tabby") {
+  CommandResult shown = host.Run({"ip", "-j", "-s", "link", "show", "dev", device});
   nlohmann::json links = nlohmann::json::parse(shown.out, nullptr, false);
   if (!links.is_array() || links.empty()) return 0;
   return links[0]["stats64"]["tx"]["packets"].get<int64_t>();
@@ -105,6 +106,52 @@ TEST_F(VxlanCrossSubnet, EncapsulatesOnlyBetweenSubnets) {
   EXPECT_EQ(VxlanTxPackets(host1), before) << "same subnet: not encapsulated";
   for (int i = 0; i < 5; ++i) EXPECT_TRUE(Reach("a", "c"));
   EXPECT_GE(VxlanTxPackets(host1), before + 5) << "across subnets: encapsulated";
+}
+
+// Dual stack: the IPv6 pool's traffic crosses vxlan-v6.tabby over the IPv6 underlay, with its own
+// MAC (vxlanTunnelMACAddrV6), entries, and routes via the remote device's link-local address; the
+// workloads get the smaller device's MTU (1500 less 70).
+class VxlanDualStack : public FabricTest {
+ protected:
+  VxlanDualStack()
+      : FabricTest({.hosts = 2, .dual_stack = true, .bgp = false, .vxlan_mode = "Always"}) {}
+};
+
+TEST_F(VxlanDualStack, CarriesIpv6OverTheIpv6Underlay) {
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_TRUE(WaitFor([&] { return std::ifstream(StateDir(i) + "/mtu").good(); },
+                        std::chrono::seconds(20)));
+  }
+  AddWorkload(0, "a");
+  AddWorkload(1, "b");
+  ASSERT_FALSE(workloads_["b"].ipv6.empty());
+  const ScopedNetns& host1 = fabric_->host(0);
+  ASSERT_TRUE(WaitFor([&] { return Reach("a", "b", true) && Reach("b", "a", true); },
+                      std::chrono::seconds(30)))
+      << host1.Run({"ip", "-6", "route"}).out << agent(0)->out();
+  EXPECT_TRUE(Reach("a", "b")) << "IPv4 too";
+  CommandResult device = host1.Run({"ip", "-d", "link", "show", "vxlan-v6.tabby"});
+  EXPECT_THAT(device.out, HasSubstr("vxlan id 4096 local 2001:db8::1"));
+  EXPECT_THAT(device.out, HasSubstr("mtu 1430"));  // the underlay's 1500 less 70
+  EXPECT_THAT(workloads_["a"].netns->Run({"ip", "link", "show", "eth0"}).out,
+              HasSubstr("mtu 1430"));
+  nlohmann::json node =
+      nlohmann::json::parse(Ctl({"get", "node", "host2", "-o", "json"}).out, nullptr, false);
+  ASSERT_TRUE(node.is_object());
+  ASSERT_TRUE(node["spec"].contains("vxlanTunnelMACAddrV6")) << node.dump();
+  const std::string mac = node["spec"]["vxlanTunnelMACAddrV6"];
+  // Via host2's device's link-local address (IPv6 will not take the underlay address on-link
+  // through another device): a permanent neighbour entry names its MAC, and the FDB sends that
+  // MAC to host2's underlay address.
+  CommandResult routes = host1.Run({"ip", "-6", "route", "show", "proto", "197"});
+  EXPECT_THAT(routes.out, ContainsRegex("via fe80::[0-9a-f:]+ dev vxlan-v6.tabby")) << routes.out;
+  EXPECT_THAT(host1.Run({"ip", "-6", "neigh", "show", "dev", "vxlan-v6.tabby"}).out,
+              ContainsRegex("fe80::[0-9a-f:]+ lladdr " + mac + " PERMANENT"));
+  EXPECT_THAT(host1.Run({"bridge", "fdb", "show", "dev", "vxlan-v6.tabby"}).out,
+              HasSubstr(mac + " dst 2001:db8::2 self permanent"));
+  const int64_t before = VxlanTxPackets(host1, "vxlan-v6.tabby");
+  EXPECT_TRUE(Reach("a", "b", true));
+  EXPECT_GT(VxlanTxPackets(host1, "vxlan-v6.tabby"), before) << "a to b over IPv6 went through it";
 }
 
 }  // namespace
