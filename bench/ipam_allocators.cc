@@ -1,6 +1,7 @@
-// ipam_allocators: allocations per second and latency of the block allocator on the embedded
-// datastore when several processes allocate at once (as concurrent CNI ADDs do), against one
-// process doing the same work alone.
+// ipam_allocators: allocations per second and latency of the block allocator when several
+// processes allocate at once (as concurrent CNI ADDs do), against one process doing the same work
+// alone, on the embedded datastore and (--datastores sqlite,etcd) on a real one-member etcd that
+// the benchmark starts on loopback.
 //
 // Configurations, alternating round by round so the machine's noise hits each alike; every round
 // of every configuration starts from a fresh datastore with one pool and makes the same number of
@@ -11,8 +12,10 @@
 // - "N processes, N nodes": N processes allocating for different hosts, each from its own blocks
 //   (what the embedded datastore sees if several hosts shared one file; with etcd, the fabric).
 // Each process allocates its share, then releases every --release-every'th handle it allocated
-// (timed separately). The parent then checks the datastore: every live handle holds exactly one
-// address, no address is held twice, and the blocks account for every allocation.
+// (timed separately). Then the datastore is checked: every live handle holds exactly one
+// address, no address is held twice, and the blocks account for every allocation. The parent
+// never talks to the datastore itself (a forked helper does), so that no gRPC state of its own
+// is copied into the allocator processes it forks.
 
 #include <fcntl.h>
 #include <fmt/format.h>
@@ -24,6 +27,8 @@
 #include <cstdint>
 #include <cstring>
 #include <fstream>
+#include <functional>
+#include <memory>
 #include <set>
 #include <string>
 #include <vector>
@@ -37,6 +42,8 @@
 #include "ipam/block.h"
 #include "ipam/block_allocator.h"
 #include "ipam_bench_support.h"
+#include "support/etcd.h"
+#include "support/process.h"
 
 namespace tabby::bench {
 namespace {
@@ -47,7 +54,43 @@ struct Flags {
   int rounds = 3;
   int release_every = 4;  // each process releases every n-th of its handles afterwards (0: none)
   std::string pool_cidr = "10.0.0.0/16";
+  std::vector<std::string> datastores = {"sqlite"};
 };
+
+// Where a round's datastore lives: a fresh SQLite file in the round's directory, or the shared
+// etcd emptied before the round.
+struct Backend {
+  std::string name;                   // "sqlite" or "etcd"
+  test::EtcdCluster* etcd = nullptr;  // with "etcd"
+  std::string Url(const TempDir& dir) const { return etcd ? etcd->Url() : dir.DatastoreUrl(); }
+};
+
+// Runs `work` in a forked process and returns its status: the parent stays free of datastore
+// client state (gRPC threads) that later forks would copy.
+absl::Status InChild(const std::function<absl::Status()>& work) {
+  int report[2];
+  if (pipe2(report, O_CLOEXEC) != 0) {
+    return absl::InternalError(fmt::format("pipe: {}", std::strerror(errno)));
+  }
+  pid_t pid = fork();
+  if (pid < 0) return absl::InternalError(fmt::format("fork: {}", std::strerror(errno)));
+  if (pid == 0) {
+    close(report[0]);
+    absl::Status status = work();
+    const std::string text = status.ok() ? "" : status.ToString();
+    (void)!write(report[1], text.data(), text.size());
+    _exit(status.ok() ? 0 : 1);
+  }
+  close(report[1]);
+  std::string text;
+  char buffer[512];
+  for (ssize_t n; (n = read(report[0], buffer, sizeof buffer)) > 0;) text.append(buffer, n);
+  close(report[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return absl::OkStatus();
+  return absl::InternalError(text.empty() ? "helper process failed" : text);
+}
 
 struct Config {
   std::string name;
@@ -81,9 +124,9 @@ void WriteLatencies(const std::string& path, const std::vector<double>& values) 
 // What one child process does: wait at the start line (a pipe the parent closes), allocate its
 // share, tell the parent it is done allocating (one byte), then release some of it.
 // Returns the exit code.
-int RunChild(const Flags& flags, const Config& config, const TempDir& dir, int index, int start_fd,
-             int done_fd) {
-  auto store = datastore::Open(dir.DatastoreUrl());
+int RunChild(const Flags& flags, const Config& config, const std::string& url, const TempDir& dir,
+             int index, int start_fd, int done_fd) {
+  auto store = datastore::Open(url);
   if (!store.ok()) {
     fmt::print(stderr, "child {}: {}\n", index, store.status().ToString());
     return 1;
@@ -148,12 +191,18 @@ absl::Status CheckConsistent(datastore::Datastore& store, int expected_live) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<RoundResult> RunRound(const Flags& flags, const Config& config) {
+absl::StatusOr<RoundResult> RunRound(const Flags& flags, const Config& config,
+                                     const Backend& backend) {
   ASSIGN_OR_RETURN(TempDir dir, TempDir::Create("ipam-allocators"));
-  {
-    ASSIGN_OR_RETURN(auto store, datastore::Open(dir.DatastoreUrl()));
-    RETURN_IF_ERROR(AddPool(*store, "bench", flags.pool_cidr));
+  const std::string url = backend.Url(dir);
+  if (backend.etcd != nullptr) {
+    RETURN_IF_ERROR(test::RunChecked(
+        {"etcdctl", "--endpoints=" + backend.etcd->EtcdctlEndpoints(), "del", "", "--from-key"}));
   }
+  RETURN_IF_ERROR(InChild([&]() -> absl::Status {
+    ASSIGN_OR_RETURN(auto store, datastore::Open(url, {.create = true}));
+    return AddPool(*store, "bench", flags.pool_cidr);
+  }));
   int start_pipe[2], done_pipe[2];
   if (pipe2(start_pipe, O_CLOEXEC) != 0 || pipe2(done_pipe, O_CLOEXEC) != 0) {
     return absl::InternalError(fmt::format("pipe: {}", std::strerror(errno)));
@@ -165,7 +214,7 @@ absl::StatusOr<RoundResult> RunRound(const Flags& flags, const Config& config) {
     if (pid == 0) {
       close(start_pipe[1]);
       close(done_pipe[0]);
-      _exit(RunChild(flags, config, dir, i, start_pipe[0], done_pipe[1]));
+      _exit(RunChild(flags, config, url, dir, i, start_pipe[0], done_pipe[1]));
     }
     children.push_back(pid);
   }
@@ -199,11 +248,13 @@ absl::StatusOr<RoundResult> RunRound(const Flags& flags, const Config& config) {
     result.allocate_ms.insert(result.allocate_ms.end(), allocate.begin(), allocate.end());
     result.release_ms.insert(result.release_ms.end(), release.begin(), release.end());
   }
-  ASSIGN_OR_RETURN(auto store, datastore::Open(dir.DatastoreUrl()));
   const int share = flags.allocations / config.processes;
   const int released_each =
       flags.release_every > 0 ? (share + flags.release_every - 1) / flags.release_every : 0;
-  RETURN_IF_ERROR(CheckConsistent(*store, config.processes * (share - released_each)));
+  RETURN_IF_ERROR(InChild([&]() -> absl::Status {
+    ASSIGN_OR_RETURN(auto store, datastore::Open(url));
+    return CheckConsistent(*store, config.processes * (share - released_each));
+  }));
   return result;
 }
 
@@ -220,8 +271,8 @@ int main(int argc, char** argv) {
   using namespace tabby::bench;
   Flags flags;
   CLI::App app{
-      "ipam_allocators: allocations per second and latency with several allocator processes on "
-      "the embedded datastore, against one"};
+      "ipam_allocators: allocations per second and latency with several allocator processes, "
+      "against one, on the embedded datastore and/or etcd"};
   app.add_option("--allocations", flags.allocations,
                  "allocations per round and configuration (split between the processes)")
       ->capture_default_str()
@@ -236,7 +287,27 @@ int main(int argc, char** argv) {
                  "after allocating, each process releases every n-th handle (0: none)")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
+  app.add_option("--datastores", flags.datastores,
+                 "sqlite and/or etcd (a one-member etcd started on loopback), measured "
+                 "alternately in every round")
+      ->delimiter(',')
+      ->check(CLI::IsMember({"sqlite", "etcd"}))
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
+
+  std::unique_ptr<tabby::test::EtcdCluster> etcd;
+  std::vector<Backend> backends;
+  for (const std::string& name : flags.datastores) {
+    if (name == "etcd" && !etcd) {
+      auto started = tabby::test::EtcdCluster::Start(1);
+      if (!started.ok()) {
+        fmt::print(stderr, "ipam_allocators: starting etcd: {}\n", started.status().ToString());
+        return 1;
+      }
+      etcd = std::move(*started);
+    }
+    backends.push_back({name, name == "etcd" ? etcd.get() : nullptr});
+  }
 
   const std::vector<Config> configs = {
       {"1 process", 1, true},
@@ -244,23 +315,28 @@ int main(int argc, char** argv) {
       {fmt::format("{} processes, {} nodes", flags.processes, flags.processes), flags.processes,
        false},
   };
-  std::vector<Summary> summaries(configs.size());
+  // summaries[b][c]: backend b, configuration c.
+  std::vector<std::vector<Summary>> summaries(backends.size(),
+                                              std::vector<Summary>(configs.size()));
   for (int round = 0; round < flags.rounds; ++round) {
-    for (size_t c = 0; c < configs.size(); ++c) {
-      auto result = RunRound(flags, configs[c]);
-      if (!result.ok()) {
-        fmt::print(stderr, "ipam_allocators: round {}: {}\n", round + 1,
-                   result.status().ToString());
-        return 1;
+    for (size_t b = 0; b < backends.size(); ++b) {
+      for (size_t c = 0; c < configs.size(); ++c) {
+        auto result = RunRound(flags, configs[c], backends[b]);
+        if (!result.ok()) {
+          fmt::print(stderr, "ipam_allocators: round {} ({}): {}\n", round + 1, backends[b].name,
+                     result.status().ToString());
+          return 1;
+        }
+        const int made = flags.allocations / configs[c].processes * configs[c].processes;
+        auto& s = summaries[b][c];
+        s.throughput.push_back(made / result->allocate_wall_s);
+        s.allocate_ms.insert(s.allocate_ms.end(), result->allocate_ms.begin(),
+                             result->allocate_ms.end());
+        s.release_ms.insert(s.release_ms.end(), result->release_ms.begin(),
+                            result->release_ms.end());
+        fmt::print(stderr, "  round {} {} {}: {:.0f} allocations/s\n", round + 1, backends[b].name,
+                   configs[c].name, s.throughput.back());
       }
-      const int made = flags.allocations / configs[c].processes * configs[c].processes;
-      summaries[c].throughput.push_back(made / result->allocate_wall_s);
-      auto& s = summaries[c];
-      s.allocate_ms.insert(s.allocate_ms.end(), result->allocate_ms.begin(),
-                           result->allocate_ms.end());
-      s.release_ms.insert(s.release_ms.end(), result->release_ms.begin(), result->release_ms.end());
-      fmt::print(stderr, "  round {} {}: {:.0f} allocations/s\n", round + 1, configs[c].name,
-                 summaries[c].throughput.back());
     }
   }
   fmt::print(
@@ -268,16 +344,20 @@ int main(int argc, char** argv) {
       "afterwards, pool {} in /26 blocks\n\n",
       flags.allocations, flags.rounds, flags.release_every, flags.pool_cidr);
   fmt::print(
-      "| configuration | allocations/s (median round) | ratio to 1 process | allocate mean ms | "
-      "allocate p99 ms | release mean ms | release p99 ms |\n"
-      "|---|---|---|---|---|---|---|\n");
-  const double baseline = Median(summaries[0].throughput);
-  for (size_t c = 0; c < configs.size(); ++c) {
-    auto& s = summaries[c];
-    double throughput = Median(s.throughput);
-    fmt::print("| {} | {:.0f} | {:.2f} | {:.2f} | {:.2f} | {:.2f} | {:.2f} |\n", configs[c].name,
-               throughput, throughput / baseline, Mean(s.allocate_ms),
-               Quantile(s.allocate_ms, 0.99), Mean(s.release_ms), Quantile(s.release_ms, 0.99));
+      "| datastore | configuration | allocations/s (median round) | ratio to 1 process | "
+      "ratio to {} | allocate mean ms | allocate p99 ms | release mean ms | release p99 ms |\n"
+      "|---|---|---|---|---|---|---|---|---|\n",
+      backends[0].name);
+  for (size_t b = 0; b < backends.size(); ++b) {
+    const double baseline = Median(summaries[b][0].throughput);
+    for (size_t c = 0; c < configs.size(); ++c) {
+      auto& s = summaries[b][c];
+      const double throughput = Median(s.throughput);
+      fmt::print("| {} | {} | {:.0f} | {:.2f} | {:.2f} | {:.2f} | {:.2f} | {:.2f} | {:.2f} |\n",
+                 backends[b].name, configs[c].name, throughput, throughput / baseline,
+                 throughput / Median(summaries[0][c].throughput), Mean(s.allocate_ms),
+                 Quantile(s.allocate_ms, 0.99), Mean(s.release_ms), Quantile(s.release_ms, 0.99));
+    }
   }
   return 0;
 }

@@ -246,9 +246,14 @@ void Agent::UpdateOverlay() {
     std::remove(mtu_file.c_str());
   }
   if (!synced.ok()) {
-    spdlog::warn("agent: VXLAN: {}; retrying", MessageOf(synced));
+    // Once per distinct error, not once per retry (the loop retries every few hundred ms).
+    const std::string error(MessageOf(synced));
+    if (error != overlay_error_) spdlog::warn("agent: VXLAN: {}; retrying", error);
+    overlay_error_ = error;
     return;  // stays dirty: the next loop tries again
   }
+  if (!overlay_error_.empty()) spdlog::info("agent: VXLAN: programmed after earlier errors");
+  overlay_error_.clear();
   overlay_dirty_ = false;
 }
 

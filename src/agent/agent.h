@@ -150,6 +150,7 @@ class Agent {
   bool overlay_dirty_ = true;
   bool nat_failing_ = false;
   std::vector<std::string> overlay_problems_;  // logged once each time they change
+  std::string overlay_error_;                  // the last failed Sync's, logged once
   bool bgp_dirty_ = true;
   absl::Time bgp_retry_at_ = absl::InfinitePast();
   bool liveness_failing_ = false;  // warn once per outage
