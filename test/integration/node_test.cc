@@ -35,14 +35,6 @@ class NodeRegistration : public HostFixture {
     return node.out;
   }
 
-  void TearDown() override {
-    HostFixture::TearDown();
-    // BIRD (--bird run) is a daemon of its own, which outlives tabbyd on purpose.
-    std::ifstream pid_file(dir_->File("state/bird.pid"));
-    int pid = 0;
-    if (pid_file >> pid && pid > 0) kill(pid, SIGKILL);
-  }
-
   void RestartAgent(const std::vector<std::string>& extra_args = {}) {
     agent()->Stop();
     StartAgent(extra_args);
