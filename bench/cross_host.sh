@@ -2,8 +2,9 @@
 # Cross-host TCP stream throughput, request/response rate and connection rate between two
 # workloads on two hosts, through tabby and through the same kernel machinery set up by hand with
 # no tabby, measured side by side in one run (each round measures a pair back to back, in
-# alternating order, and keeps the ratio). Two hosts are network namespaces on a bridge in a
-# "tor" namespace (192.0.2.0/24).
+# alternating order, and keeps the ratio). Hosts are network namespaces on a bridge in a "tor"
+# namespace (192.0.2.0/24): two run tabby, two others (no tabby, no firewall) carry the plain
+# configurations, so the baseline pays nothing of tabby's, not even conntrack.
 #
 #   plain-routed  namespaces joined by static routes via the other host (what BGP would install)
 #   tabby-bgp     tabby workloads (tabby-cni, tabbyd's firewall) routed by BIRD over BGP
@@ -44,10 +45,13 @@ cleanup() {
 }
 trap cleanup EXIT
 export TABBY_DATASTORE="sqlite://$work/tabby.db"
-declare -A host_ip=([h1]=192.0.2.1 [h2]=192.0.2.2)
-other() { [ "$1" = h1 ] && echo h2 || echo h1; }
+# h1, h2: tabby's hosts. p1, p2: hosts with no tabby at all (no firewall, so no conntrack
+# either), for the plain configurations, on the same bridge.
+declare -A host_ip=([h1]=192.0.2.1 [h2]=192.0.2.2 [p1]=192.0.2.3 [p2]=192.0.2.4)
+declare -A peer=([h1]=h2 [h2]=h1 [p1]=p2 [p2]=p1)
+other() { echo "${peer[$1]}"; }
 
-tabby_fabric "$ns-tor" "$ns-h1" "$ns-h2"
+tabby_fabric "$ns-tor" "$ns-h1" "$ns-h2" "$ns-p1" "$ns-p2"
 
 # tabby on both hosts, one datastore, BGP between them.
 "$CTL" datastore init >/dev/null
@@ -105,24 +109,24 @@ plain_workload() {
   ip -n "$ns-$name" route add default via 169.254.1.1 dev eth0
   address[$name]=$addr
 }
-plain_workload prt-c h1 10.93.1.1 1500
-plain_workload prt-s h2 10.93.2.1 1500
-ip -n "$ns-h1" route add 10.93.2.0/24 via 192.0.2.2
-ip -n "$ns-h2" route add 10.93.1.0/24 via 192.0.2.1
-plain_workload pvx-c h1 10.94.1.1 1450
-plain_workload pvx-s h2 10.94.2.1 1450
-for h in h1 h2; do
+plain_workload prt-c p1 10.93.1.1 1500
+plain_workload prt-s p2 10.93.2.1 1500
+ip -n "$ns-p1" route add 10.93.2.0/24 via 192.0.2.4
+ip -n "$ns-p2" route add 10.93.1.0/24 via 192.0.2.3
+plain_workload pvx-c p1 10.94.1.1 1450
+plain_workload pvx-s p2 10.94.2.1 1450
+for h in p1 p2; do
   ip -n "$ns-$h" link add pvx type vxlan id 100 local "${host_ip[$h]}" dstport 4790 nolearning
   ip -n "$ns-$h" link set pvx mtu 1450 up
 done
-for h in h1 h2; do
+for h in p1 p2; do
   o=$(other "$h")
   mac=$(ip -n "$ns-$o" -j link show pvx | grep -o '"address":"[^"]*' | head -n 1 | cut -d'"' -f4)
   ip netns exec "$ns-$h" bridge fdb append "$mac" dev pvx dst "${host_ip[$o]}"
   ip -n "$ns-$h" neigh add "${host_ip[$o]}" lladdr "$mac" dev pvx nud permanent
 done
-ip -n "$ns-h1" route add 10.94.2.0/24 via 192.0.2.2 dev pvx onlink
-ip -n "$ns-h2" route add 10.94.1.0/24 via 192.0.2.1 dev pvx onlink
+ip -n "$ns-p1" route add 10.94.2.0/24 via 192.0.2.4 dev pvx onlink
+ip -n "$ns-p2" route add 10.94.1.0/24 via 192.0.2.3 dev pvx onlink
 
 configs=(plain-routed tabby-bgp plain-vxlan tabby-vxlan)
 declare -A client=([plain-routed]=prt-c [tabby-bgp]=tbgp-c [plain-vxlan]=pvx-c [tabby-vxlan]=tvx-c)
