@@ -8,6 +8,8 @@
 #
 #   plain-routed  namespaces joined by static routes via the other host (what BGP would install)
 #   tabby-bgp     tabby workloads (tabby-cni, tabbyd's firewall) routed by BIRD over BGP
+#   conntrack-routed  as plain-routed, on hosts whose only firewall is one conntrack rule (what
+#                 any stateful firewall pays), compared with plain-routed
 #   plain-vxlan   namespaces joined by a kernel VXLAN device with static FDB/neighbour entries
 #   tabby-vxlan   tabby workloads in a pool with vxlanMode: Always (no BGP routes for it)
 #
@@ -47,11 +49,14 @@ trap cleanup EXIT
 export TABBY_DATASTORE="sqlite://$work/tabby.db"
 # h1, h2: tabby's hosts. p1, p2: hosts with no tabby at all (no firewall, so no conntrack
 # either), for the plain configurations, on the same bridge.
-declare -A host_ip=([h1]=192.0.2.1 [h2]=192.0.2.2 [p1]=192.0.2.3 [p2]=192.0.2.4)
-declare -A peer=([h1]=h2 [h2]=h1 [p1]=p2 [p2]=p1)
+# c1, c2: like p1, p2 but with conntrack on (one nftables rule that needs it), for what any
+# stateful firewall pays.
+declare -A host_ip=([h1]=192.0.2.1 [h2]=192.0.2.2 [p1]=192.0.2.3 [p2]=192.0.2.4 [c1]=192.0.2.5
+  [c2]=192.0.2.6)
+declare -A peer=([h1]=h2 [h2]=h1 [p1]=p2 [p2]=p1 [c1]=c2 [c2]=c1)
 other() { echo "${peer[$1]}"; }
 
-tabby_fabric "$ns-tor" "$ns-h1" "$ns-h2" "$ns-p1" "$ns-p2"
+tabby_fabric "$ns-tor" "$ns-h1" "$ns-h2" "$ns-p1" "$ns-p2" "$ns-c1" "$ns-c2"
 
 # tabby on both hosts, one datastore, BGP between them.
 "$CTL" datastore init >/dev/null
@@ -115,6 +120,20 @@ ip -n "$ns-p1" route add 10.93.2.0/24 via 192.0.2.4
 ip -n "$ns-p2" route add 10.93.1.0/24 via 192.0.2.3
 plain_workload pvx-c p1 10.94.1.1 1450
 plain_workload pvx-s p2 10.94.2.1 1450
+plain_workload crt-c c1 10.95.1.1 1500
+plain_workload crt-s c2 10.95.2.1 1500
+ip -n "$ns-c1" route add 10.95.2.0/24 via 192.0.2.6
+ip -n "$ns-c2" route add 10.95.1.0/24 via 192.0.2.5
+for h in c1 c2; do
+  ip netns exec "$ns-$h" nft -f - <<'EOF'
+table inet conntrack-only {
+  chain forward1 {
+    type filter hook forward priority filter; policy accept;
+    ct state established,related accept
+  }
+}
+EOF
+done
 for h in p1 p2; do
   ip -n "$ns-$h" link add pvx type vxlan id 100 local "${host_ip[$h]}" dstport 4790 nolearning
   ip -n "$ns-$h" link set pvx mtu 1450 up
@@ -128,9 +147,11 @@ done
 ip -n "$ns-p1" route add 10.94.2.0/24 via 192.0.2.4 dev pvx onlink
 ip -n "$ns-p2" route add 10.94.1.0/24 via 192.0.2.3 dev pvx onlink
 
-configs=(plain-routed tabby-bgp plain-vxlan tabby-vxlan)
-declare -A client=([plain-routed]=prt-c [tabby-bgp]=tbgp-c [plain-vxlan]=pvx-c [tabby-vxlan]=tvx-c)
-declare -A server=([plain-routed]=prt-s [tabby-bgp]=tbgp-s [plain-vxlan]=pvx-s [tabby-vxlan]=tvx-s)
+configs=(plain-routed tabby-bgp conntrack-routed plain-vxlan tabby-vxlan)
+declare -A client=([plain-routed]=prt-c [tabby-bgp]=tbgp-c [conntrack-routed]=crt-c
+  [plain-vxlan]=pvx-c [tabby-vxlan]=tvx-c)
+declare -A server=([plain-routed]=prt-s [tabby-bgp]=tbgp-s [conntrack-routed]=crt-s
+  [plain-vxlan]=pvx-s [tabby-vxlan]=tvx-s)
 for c in "${configs[@]}"; do
   ip netns exec "$ns-${server[$c]}" iperf3 -s -D -I "$work/iperf3-$c.pid" --logfile "$work/iperf3-$c.log"
   ip netns exec "$ns-${server[$c]}" "$PROBE" serve --tcp 9101 --echo 9102 >/dev/null &
@@ -170,7 +191,7 @@ measure() {
 # frequency, conntrack garbage collection after a connection-rate run) hits both sides of a ratio
 # alike. The table reports medians over the rounds.
 declare -A values ratios
-pairs=("plain-routed tabby-bgp" "plain-vxlan tabby-vxlan")
+pairs=("plain-routed tabby-bgp" "plain-routed conntrack-routed" "plain-vxlan tabby-vxlan")
 for r in $(seq 1 "$rounds"); do
   for kind in stream rr crr; do
     for pair in "${pairs[@]}"; do
