@@ -17,6 +17,12 @@
 // namespaces, 5,000 policies by default) and "tenth" (a tenth of each, same 100 workloads per
 // host), so the ratio full/tenth says how the cost grows with the cluster on a noisy machine.
 //
+// --shape global is the cluster of the scale issue instead: W workloads (labels app a0..a499,
+// tier t0..t6) and P GlobalNetworkPolicies `app == 'aK'` (K < 20), each with one ingress rule
+// from `app == 'aJ' && tier != 'tM'` to one port, so every local workload activates P/20
+// policies and their peer sets. A local change moves a pod to another of the 20 apps (P/20
+// policies and sets deactivated, P/20 activated); a remote change moves a pod between peer sets.
+//
 // Under callgrind (bench/policy_scale_callgrind.sh) the measured sections are the only ones
 // collected, so instruction counts come out per phase.
 #include <fmt/format.h>
@@ -56,12 +62,19 @@ struct Flags {
   int changes = 200;
   bool nft = false;
   bool callgrind = false;  // one round of "full" only, phases toggled for callgrind
+  std::string shape = "kubernetes";
+  int policies = 10000;  // --shape global
 };
+
+constexpr int kGlobalApps = 500;      // app a0..a499
+constexpr int kGlobalLocalApps = 20;  // the apps policies select: a0..a19
+constexpr int kGlobalTiers = 7;       // tier t0..t6
 
 struct Config {
   std::string name;
   int workloads = 0;
   int namespaces = 0;
+  int policies = 0;
 };
 
 struct Cluster {
@@ -131,6 +144,42 @@ spec:
                      name, app, ns % kTeams, (ns + 1) % kTeams, ns % 256);
 }
 
+// Pod i of the cluster, on node-(i / kWorkloadsPerHost), in namespace `ns`, without labels.
+model::Resource Workload(int i, const std::string& ns) {
+  std::string pod = fmt::format("pod-{}", i);
+  model::Resource r =
+      model::MakeResource(model::Kind::kWorkloadEndpoint,
+                          fmt::format("node-{}-k8s-{}-eth0", i / kWorkloadsPerHost, pod), ns);
+  auto& spec = r.workload_endpoint();
+  spec.node = fmt::format("node-{}", i / kWorkloadsPerHost);  // node-0: pods in 100 namespaces
+  spec.orchestrator = "k8s";
+  spec.pod = pod;
+  spec.endpoint = "eth0";
+  spec.interface_name = fmt::format("tabby{:010x}", i);
+  spec.ip_networks = {Address(i) + "/32"};
+  model::EndpointPort http{.name = "http",
+                           .protocol = model::Protocol{model::Protocol::kTcp, "TCP"},
+                           .port = static_cast<uint16_t>(8000 + i % 3)};
+  model::EndpointPort metrics{
+      .name = "metrics", .protocol = model::Protocol{model::Protocol::kTcp, "TCP"}, .port = 9090};
+  spec.ports = {http, metrics};
+  return r;
+}
+
+// Adds workload `r` to the cluster; `remote_relevant`: a change of its labels on another host
+// changes something on this one (a pod elsewhere in a namespace this host has pods in).
+absl::Status AddWorkload(model::Resource r, bool remote_relevant, Cluster& cluster) {
+  model::ApplyDefaults(r);
+  RETURN_IF_ERROR(model::Validate(r));
+  if (r.workload_endpoint().node == kNode) {
+    cluster.local_pods.push_back(cluster.resources.size());
+  } else if (remote_relevant) {
+    cluster.remote_pods.push_back(cluster.resources.size());
+  }
+  cluster.resources.push_back(std::move(r));
+  return absl::OkStatus();
+}
+
 absl::StatusOr<Cluster> MakeCluster(const Config& config) {
   std::string yaml;
   for (int ns = 0; ns < config.namespaces; ++ns) {
@@ -146,37 +195,51 @@ absl::StatusOr<Cluster> MakeCluster(const Config& config) {
   cluster.resources = std::move(*decoded);
   for (int i = 0; i < config.workloads; ++i) {
     std::string ns = fmt::format("ns-{}", i % config.namespaces);
-    std::string pod = fmt::format("pod-{}", i);
-    model::Resource r =
-        model::MakeResource(model::Kind::kWorkloadEndpoint,
-                            fmt::format("node-{}-k8s-{}-eth0", i / kWorkloadsPerHost, pod), ns);
+    model::Resource r = Workload(i, ns);
     r.metadata.labels = {{"app", fmt::format("app-{}", i % kApps)},
                          {"tier", i % 3 == 0 ? "frontend" : "backend"},
                          {"role", i % 2 == 0 ? "client" : "server"},
-                         {"pod", pod},
-                         {"pod-app", fmt::format("app-{}", i % kApps)}};
-    auto& spec = r.workload_endpoint();
-    spec.node = fmt::format("node-{}", i / kWorkloadsPerHost);  // node-0: pods in 100 namespaces
-    spec.orchestrator = "k8s";
-    spec.pod = pod;
-    spec.endpoint = "eth0";
-    spec.interface_name = fmt::format("tabby{:010x}", i);
-    spec.ip_networks = {Address(i) + "/32"};
-    model::EndpointPort http{.name = "http",
-                             .protocol = model::Protocol{model::Protocol::kTcp, "TCP"},
-                             .port = static_cast<uint16_t>(8000 + i % 3)};
-    model::EndpointPort metrics{
-        .name = "metrics", .protocol = model::Protocol{model::Protocol::kTcp, "TCP"}, .port = 9090};
-    spec.ports = {http, metrics};
-    model::ApplyDefaults(r);
-    RETURN_IF_ERROR(model::Validate(r));
-    if (spec.node == kNode) {
-      cluster.local_pods.push_back(cluster.resources.size());
-    } else if (i % config.namespaces < kWorkloadsPerHost) {
-      // A pod elsewhere in a namespace this host has pods in: its labels matter here.
-      cluster.remote_pods.push_back(cluster.resources.size());
-    }
-    cluster.resources.push_back(std::move(r));
+                         {"pod", r.workload_endpoint().pod},
+                         {"pod-app", fmt::format("app-{}", i % kApps)},
+                         {"alt-app", fmt::format("app-{}", (i + 1) % kApps)}};
+    RETURN_IF_ERROR(AddWorkload(std::move(r), i % config.namespaces < kWorkloadsPerHost, cluster));
+  }
+  return cluster;
+}
+
+// The cluster of --shape global (see the top of the file).
+absl::StatusOr<Cluster> MakeGlobalCluster(const Config& config) {
+  std::string yaml;
+  for (int i = 0; i < config.policies; ++i) {
+    yaml += fmt::format(R"(---
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata: {{name: gnp-{0}}}
+spec:
+  selector: app == 'a{1}'
+  ingress:
+  - action: Allow
+    protocol: TCP
+    source: {{selector: app == 'a{2}' && tier != 't{3}'}}
+    destination: {{ports: [{4}]}}
+)",
+                        i, i % kGlobalLocalApps, i * 7919 % kGlobalApps, i % kGlobalTiers,
+                        1000 + i % 1000);
+  }
+  auto decoded = model::DecodeDocuments(yaml, "cluster.yaml");
+  if (!decoded.ok()) return decoded.status();
+  Cluster cluster;
+  cluster.resources = std::move(*decoded);
+  for (int i = 0; i < config.workloads; ++i) {
+    model::Resource r = Workload(i, "default");
+    // Local pods (the first kWorkloadsPerHost) take the 20 selected apps in turn.
+    int app = i < kWorkloadsPerHost ? i % kGlobalLocalApps : i % kGlobalApps;
+    int alternate = i < kWorkloadsPerHost ? (app + 1) % kGlobalLocalApps : (app + 1) % kGlobalApps;
+    r.metadata.labels = {{"app", fmt::format("a{}", app)},
+                         {"tier", fmt::format("t{}", i % kGlobalTiers)},
+                         {"pod-app", fmt::format("a{}", app)},
+                         {"alt-app", fmt::format("a{}", alternate)}};
+    RETURN_IF_ERROR(AddWorkload(std::move(r), true, cluster));
   }
   return cluster;
 }
@@ -242,11 +305,10 @@ absl::StatusOr<RoundResult> RunRound(const Flags& flags, const Cluster& cluster,
     if (pool.empty()) continue;  // a cluster of one host has no remote pods
     model::Resource& pod = resources[pool[random() % pool.size()]];
     // Toggles the pod between its own app and the next, so that every change moves it into or
-    // out of its namespace's same-app policy and peer set.
+    // out of policies' selection and peer sets.
     std::string& app = pod.metadata.labels["app"];
-    app = app == pod.metadata.labels["pod-app"]
-              ? fmt::format("app-{}", (std::stoi(app.substr(4)) + 1) % kApps)
-              : pod.metadata.labels["pod-app"];
+    app = app == pod.metadata.labels["pod-app"] ? pod.metadata.labels["alt-app"]
+                                                : pod.metadata.labels["pod-app"];
     start = std::chrono::steady_clock::now();
     {
       Collect collect(flags.callgrind);
@@ -271,19 +333,28 @@ int Main(int argc, char** argv) {
   app.add_option("--rounds", flags.rounds, "rounds per configuration")->capture_default_str();
   app.add_option("--changes", flags.changes, "label changes per round")->capture_default_str();
   app.add_flag("--nft", flags.nft, "also program nftables in a private network namespace (root)");
+  app.add_option("--shape", flags.shape,
+                 "kubernetes: namespaced NetworkPolicies; global: GlobalNetworkPolicies, as in "
+                 "the top comment")
+      ->check(CLI::IsMember({"kubernetes", "global"}))
+      ->capture_default_str();
+  app.add_option("--policies", flags.policies, "policies in the full configuration (global)")
+      ->capture_default_str();
   app.add_flag("--callgrind", flags.callgrind,
                "one round of the full configuration, for bench/policy_scale_callgrind.sh");
   CLI11_PARSE(app, argc, argv);
 
-  std::vector<Config> configs = {{"tenth", flags.workloads / 10, flags.namespaces / 10},
-                                 {"full", flags.workloads, flags.namespaces}};
+  const bool global = flags.shape == "global";
+  std::vector<Config> configs = {
+      {"tenth", flags.workloads / 10, flags.namespaces / 10, flags.policies / 10},
+      {"full", flags.workloads, flags.namespaces, flags.policies}};
   if (flags.callgrind) {
     configs.erase(configs.begin());
     flags.rounds = 1;
   }
   std::vector<Cluster> clusters;
   for (const Config& config : configs) {
-    auto cluster = MakeCluster(config);
+    auto cluster = global ? MakeGlobalCluster(config) : MakeCluster(config);
     if (!cluster.ok()) {
       fmt::print(stderr, "policy_scale: {}\n", MessageOf(cluster.status()));
       return 1;
@@ -325,8 +396,9 @@ int Main(int argc, char** argv) {
     fmt::print(
         "| {} | {} / {} / {} | {} / {} / {} | {:.0f} | {:.1f} |{} {:.2f} / {:.2f} | {:.2f} / "
         "{:.2f} |\n",
-        configs[c].name, configs[c].workloads, configs[c].namespaces, configs[c].namespaces * 5,
-        first.sets, first.programs, first.endpoints, full_median[c], Median(heap),
+        configs[c].name, configs[c].workloads, global ? 1 : configs[c].namespaces,
+        global ? configs[c].policies : configs[c].namespaces * 5, first.sets, first.programs,
+        first.endpoints, full_median[c], Median(heap),
         flags.nft ? fmt::format(" {:.0f} |", Median(sync)) : "", Quantile(local, 0.5), local_p99[c],
         Quantile(remote, 0.5), remote_p99[c]);
   }

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <utility>
 
 #include "base/hash.h"
 #include "model/kubernetes.h"
@@ -156,17 +157,16 @@ void Calculator::SetNamespaceLabels(const std::string& namespace_name, model::La
   if (NamespaceLabels(namespace_name) == labels) return;
   // Endpoints of the namespace may enter or leave sets and policies. Take them out under the old
   // labels, then put them back under the new ones.
-  std::vector<std::string> members;
+  std::vector<Endpoint*> members;
   auto [begin, end] = EndpointsOfNamespace(namespace_name);
-  for (auto e = begin; e != end; ++e) members.push_back(e->first);
-  for (const auto& key : members) UpdateSetMembership(key, &endpoints_.at(key), nullptr);
+  for (auto e = begin; e != end; ++e) members.push_back(&e->second);
+  for (Endpoint* endpoint : members) UpdateSetMembership(endpoint, endpoint, nullptr);
   namespace_labels_[namespace_name] = std::move(labels);
   // Every endpoint back into the sets before any policy matching: matching can activate a set,
   // whose first scan would already count the endpoints not yet put back.
-  for (const auto& key : members) UpdateSetMembership(key, nullptr, &endpoints_.at(key));
-  for (const auto& key : members) {
-    Endpoint& endpoint = endpoints_.at(key);
-    if (endpoint.local) MatchEndpointAgainstPolicies(endpoint);
+  for (Endpoint* endpoint : members) UpdateSetMembership(endpoint, nullptr, endpoint);
+  for (Endpoint* endpoint : members) {
+    if (endpoint->local) MatchEndpointAgainstPolicies(*endpoint);
   }
 }
 
@@ -189,8 +189,7 @@ void Calculator::RelabelEndpoint(Endpoint& endpoint) {
   if (labels == endpoint.labels) return;
   Endpoint next = endpoint;
   next.labels = std::move(labels);
-  UpdateSetMembership(next.key, &endpoint, &next);
-  endpoint = std::move(next);
+  ReplaceEndpoint(endpoint, true, std::move(next));
   if (endpoint.local) MatchEndpointAgainstPolicies(endpoint);
 }
 
@@ -229,24 +228,39 @@ void Calculator::AddContribution(const std::string& id, ActiveSet& set, bool por
   }
 }
 
-void Calculator::UpdateSetMembership(const std::string& key, const Endpoint* before,
+void Calculator::UpdateSetMembership(const Endpoint* endpoint, const Endpoint* before,
                                      const Endpoint* after) {
-  // Per event: every active set's selector once against the endpoint, O(active sets). The
-  // namespace's labels are looked up once, not per set.
+  // Per event: only the active sets whose indexed term the old or the new labels satisfy (the
+  // only ones the endpoint can leave or enter), plus those with no term; one selector
+  // evaluation each. The namespace's labels are looked up once, not per set.
+  std::vector<ActiveSet*> candidates;
+  if (before != nullptr) set_index_.Candidates(before->labels, &candidates);
+  if (after != nullptr && (before == nullptr || after->labels != before->labels)) {
+    set_index_.Candidates(after->labels, &candidates);
+    if (before != nullptr) {
+      std::sort(candidates.begin(), candidates.end());
+      candidates.erase(std::unique(candidates.begin(), candidates.end()), candidates.end());
+    }
+  }
   const model::Labels* namespace_labels =
       after != nullptr ? &NamespaceLabels(after->namespace_name) : nullptr;
-  auto update = [&](std::map<std::string, ActiveSet>& sets, bool port_set) {
-    for (auto& [id, set] : sets) {
-      bool was = set.members.contains(key);
-      bool now = after != nullptr && SetMatches(set.spec, *after, *namespace_labels);
-      if (was && before != nullptr) AddContribution(id, set, port_set, *before, -1);
-      if (now) AddContribution(id, set, port_set, *after, +1);
-      if (now && !was) set.members.insert(key);
-      if (was && !now) set.members.erase(key);
-    }
-  };
-  update(ip_sets_, false);
-  update(port_sets_, true);
+  for (ActiveSet* set : candidates) {
+    bool was = set->members.contains(endpoint);
+    bool now = after != nullptr && SetMatches(set->spec, *after, *namespace_labels);
+    if (was && before != nullptr) AddContribution(set->id, *set, set->port_set, *before, -1);
+    if (now) AddContribution(set->id, *set, set->port_set, *after, +1);
+    if (now && !was) set->members.insert(endpoint);
+    if (was && !now) set->members.erase(endpoint);
+  }
+}
+
+Calculator::Endpoint Calculator::ReplaceEndpoint(Endpoint& stored, bool had_value, Endpoint next) {
+  UpdateSetMembership(&stored, had_value ? &stored : nullptr, &next);
+  if (!had_value || stored.labels != next.labels) {
+    if (had_value) endpoint_index_.Remove(&stored, stored.labels);
+    endpoint_index_.Add(&stored, next.labels);
+  }
+  return std::exchange(stored, std::move(next));
 }
 
 std::pair<Calculator::EndpointIterator, Calculator::EndpointIterator>
@@ -262,18 +276,24 @@ void Calculator::AcquireSet(const std::string& id, const SetSpec& spec, bool por
   auto [it, inserted] = sets.try_emplace(id);
   ActiveSet& set = it->second;
   if (inserted) {
-    // A newly active selector is evaluated once against every endpoint it can match: those of
-    // its namespace when it is scoped to one (most Kubernetes peers), else the cluster's, O(E).
+    // A newly active selector is evaluated once against the endpoints that satisfy its rarest
+    // required term (those of its namespace, of its app, ...), found through the label index;
+    // only a selector with no such term meets every endpoint, O(E).
+    set.id = id;
+    set.port_set = port_set;
     set.spec = spec;
-    const std::string& ns = spec.selector.namespace_equals();
-    auto [begin, end] =
-        ns.empty() ? std::pair{endpoints_.begin(), endpoints_.end()} : EndpointsOfNamespace(ns);
-    for (auto e = begin; e != end; ++e) {
-      const auto& [key, endpoint] = *e;
-      if (!SetMatches(spec, endpoint, NamespaceLabels(endpoint.namespace_name))) continue;
-      set.members.insert(key);
+    set.indexed_by = endpoint_index_.Rarest(spec.selector.RequiredTerms());
+    auto consider = [&](const Endpoint& endpoint) {
+      if (!SetMatches(spec, endpoint, NamespaceLabels(endpoint.namespace_name))) return;
+      set.members.insert(&endpoint);
       AddContribution(id, set, port_set, endpoint, +1);
+    };
+    if (set.indexed_by) {
+      endpoint_index_.ForEach(*set.indexed_by, [&](const Endpoint* e) { consider(*e); });
+    } else {
+      for (const auto& [key, endpoint] : endpoints_) consider(endpoint);
     }
+    set_index_.Add(&set, set.indexed_by);
     (port_set ? dirty_port_sets_ : dirty_ip_sets_).insert(id);
   }
   ++set.refs;
@@ -284,6 +304,7 @@ void Calculator::ReleaseSet(const std::string& id, bool port_set) {
   auto it = sets.find(id);
   if (it == sets.end()) return;
   if (--it->second.refs > 0) return;
+  set_index_.Remove(&it->second, it->second.indexed_by);
   sets.erase(it);
   (port_set ? dirty_port_sets_ : dirty_ip_sets_).insert(id);
 }
@@ -606,22 +627,17 @@ void Calculator::UpsertHostEndpoint(const model::Resource& resource) {
 
 void Calculator::StoreEndpoint(Endpoint next) {
   next.labels = EffectiveLabels(next);
-  auto old = endpoints_.find(next.key);
-  if (old != endpoints_.end()) {
-    next.policies = old->second.policies;
-    UpdateSetMembership(next.key, &old->second, &next);
-  } else {
-    UpdateSetMembership(next.key, nullptr, &next);
-  }
-  std::optional<Endpoint> before;
-  if (old != endpoints_.end()) before = std::move(old->second);
-  Endpoint& stored = endpoints_[next.key] = std::move(next);
-  if (before && before->local) {
+  auto [it, inserted] = endpoints_.try_emplace(next.key);
+  if (!inserted) next.policies = it->second.policies;
+  Endpoint previous = ReplaceEndpoint(it->second, !inserted, std::move(next));
+  const Endpoint* before = inserted ? nullptr : &previous;
+  Endpoint& stored = it->second;
+  if (before != nullptr && before->local) {
     EraseFromIndex(local_endpoints_by_namespace_, before->namespace_name, stored.key);
   }
   if (stored.local) local_endpoints_by_namespace_[stored.namespace_name].insert(stored.key);
-  AttachProfiles(stored.key, before ? &*before : nullptr, &stored);
-  if (stored.local || (before && before->local)) MatchEndpointAgainstPolicies(stored);
+  AttachProfiles(stored.key, before, &stored);
+  if (stored.local || (before != nullptr && before->local)) MatchEndpointAgainstPolicies(stored);
   MarkEndpointDirty(stored.key);
 }
 
@@ -629,7 +645,8 @@ void Calculator::RemoveEndpoint(const std::string& key) {
   auto it = endpoints_.find(key);
   if (it == endpoints_.end()) return;
   Endpoint& endpoint = it->second;
-  UpdateSetMembership(key, &endpoint, nullptr);
+  UpdateSetMembership(&endpoint, &endpoint, nullptr);
+  endpoint_index_.Remove(&endpoint, endpoint.labels);
   AttachProfiles(key, &endpoint, nullptr);
   std::vector<std::string> applied(endpoint.policies.begin(), endpoint.policies.end());
   for (const auto& policy_key : applied) SetPolicyMatch(policies_.at(policy_key), endpoint, false);
@@ -870,6 +887,32 @@ Calculator::Stats Calculator::stats() const {
   stats.active_ip_sets = ip_sets_.size();
   stats.active_port_sets = port_sets_.size();
   return stats;
+}
+
+absl::Status Calculator::CheckSetMembership() const {
+  auto check = [&](const std::map<std::string, ActiveSet>& sets) -> absl::Status {
+    for (const auto& [id, set] : sets) {
+      for (const auto& [key, endpoint] : endpoints_) {
+        auto labels = namespace_labels_.find(endpoint.namespace_name);
+        model::Labels implicit{{kNamespaceNameLabel, endpoint.namespace_name},
+                               {kKubernetesNamespaceNameLabel, endpoint.namespace_name}};
+        bool matches = SetMatches(set.spec, endpoint,
+                                  labels == namespace_labels_.end() ? implicit : labels->second);
+        if (matches != set.members.contains(&endpoint)) {
+          return absl::InternalError(fmt::format(
+              "set {} ({}): endpoint {} {} but is {}", id, set.spec.selector.Describe(), key,
+              matches ? "matches" : "does not match", matches ? "not a member" : "a member"));
+        }
+      }
+      if (set.members.size() > endpoints_.size()) {
+        return absl::InternalError(fmt::format("set {} holds endpoints that are gone", id));
+      }
+    }
+    return absl::OkStatus();
+  };
+  absl::Status status = check(ip_sets_);
+  if (status.ok()) status = check(port_sets_);
+  return status;
 }
 
 }  // namespace tabby::calc

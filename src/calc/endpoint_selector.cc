@@ -27,6 +27,12 @@ bool EndpointSelector::Matches(const EndpointView& endpoint) const {
   return selector_.Matches(endpoint.labels);
 }
 
+std::vector<selector::LabelTerm> EndpointSelector::RequiredTerms() const {
+  std::vector<selector::LabelTerm> terms = selector_.RequiredTerms();
+  if (!namespace_equals_.empty()) terms.push_back({kNamespaceLabel, {namespace_equals_}});
+  return terms;
+}
+
 std::string EndpointSelector::Describe() const {
   std::string out;
   if (!namespace_equals_.empty()) out = fmt::format("namespace == \"{}\" && ", namespace_equals_);

@@ -5,6 +5,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "model/resources.h"
 #include "selector/selector.h"
@@ -34,6 +35,9 @@ class EndpointSelector {
                    selector::Selector selector);
 
   bool Matches(const EndpointView& endpoint) const;
+  // Label terms every matching endpoint's effective labels satisfy (for ItemLabelIndex): the
+  // selector's own, and the namespace label when scoped to one namespace.
+  std::vector<selector::LabelTerm> RequiredTerms() const;
   // The one namespace it can match in, or empty when it may match in any.
   const std::string& namespace_equals() const { return namespace_equals_; }
   // Stable id: equal scoping and canonical selectors give equal ids, in any process.

@@ -495,17 +495,24 @@ void CollectKeys(const Node& node, std::vector<std::string>* keys) {
   for (const Node& operand : node.operands) CollectKeys(operand, keys);
 }
 
-// Equalities implied by a conjunction: `k == v`, and `k in {v}` with a single value.
-void CollectEqualities(const Node& node, std::vector<std::pair<std::string, std::string>>* out) {
+// Terms implied by a conjunction (see RequiredTerms). `k in {}` matches nothing and gives no term
+// (an empty value list would read as "any value").
+void CollectTerms(const Node& node, std::vector<LabelTerm>* out) {
   switch (node.kind) {
     case Kind::kEq:
-      out->emplace_back(node.key, node.value);
+      out->push_back({node.key, {node.value}});
       return;
     case Kind::kIn:
-      if (node.set.size() == 1) out->emplace_back(node.key, node.set.front());
+      if (!node.set.empty()) out->push_back({node.key, node.set});
+      return;
+    case Kind::kHas:
+    case Kind::kContains:
+    case Kind::kStartsWith:
+    case Kind::kEndsWith:
+      out->push_back({node.key, {}});
       return;
     case Kind::kAnd:
-      for (const Node& operand : node.operands) CollectEqualities(operand, out);
+      for (const Node& operand : node.operands) CollectTerms(operand, out);
       return;
     default:
       return;
@@ -566,12 +573,10 @@ std::vector<std::string> Selector::ReferencedKeys() const {
   return keys;
 }
 
-std::vector<std::pair<std::string, std::string>> Selector::RequiredEqualities() const {
-  std::vector<std::pair<std::string, std::string>> equalities;
-  CollectEqualities(*root_, &equalities);
-  std::sort(equalities.begin(), equalities.end());
-  equalities.erase(std::unique(equalities.begin(), equalities.end()), equalities.end());
-  return equalities;
+std::vector<LabelTerm> Selector::RequiredTerms() const {
+  std::vector<LabelTerm> terms;
+  CollectTerms(*root_, &terms);
+  return terms;
 }
 
 std::string QuoteValue(std::string_view value) {

@@ -44,6 +44,13 @@ class MapLabelSource final : public LabelSource {
 
 struct Node;  // AST node; private to the implementation.
 
+// "Label `key` is present and, unless `values` is empty, has one of `values`" (sorted, unique).
+struct LabelTerm {
+  std::string key;
+  std::vector<std::string> values;
+  friend bool operator==(const LabelTerm&, const LabelTerm&) = default;
+};
+
 class Selector {
  public:
   // all()
@@ -78,9 +85,11 @@ class Selector {
   // Label keys the selector refers to (for indexing).
   std::vector<std::string> ReferencedKeys() const;
 
-  // Equality requirements that every match must satisfy: pairs (key, value) such that a label set
-  // lacking key==value can never match. Lets an index skip most candidates. May be empty.
-  std::vector<std::pair<std::string, std::string>> RequiredEqualities() const;
+  // Conditions every match satisfies, for indexing: a label set that fails any of them can never
+  // match, so an index may visit only the items satisfying one (the rarest) of them. Drawn from
+  // the top-level conjunction: `k == v` gives {k, {v}}, `k in {...}` {k, {...}}, and has(k),
+  // contains, starts with and ends with {k, {}} (present, any value). May be empty.
+  std::vector<LabelTerm> RequiredTerms() const;
 
   friend bool operator==(const Selector& a, const Selector& b) {
     return a.canonical_ == b.canonical_;

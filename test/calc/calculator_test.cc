@@ -199,8 +199,18 @@ TEST(Calculator, IncrementalEqualsFromScratch) {
   std::mt19937 random(12345);
   const std::vector<std::string> values = {"a", "b", "c"};
   const std::vector<std::string> nodes = {kNode, "node-b"};
-  const std::vector<std::string> selectors = {"all()",  "k == 'a'",       "k != 'b'",
-                                              "has(j)", "k in {'a','c'}", "!has(k)"};
+  // Every shape the label indexes treat differently: an equality, a value list, a key alone, a
+  // conjunction of several, and no required term at all.
+  const std::vector<std::string> selectors = {"all()",
+                                              "k == 'a'",
+                                              "k != 'b'",
+                                              "has(j)",
+                                              "!has(k)",
+                                              "k in {'a','c'}",
+                                              "j starts with 'b'",
+                                              "k == 'a' && has(j)",
+                                              "k == 'b' || j == 'a'",
+                                              "k in {'b', 'c'} && j != 'a'"};
   std::map<std::string, model::Resource> live;
   Calculator incremental(kNode);
   for (int step = 0; step < 3000; ++step) {

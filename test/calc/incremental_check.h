@@ -25,6 +25,9 @@ inline ::testing::AssertionResult FlushMatchesFreshCalculation(
     return ::testing::AssertionFailure() << "the delta applied to the previous state is not the "
                                             "new state";
   }
+  if (absl::Status status = incremental.CheckSetMembership(); !status.ok()) {
+    return ::testing::AssertionFailure() << status.message();
+  }
   Calculator fresh(node);
   for (const auto& [key, resource] : live) fresh.Upsert(resource);
   fresh.Flush();

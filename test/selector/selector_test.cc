@@ -350,20 +350,43 @@ TEST(SelectorAnalysis, ReferencedKeys) {
               ElementsAre("d", "e", "f"));
 }
 
-TEST(SelectorAnalysis, RequiredEqualities) {
-  using Pairs = std::vector<std::pair<std::string, std::string>>;
-  EXPECT_EQ(MustParse("app == 'web'").RequiredEqualities(), (Pairs{{"app", "web"}}));
-  EXPECT_EQ(MustParse("app == 'web' && tier == 'fe' && has(x) && y != 'z'").RequiredEqualities(),
-            (Pairs{{"app", "web"}, {"tier", "fe"}}));
-  EXPECT_EQ(
-      MustParse("(a == '1' && b == '2') && c in {'3'} && d in {'4', '5'}").RequiredEqualities(),
-      (Pairs{{"a", "1"}, {"b", "2"}, {"c", "3"}}));
-  EXPECT_EQ(MustParse("a == '1' && a == '1'").RequiredEqualities(), (Pairs{{"a", "1"}}));
-  EXPECT_THAT(MustParse("a == '1' || b == '2'").RequiredEqualities(), IsEmpty());
-  EXPECT_THAT(MustParse("!a == '1'").RequiredEqualities(), IsEmpty());
-  EXPECT_THAT(MustParse("a == '1' && (b == '2' || c == '3')").RequiredEqualities(),
-              ElementsAre(std::pair<std::string, std::string>("a", "1")));
-  EXPECT_THAT(MustParse("all()").RequiredEqualities(), IsEmpty());
+TEST(SelectorAnalysis, RequiredTerms) {
+  using Terms = std::vector<LabelTerm>;
+  EXPECT_EQ(MustParse("app == 'web'").RequiredTerms(), (Terms{{"app", {"web"}}}));
+  EXPECT_EQ(MustParse("app == 'web' && tier in {'b', 'a'} && has(x) && y != 'z'").RequiredTerms(),
+            (Terms{{"app", {"web"}}, {"tier", {"a", "b"}}, {"x", {}}}));
+  EXPECT_EQ(MustParse("(a == '1' && b contains '2') && (c starts with '3' && d ends with '4')")
+                .RequiredTerms(),
+            (Terms{{"a", {"1"}}, {"b", {}}, {"c", {}}, {"d", {}}}));
+  // Nothing that an absent label could satisfy, and nothing under || or !.
+  EXPECT_THAT(MustParse("a == '1' || b == '2'").RequiredTerms(), IsEmpty());
+  EXPECT_THAT(MustParse("!a == '1'").RequiredTerms(), IsEmpty());
+  EXPECT_THAT(MustParse("a != '1' && b not in {'2'} && !has(c)").RequiredTerms(), IsEmpty());
+  EXPECT_EQ(MustParse("a == '1' && (b == '2' || c == '3')").RequiredTerms(), (Terms{{"a", {"1"}}}));
+  // `in {}` matches nothing; an empty value list would mean "any value", so it gives no term.
+  EXPECT_THAT(MustParse("a in {}").RequiredTerms(), IsEmpty());
+  EXPECT_THAT(MustParse("all()").RequiredTerms(), IsEmpty());
+  EXPECT_THAT(MustParse("global()").RequiredTerms(), IsEmpty());
+}
+
+// Every term RequiredTerms gives is necessary: a label set that matches satisfies all of them.
+TEST(SelectorAnalysis, RequiredTermsAreNecessary) {
+  const std::vector<Labels> label_sets = {
+      {}, {{"a", "1"}}, {{"a", "1"}, {"b", "2"}}, {{"a", "2"}, {"c", "x3"}}, {{"b", "22"}}};
+  for (const char* text : {"a == '1'", "a in {'1', '2'} && has(b)", "b contains '2' && a != '3'",
+                           "c starts with 'x' && !has(d)", "has(a) && (b == '2' || c == 'x3')"}) {
+    Selector selector = MustParse(text);
+    for (const Labels& labels : label_sets) {
+      if (!selector.Matches(labels)) continue;
+      for (const LabelTerm& term : selector.RequiredTerms()) {
+        auto it = labels.find(term.key);
+        ASSERT_NE(it, labels.end()) << text << ": " << term.key;
+        if (!term.values.empty()) {
+          EXPECT_THAT(term.values, ::testing::Contains(it->second)) << text;
+        }
+      }
+    }
+  }
 }
 
 TEST(SelectorAnalysis, QuoteValue) {
