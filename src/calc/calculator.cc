@@ -212,18 +212,26 @@ void Calculator::AddContribution(const std::string& id, ActiveSet& set, bool por
     count += sign;
     if (count <= 0) counts.erase(member);
   };
+  if (set.touched_flush != flushes_) {
+    if (port_set) {
+      set.touched_ports = &touched_port_members_[id];
+    } else {
+      set.touched_addresses = &touched_ip_members_[id];
+    }
+    set.touched_flush = flushes_;
+  }
   for (const auto& network : endpoint.networks) {
     const IpAddress& address = network.address();
     if (!port_set) {
       adjust(set.addresses, address);
-      touched_ip_members_[id].insert(address);
+      set.touched_addresses->insert(address);
       continue;
     }
     for (const auto& port : endpoint.ports) {
       if (port.name != set.spec.port_name) continue;
       PortSetMember member{address, port.protocol.number, port.port};
       adjust(set.port_members, member);
-      touched_port_members_[id].insert(member);
+      set.touched_ports->insert(member);
     }
   }
 }
@@ -423,17 +431,22 @@ void Calculator::SetPolicyMatch(Policy& policy, Endpoint& endpoint, bool matches
 }
 
 void Calculator::MatchEndpointAgainstPolicies(Endpoint& endpoint) {
-  // Only global policies and those of the endpoint's namespace can apply (an endpoint's key
-  // fixes its namespace, so no other policy ever did): O(global + namespace's policies)
-  // selector evaluations per event, not O(all policies). SetPolicyMatch leaves the index alone.
-  for (const std::string& ns : {std::string(), endpoint.namespace_name}) {
-    auto it = policies_by_namespace_.find(ns);
-    if (it == policies_by_namespace_.end()) continue;
-    for (const std::string& key : it->second) {
-      Policy& policy = policies_.at(key);
-      SetPolicyMatch(policy, endpoint, PolicyApplies(policy, endpoint));
-    }
-  }
+  // Only the policies whose indexed term the endpoint's labels satisfy can apply, and those that
+  // applied may stop: one selector evaluation each, not one per policy in the cluster.
+  std::vector<Policy*> candidates;
+  policy_index_.Candidates(endpoint.labels, &candidates);
+  for (const std::string& key : endpoint.policies) candidates.push_back(&policies_.at(key));
+  std::sort(candidates.begin(), candidates.end());
+  candidates.erase(std::unique(candidates.begin(), candidates.end()), candidates.end());
+  for (Policy* policy : candidates)
+    SetPolicyMatch(*policy, endpoint, PolicyApplies(*policy, endpoint));
+}
+
+std::vector<selector::LabelTerm> Calculator::RequiredTerms(const Policy& policy) {
+  if (policy.invalid) return {};
+  std::vector<selector::LabelTerm> terms = policy.selector.RequiredTerms();
+  if (model::IsNamespaced(policy.kind)) terms.push_back({kNamespaceLabel, {policy.namespace_name}});
+  return terms;
 }
 
 void Calculator::UpsertPolicy(const model::Resource& resource) {
@@ -450,7 +463,7 @@ void Calculator::UpsertPolicy(const model::Resource& resource) {
              it != local_endpoints_by_namespace_.end()) {
     consider(it->second);
   }
-  policies_by_namespace_[next.namespace_name].insert(next.key);
+  next.indexed_by = endpoint_index_.Rarest(RequiredTerms(next));
   // Activate the new version before releasing the old so that sets both use stay populated.
   for (int d : {kIngress, kEgress}) {
     if (ProgramActive(next, d))
@@ -471,8 +484,10 @@ void Calculator::UpsertPolicy(const model::Resource& resource) {
     endpoints_.at(key).policies.insert(next.key);
     MarkEndpointDirty(key);
   }
+  if (old != policies_.end()) policy_index_.Remove(&old->second, old->second.indexed_by);
   std::string key = next.key;
-  policies_[key] = std::move(next);
+  Policy& stored = policies_[key] = std::move(next);
+  policy_index_.Add(&stored, stored.indexed_by);
 }
 
 void Calculator::RemovePolicy(const std::string& key) {
@@ -486,7 +501,7 @@ void Calculator::RemovePolicy(const std::string& key) {
     endpoints_.at(endpoint_key).policies.erase(key);
     MarkEndpointDirty(endpoint_key);
   }
-  EraseFromIndex(policies_by_namespace_, policy.namespace_name, key);
+  policy_index_.Remove(&policy, policy.indexed_by);
   policies_.erase(it);
 }
 
@@ -871,6 +886,7 @@ Delta Calculator::Flush() {
   dirty_port_sets_.clear();
   touched_ip_members_.clear();
   touched_port_members_.clear();
+  ++flushes_;
   dirty_programs_.clear();
   dirty_endpoints_.clear();
   Apply(delta, published_);
@@ -889,7 +905,7 @@ Calculator::Stats Calculator::stats() const {
   return stats;
 }
 
-absl::Status Calculator::CheckSetMembership() const {
+absl::Status Calculator::CheckIndexes() {
   auto check = [&](const std::map<std::string, ActiveSet>& sets) -> absl::Status {
     for (const auto& [id, set] : sets) {
       for (const auto& [key, endpoint] : endpoints_) {
@@ -912,7 +928,18 @@ absl::Status Calculator::CheckSetMembership() const {
   };
   absl::Status status = check(ip_sets_);
   if (status.ok()) status = check(port_sets_);
-  return status;
+  if (!status.ok()) return status;
+  for (auto& [key, endpoint] : endpoints_) {
+    for (auto& [policy_key, policy] : policies_) {
+      bool applies = PolicyApplies(policy, endpoint);
+      if (applies != endpoint.policies.contains(policy_key)) {
+        return absl::InternalError(fmt::format("policy {} {} to endpoint {} but is {}listed",
+                                               policy_key, applies ? "applies" : "does not apply",
+                                               key, applies ? "not " : ""));
+      }
+    }
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace tabby::calc

@@ -19,6 +19,7 @@
 // Not thread-safe: one owner feeds events and flushes.
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <optional>
@@ -68,10 +69,10 @@ class Calculator {
   };
   Stats stats() const;
 
-  // Recomputes every active set's members by evaluating its selector against every endpoint,
-  // bypassing the label indexes, and says where they differ from the indexed result. O(sets x
-  // endpoints): for tests.
-  absl::Status CheckSetMembership() const;
+  // Recomputes every active set's members and every local endpoint's policies by evaluating
+  // each selector against every endpoint, bypassing the label indexes, and says where they
+  // differ from the indexed result. O((sets + policies) x endpoints): for tests.
+  absl::Status CheckIndexes();
 
  private:
   enum Direction { kIngress = 0, kEgress = 1 };
@@ -115,6 +116,7 @@ class Calculator {
     CompiledRules compiled[2];
     std::string program_id[2];
     std::set<std::string> local_matches;
+    std::optional<selector::LabelTerm> indexed_by;  // its entry in policy_index_
   };
 
   struct Profile {
@@ -135,8 +137,13 @@ class Calculator {
     int refs = 0;
     std::optional<selector::LabelTerm> indexed_by;  // its entry in set_index_
     absl::flat_hash_set<const Endpoint*> members;   // nodes of endpoints_
-    std::map<IpAddress, int> addresses;             // IP sets
-    std::map<PortSetMember, int> port_members;      // port sets
+    // Its entry in touched_ip_members_ / touched_port_members_, valid while touched_flush ==
+    // flushes_: one map lookup per set and flush rather than one per member touched.
+    std::set<IpAddress>* touched_addresses = nullptr;  // IP sets
+    std::set<PortSetMember>* touched_ports = nullptr;  // port sets
+    uint64_t touched_flush = 0;
+    std::map<IpAddress, int> addresses;         // IP sets
+    std::map<PortSetMember, int> port_members;  // port sets
   };
 
   // Event handlers.
@@ -155,6 +162,9 @@ class Calculator {
   model::Labels EffectiveLabels(const Endpoint& endpoint) const;
   const model::Labels& NamespaceLabels(const std::string& namespace_name);
   void RelabelEndpoint(Endpoint& endpoint);
+
+  // The label terms every endpoint `policy` applies to satisfies.
+  static std::vector<selector::LabelTerm> RequiredTerms(const Policy& policy);
 
   // Set membership.
   static bool SetMatches(const SetSpec& spec, const Endpoint& endpoint,
@@ -201,9 +211,10 @@ class Calculator {
   std::pair<EndpointIterator, EndpointIterator> EndpointsOfNamespace(
       const std::string& namespace_name);
   std::map<std::string, Policy> policies_;
-  // Indexes that keep per-event work proportional to one namespace, not the cluster: policy keys
-  // by namespace ("" for global policies), and local endpoint keys by namespace.
-  std::map<std::string, std::set<std::string>, std::less<>> policies_by_namespace_;
+  // Policies by the rarest term of their selector (with their namespace, when namespaced): a
+  // local endpoint event evaluates only the policies its labels can satisfy.
+  SelectorTermIndex<Policy> policy_index_;
+  // Local endpoint keys by namespace.
   std::map<std::string, std::set<std::string>, std::less<>> local_endpoints_by_namespace_;
   std::map<std::string, Profile> profiles_;
   std::map<std::string, model::Labels> namespace_labels_;
@@ -221,6 +232,7 @@ class Calculator {
   std::set<std::string> dirty_programs_;   // program ids
   std::map<std::string, std::set<IpAddress>> touched_ip_members_;
   std::map<std::string, std::set<PortSetMember>> touched_port_members_;
+  uint64_t flushes_ = 1;  // bumped by every Flush; see ActiveSet::touched
   std::set<std::string> dirty_ip_sets_;
   std::set<std::string> dirty_port_sets_;
   std::map<std::string, ProgramOwner> program_owner_;

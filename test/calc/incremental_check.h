@@ -25,7 +25,7 @@ inline ::testing::AssertionResult FlushMatchesFreshCalculation(
     return ::testing::AssertionFailure() << "the delta applied to the previous state is not the "
                                             "new state";
   }
-  if (absl::Status status = incremental.CheckSetMembership(); !status.ok()) {
+  if (absl::Status status = incremental.CheckIndexes(); !status.ok()) {
     return ::testing::AssertionFailure() << status.message();
   }
   Calculator fresh(node);
