@@ -1,10 +1,113 @@
 #include "dataplane/nft_client.h"
 
 #include <fmt/format.h>
+#include <libmnl/libmnl.h>
+#include <libnftnl/common.h>
+#include <libnftnl/set.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
 #include <nftables/libnftables.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+
+#include <cerrno>
+#include <cstring>
+#include <map>
+
+#include "absl/cleanup/cleanup.h"
 
 namespace tabby::dataplane {
+
+absl::Status NftClient::ApplyElements(const std::string&, const std::string&,
+                                      const std::vector<ElementChange>&) {
+  return absl::UnimplementedError("this client changes set elements only through scripts");
+}
+
 namespace {
+
+constexpr size_t kElementsPerMessage = 1024;
+
+// The netfilter family number of an nft family name, or -1.
+int FamilyNumber(const std::string& family) {
+  if (family == "inet") return NFPROTO_INET;
+  if (family == "ip") return NFPROTO_IPV4;
+  if (family == "ip6") return NFPROTO_IPV6;
+  return -1;
+}
+
+// A netlink socket for nf_tables batches, opened in the network namespace of the thread that
+// first uses it.
+class NetfilterSocket {
+ public:
+  ~NetfilterSocket() {
+    if (socket_ != nullptr) mnl_socket_close(socket_);
+  }
+
+  absl::Status Open() {
+    if (socket_ != nullptr) return absl::OkStatus();
+    mnl_socket* nl = mnl_socket_open(NETLINK_NETFILTER);
+    if (nl == nullptr) {
+      return absl::InternalError(
+          fmt::format("cannot open a netfilter netlink socket: {}", std::strerror(errno)));
+    }
+    if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+      int error = errno;
+      mnl_socket_close(nl);
+      return absl::InternalError(
+          fmt::format("cannot bind a netfilter netlink socket: {}", std::strerror(error)));
+    }
+    // A kernel that never answers must not hang the agent: waits are bounded.
+    timeval timeout{.tv_sec = 10, .tv_usec = 0};
+    setsockopt(mnl_socket_get_fd(nl), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+    socket_ = nl;
+    return absl::OkStatus();
+  }
+
+  // Sends one batch of `messages` messages that each ask for an acknowledgement, and waits for
+  // all of them. Returns the first error, naming what `describe(seq)` says the message was.
+  template <typename Describe>
+  absl::Status Transact(const char* batch, size_t size, int messages, Describe describe) {
+    // A batch larger than the socket's send buffer would be refused: grow it (as nft does).
+    int buffer_size = static_cast<int>(size);
+    if (setsockopt(mnl_socket_get_fd(socket_), SOL_SOCKET, SO_SNDBUFFORCE, &buffer_size,
+                   sizeof(buffer_size)) != 0) {
+      setsockopt(mnl_socket_get_fd(socket_), SOL_SOCKET, SO_SNDBUF, &buffer_size,
+                 sizeof(buffer_size));
+    }
+    if (mnl_socket_sendto(socket_, batch, size) < 0) {
+      return absl::InternalError(
+          fmt::format("cannot send an nftables batch: {}", std::strerror(errno)));
+    }
+    std::vector<char> buffer(MNL_SOCKET_BUFFER_SIZE);
+    absl::Status first_error;
+    int answered = 0;
+    while (answered < messages) {
+      ssize_t n = mnl_socket_recvfrom(socket_, buffer.data(), buffer.size());
+      if (n < 0) {
+        return absl::InternalError(
+            fmt::format("no answer to an nftables batch ({} of {} messages answered): {}", answered,
+                        messages, std::strerror(errno)));
+      }
+      int remaining = static_cast<int>(n);
+      for (auto* nlh = reinterpret_cast<const nlmsghdr*>(buffer.data());
+           mnl_nlmsg_ok(nlh, remaining); nlh = mnl_nlmsg_next(nlh, &remaining)) {
+        if (nlh->nlmsg_type != NLMSG_ERROR) continue;
+        ++answered;
+        const auto* error = static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(nlh));
+        if (error->error != 0 && first_error.ok()) {
+          first_error = absl::InternalError(fmt::format("nftables transaction failed: {}: {}",
+                                                        describe(nlh->nlmsg_seq),
+                                                        std::strerror(-error->error)));
+        }
+      }
+    }
+    return first_error;
+  }
+
+ private:
+  mnl_socket* socket_ = nullptr;
+};
 
 class LibNftablesClient final : public NftClient {
  public:
@@ -43,8 +146,70 @@ class LibNftablesClient final : public NftClient {
     return std::optional<std::string>(std::move(output));
   }
 
+  // One batch: begin, a message per run of at most kElementsPerMessage changes to the same set
+  // in the same direction (deletions and additions keep the caller's order), end.
+  absl::Status ApplyElements(const std::string& family, const std::string& table,
+                             const std::vector<ElementChange>& changes) override {
+    if (changes.empty()) return absl::OkStatus();
+    int family_number = FamilyNumber(family);
+    if (family_number < 0) {
+      return absl::InvalidArgumentError(fmt::format("unknown nftables family {}", family));
+    }
+    if (absl::Status opened = socket_.Open(); !opened.ok()) return opened;
+    size_t size = 2 * MNL_SOCKET_BUFFER_SIZE;
+    for (const auto& change : changes) size += change.key.size() + 64;
+    std::vector<char> buffer(size);
+    mnl_nlmsg_batch* batch = mnl_nlmsg_batch_start(buffer.data(), buffer.size());
+    absl::Cleanup stop = [batch] { mnl_nlmsg_batch_stop(batch); };
+    auto current = [&] { return static_cast<char*>(mnl_nlmsg_batch_current(batch)); };
+    nftnl_batch_begin(current(), sequence_++);
+    mnl_nlmsg_batch_next(batch);
+    std::map<uint32_t, std::string> described;  // message sequence -> what it did
+    int messages = 0;
+    for (size_t i = 0; i < changes.size();) {
+      const ElementChange& first = changes[i];
+      nftnl_set* set = nftnl_set_alloc();
+      nftnl_set_set_str(set, NFTNL_SET_TABLE, table.c_str());
+      nftnl_set_set_str(set, NFTNL_SET_NAME, first.set.c_str());
+      size_t end = i;
+      while (end < changes.size() && end - i < kElementsPerMessage &&
+             changes[end].set == first.set && changes[end].add == first.add) {
+        nftnl_set_elem* element = nftnl_set_elem_alloc();
+        nftnl_set_elem_set(element, NFTNL_SET_ELEM_KEY, changes[end].key.data(),
+                           static_cast<uint32_t>(changes[end].key.size()));
+        nftnl_set_elem_add(set, element);
+        ++end;
+      }
+      uint32_t seq = sequence_++;
+      nlmsghdr* nlh = nftnl_nlmsg_build_hdr(
+          current(), first.add ? NFT_MSG_NEWSETELEM : NFT_MSG_DELSETELEM,
+          static_cast<uint16_t>(family_number),
+          static_cast<uint16_t>((first.add ? NLM_F_CREATE : 0) | NLM_F_ACK), seq);
+      nftnl_set_elems_nlmsg_build_payload(nlh, set);
+      nftnl_set_free(set);
+      described[seq] =
+          fmt::format("{} {} element(s) {} set {} {} {}", first.add ? "adding" : "deleting",
+                      end - i, first.add ? "to" : "from", family, table, first.set);
+      if (!mnl_nlmsg_batch_next(batch)) {
+        return absl::InternalError("nftables batch buffer too small (a bug)");
+      }
+      ++messages;
+      i = end;
+    }
+    nftnl_batch_end(current(), sequence_++);
+    mnl_nlmsg_batch_next(batch);
+    return socket_.Transact(static_cast<const char*>(mnl_nlmsg_batch_head(batch)),
+                            mnl_nlmsg_batch_size(batch), messages, [&](uint32_t seq) {
+                              auto it = described.find(seq);
+                              return it == described.end() ? std::string("a message of the batch")
+                                                           : it->second;
+                            });
+  }
+
  private:
   nft_ctx* ctx_;
+  NetfilterSocket socket_;
+  uint32_t sequence_ = 1;
 };
 
 }  // namespace

@@ -64,6 +64,7 @@ class NftDataplane::Batch {
       if (current.insert(e).second) fresh.push_back(e);
     }
     Chunked("add element", set, fresh, elements_add_);
+    RecordElements(set, fresh, true);
   }
 
   void RemoveElements(const std::string& set, const std::vector<std::string>& elements) {
@@ -74,6 +75,7 @@ class NftDataplane::Batch {
       if (it->second.erase(e) > 0) present.push_back(e);
     }
     Chunked("delete element", set, present, elements_remove_);
+    RecordElements(set, present, false);
   }
 
   // Makes the set hold exactly `target`.
@@ -151,6 +153,22 @@ class NftDataplane::Batch {
     map_remove_.push_back(fmt::format("delete element {} {} {{ {} }}", TableRef(), map, key));
   }
 
+  // True when the batch changes nothing but address and port set elements, all of which have a
+  // binary key: it can then go to the kernel as a netlink batch (ElementChanges) rather than
+  // as a script.
+  bool OnlyElements() const {
+    return elements_encodable_ && create_.empty() && rules_.empty() && map_remove_.empty() &&
+           map_add_.empty() && chain_flush_.empty() && chain_delete_.empty() &&
+           set_delete_.empty() && !(element_removals_.empty() && element_additions_.empty());
+  }
+
+  // The batch's element changes, removals first (the script's order).
+  std::vector<NftClient::ElementChange> ElementChanges() const {
+    std::vector<NftClient::ElementChange> out = element_removals_;
+    out.insert(out.end(), element_additions_.begin(), element_additions_.end());
+    return out;
+  }
+
   std::string Script() const {
     std::string script;
     // Map entries that change verdict are deleted before they are re-added.
@@ -178,7 +196,21 @@ class NftDataplane::Batch {
     }
   }
 
+  void RecordElements(const std::string& set, const std::vector<std::string>& elements, bool add) {
+    auto& out = add ? element_additions_ : element_removals_;
+    for (const auto& text : elements) {
+      std::optional<std::vector<uint8_t>> key = ElementKey(text);
+      if (!key) {
+        elements_encodable_ = false;
+        continue;
+      }
+      out.push_back({set, add, std::move(*key)});
+    }
+  }
+
   KernelTable& table_;
+  std::vector<NftClient::ElementChange> element_removals_, element_additions_;
+  bool elements_encodable_ = true;
   std::vector<std::string> create_, elements_remove_, elements_add_, rules_, map_remove_, map_add_,
       chain_flush_, chain_delete_, set_delete_;
 };
@@ -200,11 +232,26 @@ void SplitByFamily(const std::set<Member>& members, Format format, std::vector<s
 }  // namespace
 
 absl::Status NftDataplane::Commit(Batch& batch) {
-  std::string script = batch.Script();
-  if (script.empty()) return absl::OkStatus();
-  stats_.transactions++;
-  stats_.last_script_bytes = script.size();
-  absl::Status status = client_.Run(script);
+  absl::Status status = absl::UnimplementedError("");
+  if (batch.OnlyElements()) {
+    // The common event at scale (a remote workload appears, goes or changes labels): a netlink
+    // batch of exactly its elements, with no read-back of the table.
+    stats_.transactions++;
+    status = client_.ApplyElements(kTableFamily, kTableName, batch.ElementChanges());
+    if (absl::IsUnimplemented(status)) {
+      stats_.transactions--;
+    } else {
+      stats_.element_transactions++;
+      stats_.last_script_bytes = 0;
+    }
+  }
+  if (absl::IsUnimplemented(status)) {
+    std::string script = batch.Script();
+    if (script.empty()) return absl::OkStatus();
+    stats_.transactions++;
+    stats_.last_script_bytes = script.size();
+    status = client_.Run(script);
+  }
   if (!status.ok()) {
     stats_.failures++;
     synced_ = false;  // the mirror may be wrong now: re-read the kernel next time

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <charconv>
 #include <optional>
 
 #include "base/hash.h"
@@ -460,6 +461,36 @@ std::string AddressElement(const IpAddress& address) { return address.ToString()
 
 std::string PortElement(const calc::PortSetMember& member) {
   return fmt::format("{} . {} . {}", member.address.ToString(), member.protocol, member.port);
+}
+
+std::optional<std::vector<uint8_t>> ElementKey(std::string_view text) {
+  std::vector<std::string_view> fields;
+  for (size_t start = 0;;) {
+    size_t dot = text.find(" . ", start);
+    fields.push_back(text.substr(start, dot == std::string_view::npos ? dot : dot - start));
+    if (dot == std::string_view::npos) break;
+    start = dot + 3;
+  }
+  if (fields.size() != 1 && fields.size() != 3) return std::nullopt;
+  auto address = IpAddress::Parse(fields[0]);
+  if (!address.ok()) return std::nullopt;
+  std::vector<uint8_t> key(address->bytes(), address->bytes() + (address->is_v4() ? 4 : 16));
+  if (fields.size() == 1) return key;
+  auto number = [](std::string_view field, unsigned max) -> std::optional<unsigned> {
+    unsigned value = 0;
+    auto [end, error] = std::from_chars(field.data(), field.data() + field.size(), value);
+    if (error != std::errc() || end != field.data() + field.size() || value > max) {
+      return std::nullopt;
+    }
+    return value;
+  };
+  std::optional<unsigned> protocol = number(fields[1], 255);
+  std::optional<unsigned> port = number(fields[2], 65535);
+  if (!protocol || !port) return std::nullopt;
+  key.insert(key.end(), {static_cast<uint8_t>(*protocol), 0, 0, 0});
+  key.insert(key.end(),
+             {static_cast<uint8_t>(*port >> 8), static_cast<uint8_t>(*port & 0xff), 0, 0});
+  return key;
 }
 
 std::string InterfaceAddressElement(const std::string& interface_name, const IpNetwork& network) {

@@ -32,7 +32,9 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "calc/desired_state.h"
@@ -116,6 +118,9 @@ bool IsHostEndpointChain(std::string_view chain);
 // Set element text, canonical: the same member always renders the same string.
 std::string AddressElement(const IpAddress& address);
 std::string PortElement(const calc::PortSetMember& member);
+// The kernel's key for the text of an AddressElement or a PortElement (each field in network
+// byte order, padded to 4 bytes), or nullopt for any other text.
+std::optional<std::vector<uint8_t>> ElementKey(std::string_view text);
 std::string InterfaceAddressElement(const std::string& interface_name, const IpNetwork& network);
 
 // The anti-spoofing elements an endpoint contributes, per family.

@@ -586,3 +586,25 @@ TEST(RenderHostChains, DispatchByInterfaceThenAddressThenAllInterfacesLast) {
 
 }  // namespace
 }  // namespace tabby::dataplane
+
+namespace tabby::dataplane {
+namespace {
+
+// The binary keys of set elements, as the kernel stores them for `type ipv4_addr`, `type
+// ipv6_addr` and `type ipvN_addr . inet_proto . inet_service` (each field padded to 4 bytes).
+TEST(ElementKey, AddressesAndConcatenations) {
+  using Bytes = std::vector<uint8_t>;
+  EXPECT_EQ(ElementKey("198.51.100.7"), (Bytes{198, 51, 100, 7}));
+  EXPECT_EQ(ElementKey("2001:db8::1"),
+            (Bytes{0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}));
+  EXPECT_EQ(ElementKey("10.0.0.1 . 6 . 8080"), (Bytes{10, 0, 0, 1, 6, 0, 0, 0, 0x1f, 0x90, 0, 0}));
+  EXPECT_EQ(ElementKey(PortElement({*IpAddress::Parse("2001:db8::2"), 17, 53}))->size(), 24u);
+  for (const char* text :
+       {"", "tabbya", "\"tabbya\" . 10.0.0.1", "10.0.0.1 . 6", "10.0.0.1 . 256 . 1",
+        "10.0.0.1 . 6 . 65536", "10.0.0.1 . x . 1", "10.0.0.0/24"}) {
+    EXPECT_EQ(ElementKey(text), std::nullopt) << text;
+  }
+}
+
+}  // namespace
+}  // namespace tabby::dataplane

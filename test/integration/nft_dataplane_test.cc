@@ -618,6 +618,57 @@ TEST_F(NftDataplaneTest, IncrementalLabelChangeFlipsReachability) {
   EXPECT_EQ(dataplane_->stats().transactions, 3u);
 }
 
+// What changes only set members (a remote workload comes, goes or changes labels; a local one
+// changes labels no policy of its own depends on) goes to the kernel as a netlink batch of
+// exactly those elements, v4 and v6, and packets follow it.
+TEST_F(NftDataplaneTest, MemberChangesGoAsElementBatches) {
+  UpsertDefaultEndpoints();
+  calc_.Upsert(calc::testing::GlobalPolicy("b-from-clients", "app == 'b'",
+                                           {calc::testing::RuleAllowFrom("role == 'client'")}));
+  ASSERT_OK(Program());
+  EXPECT_TRUE(Blocked("c", "b"));
+
+  model::Resource remote =
+      calc::testing::Endpoint("r1", "node-other", "198.51.100.77", {{"role", "client"}});
+  remote.workload_endpoint().ip_networks = {"198.51.100.77/32", "2001:db8::77/128"};
+  calc_.Upsert(remote);
+  ASSERT_OK(Program());
+  auto table = [&] {
+    CommandResult listing = host_->netns().Run({"nft", "list", "table", "inet", "tabby"});
+    EXPECT_TRUE(listing.ok()) << listing.Describe();
+    return listing.out;
+  };
+  EXPECT_THAT(table(), ::testing::HasSubstr("198.51.100.77"));
+  EXPECT_THAT(table(), ::testing::HasSubstr("2001:db8::77"));
+
+  calc_.Upsert(EndpointOf("c", {{"app", "c"}, {"role", "client"}}));
+  ASSERT_OK(Program());
+  EXPECT_TRUE(Reaches("c", "b"));
+  EXPECT_TRUE(Reaches("c", "b", {.family = 6}));
+
+  calc_.Remove(model::Kind::kWorkloadEndpoint, remote.metadata.namespace_name, "r1");
+  ASSERT_OK(Program());
+  EXPECT_THAT(table(), ::testing::Not(::testing::HasSubstr("198.51.100.77")));
+  EXPECT_THAT(table(), ::testing::Not(::testing::HasSubstr("2001:db8::77")));
+  EXPECT_TRUE(Reaches("c", "b"));
+  // The first sync, then one element batch per change.
+  EXPECT_EQ(dataplane_->stats().transactions, 4u);
+  EXPECT_EQ(dataplane_->stats().element_transactions, 3u);
+
+  // The mirror kept up: a restart finds nothing to change.
+  ASSERT_OK(Restart(calc_.state()));
+  EXPECT_EQ(dataplane_->stats().transactions, 0u);
+
+  // A batch the kernel refuses changes nothing and says which set and why.
+  auto guard = NetnsGuard::Enter(host_->netns().path());
+  ASSERT_TRUE(guard.ok()) << guard.status();
+  std::string before = table();
+  absl::Status refused = client_->ApplyElements(
+      "inet", "tabby", {{.set = "no-such-set", .add = true, .key = {198, 51, 100, 99}}});
+  EXPECT_THAT(refused.message(), ::testing::HasSubstr("no-such-set"));
+  EXPECT_EQ(table(), before);
+}
+
 // An agent that finds a table from another version (a base chain at another priority, a rule
 // without our comment, stale chains, sets, map entries and anti-spoofing elements) converges it in
 // one transaction, to a fixed point: the next restart writes nothing.
