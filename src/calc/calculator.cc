@@ -171,7 +171,7 @@ void Calculator::SetNamespaceLabels(const std::string& namespace_name, model::La
 }
 
 model::Labels Calculator::EffectiveLabels(const Endpoint& endpoint) const {
-  model::Labels labels = endpoint.own_labels;
+  model::Labels labels = *endpoint.own_labels;
   // Inherited labels never override the endpoint's own; an earlier profile wins over a later one.
   for (const auto& name : endpoint.profiles) {
     auto it = profiles_.find(name);
@@ -185,8 +185,8 @@ model::Labels Calculator::EffectiveLabels(const Endpoint& endpoint) const {
 }
 
 void Calculator::RelabelEndpoint(Endpoint& endpoint) {
-  model::Labels labels = EffectiveLabels(endpoint);
-  if (labels == endpoint.labels) return;
+  SharedLabels labels = interned_labels_.Intern(EffectiveLabels(endpoint));
+  if (labels == endpoint.labels) return;  // interned: equal maps are one map
   Endpoint next = endpoint;
   next.labels = std::move(labels);
   ReplaceEndpoint(endpoint, true, std::move(next));
@@ -198,7 +198,7 @@ void Calculator::RelabelEndpoint(Endpoint& endpoint) {
 
 bool Calculator::SetMatches(const SetSpec& spec, const Endpoint& endpoint,
                             const model::Labels& namespace_labels) {
-  EndpointView view{endpoint.namespace_name, endpoint.labels, namespace_labels};
+  EndpointView view{endpoint.namespace_name, *endpoint.labels, namespace_labels};
   if (!spec.selector.Matches(view)) return false;
   if (spec.port_name.empty()) return true;
   return std::any_of(endpoint.ports.begin(), endpoint.ports.end(),
@@ -242,9 +242,9 @@ void Calculator::UpdateSetMembership(const Endpoint* endpoint, const Endpoint* b
   // only ones the endpoint can leave or enter), plus those with no term; one selector
   // evaluation each. The namespace's labels are looked up once, not per set.
   std::vector<ActiveSet*> candidates;
-  if (before != nullptr) set_index_.Candidates(before->labels, &candidates);
+  if (before != nullptr) set_index_.Candidates(*before->labels, &candidates);
   if (after != nullptr && (before == nullptr || after->labels != before->labels)) {
-    set_index_.Candidates(after->labels, &candidates);
+    set_index_.Candidates(*after->labels, &candidates);
     if (before != nullptr) {
       std::sort(candidates.begin(), candidates.end());
       candidates.erase(std::unique(candidates.begin(), candidates.end()), candidates.end());
@@ -265,8 +265,8 @@ void Calculator::UpdateSetMembership(const Endpoint* endpoint, const Endpoint* b
 Calculator::Endpoint Calculator::ReplaceEndpoint(Endpoint& stored, bool had_value, Endpoint next) {
   UpdateSetMembership(&stored, had_value ? &stored : nullptr, &next);
   if (!had_value || stored.labels != next.labels) {
-    if (had_value) endpoint_index_.Remove(&stored, stored.labels);
-    endpoint_index_.Add(&stored, next.labels);
+    if (had_value) endpoint_index_.Remove(&stored, *stored.labels);
+    endpoint_index_.Add(&stored, *next.labels);
   }
   return std::exchange(stored, std::move(next));
 }
@@ -405,7 +405,7 @@ bool Calculator::PolicyApplies(const Policy& policy, const Endpoint& endpoint) {
       return false;
     }
   }
-  return policy.selector.Matches(endpoint.labels);
+  return policy.selector.Matches(*endpoint.labels);
 }
 
 bool Calculator::ProgramActive(const Policy& policy, int direction) const {
@@ -434,7 +434,7 @@ void Calculator::MatchEndpointAgainstPolicies(Endpoint& endpoint) {
   // Only the policies whose indexed term the endpoint's labels satisfy can apply, and those that
   // applied may stop: one selector evaluation each, not one per policy in the cluster.
   std::vector<Policy*> candidates;
-  policy_index_.Candidates(endpoint.labels, &candidates);
+  policy_index_.Candidates(*endpoint.labels, &candidates);
   for (const std::string& key : endpoint.policies) candidates.push_back(&policies_.at(key));
   std::sort(candidates.begin(), candidates.end());
   candidates.erase(std::unique(candidates.begin(), candidates.end()), candidates.end());
@@ -605,7 +605,7 @@ void Calculator::UpsertEndpoint(const model::Resource& resource) {
   Endpoint next;
   next.key = fmt::format("{}/{}", resource.metadata.namespace_name, resource.metadata.name);
   next.namespace_name = resource.metadata.namespace_name;
-  next.own_labels = resource.metadata.labels;
+  next.own_labels = interned_labels_.Intern(resource.metadata.labels);
   next.profiles = spec.profiles;
   next.orchestrator = spec.orchestrator;
   next.service_account = spec.service_account_name;
@@ -616,10 +616,12 @@ void Calculator::UpsertEndpoint(const model::Resource& resource) {
     auto network = IpNetwork::Parse(text);
     if (network.ok()) next.networks.push_back(*network);
   }
-  next.allowed_sources = next.networks;
-  for (const auto& text : spec.allow_spoofed_source_prefixes) {
-    auto network = IpNetwork::Parse(text);
-    if (network.ok()) next.allowed_sources.push_back(network->Masked());
+  if (next.local) {  // anti-spoofing is programmed for local endpoints only
+    next.allowed_sources = next.networks;
+    for (const auto& text : spec.allow_spoofed_source_prefixes) {
+      auto network = IpNetwork::Parse(text);
+      if (network.ok()) next.allowed_sources.push_back(network->Masked());
+    }
   }
   StoreEndpoint(std::move(next));
 }
@@ -629,7 +631,7 @@ void Calculator::UpsertHostEndpoint(const model::Resource& resource) {
   Endpoint next;
   next.key = HostEndpointKey(resource.metadata.name);
   next.host = true;
-  next.own_labels = resource.metadata.labels;
+  next.own_labels = interned_labels_.Intern(resource.metadata.labels);
   next.profiles = spec.profiles;
   next.interface_name = spec.interface_name;
   next.local = spec.node == node_name_;
@@ -641,7 +643,7 @@ void Calculator::UpsertHostEndpoint(const model::Resource& resource) {
 }
 
 void Calculator::StoreEndpoint(Endpoint next) {
-  next.labels = EffectiveLabels(next);
+  next.labels = interned_labels_.Intern(EffectiveLabels(next));
   auto [it, inserted] = endpoints_.try_emplace(next.key);
   if (!inserted) next.policies = it->second.policies;
   Endpoint previous = ReplaceEndpoint(it->second, !inserted, std::move(next));
@@ -661,7 +663,7 @@ void Calculator::RemoveEndpoint(const std::string& key) {
   if (it == endpoints_.end()) return;
   Endpoint& endpoint = it->second;
   UpdateSetMembership(&endpoint, &endpoint, nullptr);
-  endpoint_index_.Remove(&endpoint, endpoint.labels);
+  endpoint_index_.Remove(&endpoint, *endpoint.labels);
   AttachProfiles(key, &endpoint, nullptr);
   std::vector<std::string> applied(endpoint.policies.begin(), endpoint.policies.end());
   for (const auto& policy_key : applied) SetPolicyMatch(policies_.at(policy_key), endpoint, false);

@@ -30,6 +30,7 @@
 #include "absl/status/status.h"
 #include "calc/desired_state.h"
 #include "calc/label_index.h"
+#include "calc/label_interner.h"
 #include "calc/rule_compiler.h"
 #include "model/resources.h"
 #include "selector/selector.h"
@@ -87,8 +88,8 @@ class Calculator {
   struct Endpoint {
     std::string key;  // namespace/name
     std::string namespace_name;
-    model::Labels own_labels;
-    model::Labels labels;  // effective: own, implicit, inherited from profiles
+    SharedLabels own_labels;  // interned (label_interner.h), as `labels`
+    SharedLabels labels;      // effective: own, implicit, inherited from profiles
     std::vector<std::string> profiles;
     std::string orchestrator;
     std::string service_account;
@@ -220,6 +221,7 @@ class Calculator {
   std::map<std::string, model::Labels> namespace_labels_;
   std::map<std::string, ActiveSet> ip_sets_;
   std::map<std::string, ActiveSet> port_sets_;
+  LabelInterner interned_labels_;            // endpoints' own and effective labels
   ItemLabelIndex<Endpoint> endpoint_index_;  // every endpoint by its effective labels
   SelectorTermIndex<ActiveSet> set_index_;   // active sets (IP and port) by their rarest term
   bool default_allow_ = true;
