@@ -910,19 +910,21 @@ Calculator::Stats Calculator::stats() const {
 absl::Status Calculator::CheckIndexes() {
   auto check = [&](const std::map<std::string, ActiveSet>& sets) -> absl::Status {
     for (const auto& [id, set] : sets) {
+      size_t matching = 0;
       for (const auto& [key, endpoint] : endpoints_) {
         auto labels = namespace_labels_.find(endpoint.namespace_name);
         model::Labels implicit{{kNamespaceNameLabel, endpoint.namespace_name},
                                {kKubernetesNamespaceNameLabel, endpoint.namespace_name}};
         bool matches = SetMatches(set.spec, endpoint,
                                   labels == namespace_labels_.end() ? implicit : labels->second);
+        matching += matches ? 1 : 0;
         if (matches != set.members.contains(&endpoint)) {
           return absl::InternalError(fmt::format(
               "set {} ({}): endpoint {} {} but is {}", id, set.spec.selector.Describe(), key,
               matches ? "matches" : "does not match", matches ? "not a member" : "a member"));
         }
       }
-      if (set.members.size() > endpoints_.size()) {
+      if (set.members.size() != matching) {
         return absl::InternalError(fmt::format("set {} holds endpoints that are gone", id));
       }
     }

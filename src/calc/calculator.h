@@ -4,7 +4,7 @@
 //
 // Costs (E = endpoints in the cluster, L = local endpoints, P = policies, S = active selectors):
 //   remote endpoint added/changed/removed   O(labels + candidate selectors) selector evaluations
-//   local endpoint added/changed/removed    the same, plus O(global + its namespace's policies)
+//   local endpoint added/changed/removed    the same, plus O(candidate policies) evaluations
 //   policy added/changed/removed            O(L) plus, per selector it newly activates, O(the
 //                                           endpoints satisfying the selector's rarest term)
 //   profile changed                         O(endpoints listing it) relabels when its labels change
@@ -40,6 +40,9 @@ namespace tabby::calc {
 class Calculator {
  public:
   explicit Calculator(std::string node_name);
+  // Its indexes point into its own maps.
+  Calculator(const Calculator&) = delete;
+  Calculator& operator=(const Calculator&) = delete;
 
   // Adds or replaces a resource. Kinds that do not affect the dataplane are ignored.
   //   Namespace                 its labels become the namespace's (SetNamespaceLabels); Remove
@@ -52,7 +55,7 @@ class Calculator {
   void Remove(model::Kind kind, const std::string& namespace_name, const std::string& name);
   // Labels of a namespace (for namespaceSelector), plus the implicit projectcalico.org/name and
   // kubernetes.io/metadata.name. Unknown namespaces carry only those. Endpoints of the namespace
-  // move in and out of sets and policies at once: O(endpoints x active sets).
+  // move in and out of sets and policies at once: O(its endpoints x their candidate sets).
   void SetNamespaceLabels(const std::string& namespace_name, model::Labels labels);
 
   // Everything that changed since the last Flush, and the new desired state.

@@ -14,6 +14,7 @@
 #include <cerrno>
 #include <cstring>
 #include <map>
+#include <tuple>
 
 #include "absl/cleanup/cleanup.h"
 
@@ -40,9 +41,12 @@ int FamilyNumber(const std::string& family) {
 // first uses it.
 class NetfilterSocket {
  public:
+  NetfilterSocket() = default;
   ~NetfilterSocket() {
     if (socket_ != nullptr) mnl_socket_close(socket_);
   }
+  NetfilterSocket(const NetfilterSocket&) = delete;
+  NetfilterSocket& operator=(const NetfilterSocket&) = delete;
 
   absl::Status Open() {
     if (socket_ != nullptr) return absl::OkStatus();
@@ -57,33 +61,47 @@ class NetfilterSocket {
       return absl::InternalError(
           fmt::format("cannot bind a netfilter netlink socket: {}", std::strerror(error)));
     }
+    int fd = mnl_socket_get_fd(nl);
     // A kernel that never answers must not hang the agent: waits are bounded.
     timeval timeout{.tv_sec = 10, .tv_usec = 0};
-    setsockopt(mnl_socket_get_fd(nl), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+    // Error answers carry only the failed message's header, not the whole (large) message.
+    int one = 1;
+    setsockopt(fd, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof(one));
     socket_ = nl;
     return absl::OkStatus();
   }
 
-  // Sends one batch of `messages` messages that each ask for an acknowledgement, and waits for
-  // all of them. Returns the first error, naming what `describe(seq)` says the message was.
+  // Sends one batch whose messages between the begin and end markers carry sequence numbers
+  // [first_seq, last_seq] and each ask for an acknowledgement; waits for all of them. Returns
+  // the first error, naming what `describe(seq)` says the message was. An error answering the
+  // begin marker (`begin_seq`: the kernel refused or aborted the whole batch) ends the wait.
   template <typename Describe>
-  absl::Status Transact(const char* batch, size_t size, int messages, Describe describe) {
-    // A batch larger than the socket's send buffer would be refused: grow it (as nft does).
-    int buffer_size = static_cast<int>(size);
-    if (setsockopt(mnl_socket_get_fd(socket_), SOL_SOCKET, SO_SNDBUFFORCE, &buffer_size,
-                   sizeof(buffer_size)) != 0) {
-      setsockopt(mnl_socket_get_fd(socket_), SOL_SOCKET, SO_SNDBUF, &buffer_size,
-                 sizeof(buffer_size));
+  absl::Status Transact(const char* batch, size_t size, uint32_t begin_seq, uint32_t first_seq,
+                        uint32_t last_seq, Describe describe) {
+    int fd = mnl_socket_get_fd(socket_);
+    Drain();  // answers a failed earlier call left behind must not count for this one
+    // Buffers sized for this batch and its answers, or the kernel refuses the batch or drops
+    // answers; an answer takes about 1 KB of receive buffer (its socket buffer's true size), as
+    // nft reckons too. Root may exceed the system limits; others get what they get.
+    const int messages = static_cast<int>(last_seq - first_seq + 1);
+    for (auto [force, plain, bytes] :
+         {std::tuple{SO_SNDBUFFORCE, SO_SNDBUF, static_cast<int>(size)},
+          std::tuple{SO_RCVBUFFORCE, SO_RCVBUF, messages * 1024 + (1 << 16)}}) {
+      if (setsockopt(fd, SOL_SOCKET, force, &bytes, sizeof(bytes)) != 0) {
+        setsockopt(fd, SOL_SOCKET, plain, &bytes, sizeof(bytes));
+      }
     }
     if (mnl_socket_sendto(socket_, batch, size) < 0) {
       return absl::InternalError(
           fmt::format("cannot send an nftables batch: {}", std::strerror(errno)));
     }
-    std::vector<char> buffer(MNL_SOCKET_BUFFER_SIZE);
+    std::vector<char> buffer(1 << 16);
     absl::Status first_error;
     int answered = 0;
     while (answered < messages) {
       ssize_t n = mnl_socket_recvfrom(socket_, buffer.data(), buffer.size());
+      if (n < 0 && errno == EINTR) continue;
       if (n < 0) {
         return absl::InternalError(
             fmt::format("no answer to an nftables batch ({} of {} messages answered): {}", answered,
@@ -93,8 +111,14 @@ class NetfilterSocket {
       for (auto* nlh = reinterpret_cast<const nlmsghdr*>(buffer.data());
            mnl_nlmsg_ok(nlh, remaining); nlh = mnl_nlmsg_next(nlh, &remaining)) {
         if (nlh->nlmsg_type != NLMSG_ERROR) continue;
-        ++answered;
         const auto* error = static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(nlh));
+        if (nlh->nlmsg_seq == begin_seq && error->error != 0) {
+          return absl::InternalError(fmt::format(
+              "nftables transaction refused: {}{}", std::strerror(-error->error),
+              first_error.ok() ? "" : fmt::format(" ({})", std::string(first_error.message()))));
+        }
+        if (nlh->nlmsg_seq < first_seq || nlh->nlmsg_seq > last_seq) continue;
+        ++answered;
         if (error->error != 0 && first_error.ok()) {
           first_error = absl::InternalError(fmt::format("nftables transaction failed: {}: {}",
                                                         describe(nlh->nlmsg_seq),
@@ -106,6 +130,12 @@ class NetfilterSocket {
   }
 
  private:
+  void Drain() {
+    std::vector<char> buffer(1 << 16);
+    while (recv(mnl_socket_get_fd(socket_), buffer.data(), buffer.size(), MSG_DONTWAIT) > 0) {
+    }
+  }
+
   mnl_socket* socket_ = nullptr;
 };
 
@@ -156,25 +186,38 @@ class LibNftablesClient final : public NftClient {
       return absl::InvalidArgumentError(fmt::format("unknown nftables family {}", family));
     }
     if (absl::Status opened = socket_.Open(); !opened.ok()) return opened;
-    size_t size = 2 * MNL_SOCKET_BUFFER_SIZE;
-    for (const auto& change : changes) size += change.key.size() + 64;
-    std::vector<char> buffer(size);
-    mnl_nlmsg_batch* batch = mnl_nlmsg_batch_start(buffer.data(), buffer.size());
+    // Room for every message at its largest (headers, names, one nested attribute per element)
+    // below the batch's limit, and one more message of headroom above it: libmnl writes a
+    // message before it checks the limit.
+    size_t limit = 4096;
+    for (const auto& change : changes) limit += change.key.size() + 128 + change.set.size();
+    const size_t headroom = kElementsPerMessage * 160 + 4096;
+    std::vector<char> buffer(limit + headroom);
+    mnl_nlmsg_batch* batch = mnl_nlmsg_batch_start(buffer.data(), limit);
+    if (batch == nullptr) return absl::ResourceExhaustedError("cannot start an nftables batch");
     absl::Cleanup stop = [batch] { mnl_nlmsg_batch_stop(batch); };
     auto current = [&] { return static_cast<char*>(mnl_nlmsg_batch_current(batch)); };
-    nftnl_batch_begin(current(), sequence_++);
-    mnl_nlmsg_batch_next(batch);
+    auto next = [&]() -> absl::Status {
+      if (mnl_nlmsg_batch_next(batch)) return absl::OkStatus();
+      return absl::InternalError("nftables batch larger than its buffer (a bug)");
+    };
+    const uint32_t begin_seq = sequence_++;
+    nftnl_batch_begin(current(), begin_seq);
+    if (absl::Status s = next(); !s.ok()) return s;
+    const uint32_t first_seq = sequence_;
     std::map<uint32_t, std::string> described;  // message sequence -> what it did
-    int messages = 0;
     for (size_t i = 0; i < changes.size();) {
       const ElementChange& first = changes[i];
       nftnl_set* set = nftnl_set_alloc();
+      if (set == nullptr) return absl::ResourceExhaustedError("out of memory");
+      absl::Cleanup free_set = [set] { nftnl_set_free(set); };
       nftnl_set_set_str(set, NFTNL_SET_TABLE, table.c_str());
       nftnl_set_set_str(set, NFTNL_SET_NAME, first.set.c_str());
       size_t end = i;
       while (end < changes.size() && end - i < kElementsPerMessage &&
              changes[end].set == first.set && changes[end].add == first.add) {
         nftnl_set_elem* element = nftnl_set_elem_alloc();
+        if (element == nullptr) return absl::ResourceExhaustedError("out of memory");
         nftnl_set_elem_set(element, NFTNL_SET_ELEM_KEY, changes[end].key.data(),
                            static_cast<uint32_t>(changes[end].key.size()));
         nftnl_set_elem_add(set, element);
@@ -186,24 +229,21 @@ class LibNftablesClient final : public NftClient {
           static_cast<uint16_t>(family_number),
           static_cast<uint16_t>((first.add ? NLM_F_CREATE : 0) | NLM_F_ACK), seq);
       nftnl_set_elems_nlmsg_build_payload(nlh, set);
-      nftnl_set_free(set);
       described[seq] =
           fmt::format("{} {} element(s) {} set {} {} {}", first.add ? "adding" : "deleting",
                       end - i, first.add ? "to" : "from", family, table, first.set);
-      if (!mnl_nlmsg_batch_next(batch)) {
-        return absl::InternalError("nftables batch buffer too small (a bug)");
-      }
-      ++messages;
+      if (absl::Status s = next(); !s.ok()) return s;
       i = end;
     }
+    const uint32_t last_seq = sequence_ - 1;
     nftnl_batch_end(current(), sequence_++);
-    mnl_nlmsg_batch_next(batch);
-    return socket_.Transact(static_cast<const char*>(mnl_nlmsg_batch_head(batch)),
-                            mnl_nlmsg_batch_size(batch), messages, [&](uint32_t seq) {
-                              auto it = described.find(seq);
-                              return it == described.end() ? std::string("a message of the batch")
-                                                           : it->second;
-                            });
+    if (absl::Status s = next(); !s.ok()) return s;
+    return socket_.Transact(
+        static_cast<const char*>(mnl_nlmsg_batch_head(batch)), mnl_nlmsg_batch_size(batch),
+        begin_seq, first_seq, last_seq, [&](uint32_t seq) {
+          auto it = described.find(seq);
+          return it == described.end() ? std::string("a message of the batch") : it->second;
+        });
   }
 
  private:

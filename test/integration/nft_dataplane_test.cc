@@ -667,6 +667,29 @@ TEST_F(NftDataplaneTest, MemberChangesGoAsElementBatches) {
       "inet", "tabby", {{.set = "no-such-set", .add = true, .key = {198, 51, 100, 99}}});
   EXPECT_THAT(refused.message(), ::testing::HasSubstr("no-such-set"));
   EXPECT_EQ(table(), before);
+
+  // Thousands of messages in one batch (each change alternates sets, so each is a message of
+  // its own), all acknowledged; and after the refusal above, nothing stale is counted.
+  ASSERT_OK(host_->netns().RunOk({"nft", "add set inet tabby big-a { type ipv4_addr; }"}));
+  ASSERT_OK(host_->netns().RunOk({"nft", "add set inet tabby big-b { type ipv4_addr; }"}));
+  std::vector<NftClient::ElementChange> many;
+  for (int i = 0; i < 4000; ++i) {
+    many.push_back({.set = i % 2 ? "big-b" : "big-a",
+                    .add = true,
+                    .key = {10, 77, static_cast<uint8_t>(i / 256), static_cast<uint8_t>(i % 256)}});
+  }
+  ASSERT_OK(client_->ApplyElements("inet", "tabby", many));
+  for (const char* set : {"big-a", "big-b"}) {
+    CommandResult listing = host_->netns().Run({"nft", "-j", "list", "set", "inet", "tabby", set});
+    ASSERT_TRUE(listing.ok()) << listing.Describe();
+    auto json = nlohmann::json::parse(listing.out);
+    size_t elements = 0;
+    for (const auto& item : json["nftables"]) {
+      if (item.contains("set"))
+        elements = item["set"].value("elem", nlohmann::json::array()).size();
+    }
+    EXPECT_EQ(elements, 2000u) << set;
+  }
 }
 
 // An agent that finds a table from another version (a base chain at another priority, a rule
