@@ -205,8 +205,9 @@ bool Calculator::SetMatches(const SetSpec& spec, const Endpoint& endpoint,
                      [&](const model::EndpointPort& p) { return p.name == spec.port_name; });
 }
 
-void Calculator::AddContribution(const std::string& id, ActiveSet& set, bool port_set,
-                                 const Endpoint& endpoint, int sign) {
+void Calculator::AddContribution(ActiveSet& set, const Endpoint& endpoint, int sign) {
+  const std::string& id = set.id;
+  const bool port_set = set.port_set;
   auto adjust = [sign](auto& counts, const auto& member) {
     int& count = counts[member];
     count += sign;
@@ -255,8 +256,8 @@ void Calculator::UpdateSetMembership(const Endpoint* endpoint, const Endpoint* b
   for (ActiveSet* set : candidates) {
     bool was = set->members.contains(endpoint);
     bool now = after != nullptr && SetMatches(set->spec, *after, *namespace_labels);
-    if (was && before != nullptr) AddContribution(set->id, *set, set->port_set, *before, -1);
-    if (now) AddContribution(set->id, *set, set->port_set, *after, +1);
+    if (was && before != nullptr) AddContribution(*set, *before, -1);
+    if (now) AddContribution(*set, *after, +1);
     if (now && !was) set->members.insert(endpoint);
     if (was && !now) set->members.erase(endpoint);
   }
@@ -294,7 +295,7 @@ void Calculator::AcquireSet(const std::string& id, const SetSpec& spec, bool por
     auto consider = [&](const Endpoint& endpoint) {
       if (!SetMatches(spec, endpoint, NamespaceLabels(endpoint.namespace_name))) return;
       set.members.insert(&endpoint);
-      AddContribution(id, set, port_set, endpoint, +1);
+      AddContribution(set, endpoint, +1);
     };
     if (set.indexed_by) {
       endpoint_index_.ForEach(*set.indexed_by, [&](const Endpoint* e) { consider(*e); });
@@ -912,11 +913,7 @@ absl::Status Calculator::CheckIndexes() {
     for (const auto& [id, set] : sets) {
       size_t matching = 0;
       for (const auto& [key, endpoint] : endpoints_) {
-        auto labels = namespace_labels_.find(endpoint.namespace_name);
-        model::Labels implicit{{kNamespaceNameLabel, endpoint.namespace_name},
-                               {kKubernetesNamespaceNameLabel, endpoint.namespace_name}};
-        bool matches = SetMatches(set.spec, endpoint,
-                                  labels == namespace_labels_.end() ? implicit : labels->second);
+        bool matches = SetMatches(set.spec, endpoint, NamespaceLabels(endpoint.namespace_name));
         matching += matches ? 1 : 0;
         if (matches != set.members.contains(&endpoint)) {
           return absl::InternalError(fmt::format(

@@ -75,7 +75,8 @@ class Calculator {
 
   // Recomputes every active set's members and every local endpoint's policies by evaluating
   // each selector against every endpoint, bypassing the label indexes, and says where they
-  // differ from the indexed result. O((sets + policies) x endpoints): for tests.
+  // differ from the indexed result. O((sets + policies) x endpoints): for tests. Not const:
+  // looking up an unknown namespace records its implicit labels, as every event does.
   absl::Status CheckIndexes();
 
  private:
@@ -173,8 +174,7 @@ class Calculator {
   // Set membership.
   static bool SetMatches(const SetSpec& spec, const Endpoint& endpoint,
                          const model::Labels& namespace_labels);
-  void AddContribution(const std::string& id, ActiveSet& set, bool port_set,
-                       const Endpoint& endpoint, int sign);
+  void AddContribution(ActiveSet& set, const Endpoint& endpoint, int sign);
   // Moves the contributions of `endpoint` (its node in endpoints_) to active sets from `before`
   // to `after` (either may be null; either may be `endpoint` itself). Must run before the new
   // version is stored and before any set is activated for it.

@@ -38,8 +38,6 @@ class EndpointSelector {
   // Label terms every matching endpoint's effective labels satisfy (for ItemLabelIndex): the
   // selector's own, and the namespace label when scoped to one namespace.
   std::vector<selector::LabelTerm> RequiredTerms() const;
-  // The one namespace it can match in, or empty when it may match in any.
-  const std::string& namespace_equals() const { return namespace_equals_; }
   // Stable id: equal scoping and canonical selectors give equal ids, in any process.
   const std::string& id() const { return id_; }
   // Human-readable form, e.g. `namespace == "prod" && app == "web"`.

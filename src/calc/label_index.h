@@ -15,7 +15,6 @@
 #pragma once
 
 #include <cstddef>
-#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -26,19 +25,17 @@
 
 namespace tabby::calc {
 
-using LabelMap = std::map<std::string, std::string, std::less<>>;
-
 template <typename T>
 class ItemLabelIndex {
  public:
-  void Add(const T* item, const LabelMap& labels) {
+  void Add(const T* item, const selector::Labels& labels) {
     for (const auto& [key, value] : labels) {
       KeyEntry& entry = keys_[key];
       if (entry.by_value[value].insert(item).second) ++entry.items;
     }
   }
 
-  void Remove(const T* item, const LabelMap& labels) {
+  void Remove(const T* item, const selector::Labels& labels) {
     for (const auto& [key, value] : labels) {
       auto entry = keys_.find(key);
       if (entry == keys_.end()) continue;
@@ -136,7 +133,7 @@ class SelectorTermIndex {
 
   // Appends to `out` every selector whose term `labels` satisfies, and every unindexed one. A
   // selector appears at most once per call.
-  void Candidates(const LabelMap& labels, std::vector<S*>* out) const {
+  void Candidates(const selector::Labels& labels, std::vector<S*>* out) const {
     out->insert(out->end(), unindexed_.begin(), unindexed_.end());
     for (const auto& [key, value] : labels) {
       if (auto any = by_key_.find(key); any != by_key_.end()) {

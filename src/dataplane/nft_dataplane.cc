@@ -153,19 +153,25 @@ class NftDataplane::Batch {
     map_remove_.push_back(fmt::format("delete element {} {} {{ {} }}", TableRef(), map, key));
   }
 
-  // True when the batch changes nothing but address and port set elements, all of which have a
-  // binary key: it can then go to the kernel as a netlink batch (ElementChanges) rather than
-  // as a script.
-  bool OnlyElements() const {
-    return elements_encodable_ && create_.empty() && rules_.empty() && map_remove_.empty() &&
-           map_add_.empty() && chain_flush_.empty() && chain_delete_.empty() &&
-           set_delete_.empty() && !(element_removals_.empty() && element_additions_.empty());
-  }
-
-  // The batch's element changes, removals first (the script's order).
-  std::vector<NftClient::ElementChange> ElementChanges() const {
-    std::vector<NftClient::ElementChange> out = element_removals_;
-    out.insert(out.end(), element_additions_.begin(), element_additions_.end());
+  // When the batch changes nothing but set elements, all of address or port sets (which have a
+  // binary key): those changes, removals first (the script's order), to go to the kernel as a
+  // netlink batch rather than as a script. Keys are made only here, so that batches that go as
+  // scripts (a full sync of large sets) pay nothing for them.
+  std::optional<std::vector<NftClient::ElementChange>> OnlyElementChanges() const {
+    if (!create_.empty() || !rules_.empty() || !map_remove_.empty() || !map_add_.empty() ||
+        !chain_flush_.empty() || !chain_delete_.empty() || !set_delete_.empty() ||
+        element_texts_.empty()) {
+      return std::nullopt;
+    }
+    std::vector<NftClient::ElementChange> out;
+    for (bool add : {false, true}) {
+      for (const auto& [set, text, is_add] : element_texts_) {
+        if (is_add != add) continue;
+        std::optional<std::vector<uint8_t>> key = ElementKey(text);
+        if (!key) return std::nullopt;
+        out.push_back({set, add, std::move(*key)});
+      }
+    }
     return out;
   }
 
@@ -197,20 +203,15 @@ class NftDataplane::Batch {
   }
 
   void RecordElements(const std::string& set, const std::vector<std::string>& elements, bool add) {
-    auto& out = add ? element_additions_ : element_removals_;
-    for (const auto& text : elements) {
-      std::optional<std::vector<uint8_t>> key = ElementKey(text);
-      if (!key) {
-        elements_encodable_ = false;
-        continue;
-      }
-      out.push_back({set, add, std::move(*key)});
-    }
+    for (const auto& text : elements) element_texts_.push_back({set, text, add});
   }
 
   KernelTable& table_;
-  std::vector<NftClient::ElementChange> element_removals_, element_additions_;
-  bool elements_encodable_ = true;
+  struct ElementText {
+    std::string set, text;
+    bool add = true;
+  };
+  std::vector<ElementText> element_texts_;  // every element change, in the order made
   std::vector<std::string> create_, elements_remove_, elements_add_, rules_, map_remove_, map_add_,
       chain_flush_, chain_delete_, set_delete_;
 };
@@ -233,14 +234,13 @@ void SplitByFamily(const std::set<Member>& members, Format format, std::vector<s
 
 absl::Status NftDataplane::Commit(Batch& batch) {
   absl::Status status = absl::UnimplementedError("");
-  if (batch.OnlyElements()) {
-    // The common event at scale (a remote workload appears, goes or changes labels): a netlink
-    // batch of exactly its elements, with no read-back of the table.
-    stats_.transactions++;
-    status = client_.ApplyElements(kTableFamily, kTableName, batch.ElementChanges());
-    if (absl::IsUnimplemented(status)) {
-      stats_.transactions--;
-    } else {
+  // The common event at scale (a remote workload appears, goes or changes labels): a netlink
+  // batch of exactly its elements, with no read-back of the table. A client without that path
+  // (the unit tests' fake) says Unimplemented, and the script goes instead.
+  if (auto changes = batch.OnlyElementChanges()) {
+    status = client_.ApplyElements(kTableFamily, kTableName, *changes);
+    if (!absl::IsUnimplemented(status)) {
+      stats_.transactions++;
       stats_.element_transactions++;
       stats_.last_script_bytes = 0;
     }

@@ -52,7 +52,7 @@ TEST(SelectorTermIndex, CandidatesAreTheSelectorsTheLabelsCanSatisfy) {
   index.Add(&in, selector::LabelTerm{"app", {"db", "web"}});
   index.Add(&key, selector::LabelTerm{"tier", {}});
   index.Add(&none, std::nullopt);
-  auto candidates = [&](const LabelMap& labels) {
+  auto candidates = [&](const selector::Labels& labels) {
     std::vector<Item*> found;
     index.Candidates(labels, &found);
     std::vector<std::string> names;
