@@ -325,6 +325,9 @@ absl::StatusOr<std::unique_ptr<Connection>> Connection::Open(const std::string& 
   // WAL with synchronous=NORMAL never corrupts and survives process crashes; a power loss may
   // lose the last commits, after which every workload on the host restarts anyway.
   RETURN_IF_ERROR(conn->Exec("PRAGMA synchronous=NORMAL"));
+  // The WAL file is kept (above) and would otherwise stay as large as it ever grew, e.g. while a
+  // long read held a checkpoint back; a checkpoint that resets it truncates it to this size.
+  RETURN_IF_ERROR(conn->Exec("PRAGMA journal_size_limit=4194304"));
   RETURN_IF_ERROR(conn->InitSchema(create));
   return conn;
 }
@@ -440,10 +443,17 @@ std::optional<KeyValue> KeyValueIfAny(const Statement& stmt, int first_col,
   return kv;
 }
 
-// The columns EventFromRow reads, spliced into SQL literals.
-#define TABBY_EVENT_COLUMNS                                                               \
-  "rev, key, type, value, create_rev, lease, prev_value, prev_create_rev, prev_mod_rev, " \
-  "prev_lease"
+// The columns EventFromRow reads and the rows they come from, spliced into SQL literals. An
+// event stores its previous value by reference (prev_value NULL, prev_mod_rev set) while the
+// event that wrote that value is still in the log: an IPAM block rewritten on every allocation
+// would otherwise be stored twice per event. Compaction copies the value into the events that
+// still refer to an event it drops (CompactThrough).
+#define TABBY_EVENT_COLUMNS                                                                 \
+  "e.rev, e.key, e.type, e.value, e.create_rev, e.lease, coalesce(e.prev_value, p.value), " \
+  "e.prev_create_rev, e.prev_mod_rev, e.prev_lease"
+#define TABBY_EVENTS_FROM                                                                     \
+  " FROM events e LEFT JOIN events p ON e.prev_value IS NULL AND p.rev = e.prev_mod_rev AND " \
+  "p.key = e.key "
 
 Event EventFromRow(const Statement& stmt) {
   Event event;
@@ -631,12 +641,12 @@ class SqliteWatch final : public Watch {
     }
     if (revision > position_) {
       ASSIGN_OR_RETURN(Statement stmt,
-                       conn_->Prepare(end_ ? "SELECT " TABBY_EVENT_COLUMNS " FROM events "
-                                             "WHERE rev > ?1 AND rev <= ?2 AND key >= ?3 AND "
-                                             "key < ?4 ORDER BY rev, key LIMIT ?5"
-                                           : "SELECT " TABBY_EVENT_COLUMNS " FROM events "
-                                             "WHERE rev > ?1 AND rev <= ?2 AND key >= ?3 "
-                                             "ORDER BY rev, key LIMIT ?5"));
+                       conn_->Prepare(end_ ? "SELECT " TABBY_EVENT_COLUMNS TABBY_EVENTS_FROM
+                                             "WHERE e.rev > ?1 AND e.rev <= ?2 AND e.key >= ?3 "
+                                             "AND e.key < ?4 ORDER BY e.rev, e.key LIMIT ?5"
+                                           : "SELECT " TABBY_EVENT_COLUMNS TABBY_EVENTS_FROM
+                                             "WHERE e.rev > ?1 AND e.rev <= ?2 AND e.key >= ?3 "
+                                             "ORDER BY e.rev, e.key LIMIT ?5"));
       stmt.Int(1, position_).Int(2, revision).Blob(3, prefix_).Int(5, kWatchBatch + 1);
       if (end_) stmt.Blob(4, *end_);
       for (;;) {
@@ -665,8 +675,9 @@ class SqliteWatch final : public Watch {
 
   // All events of `rev` under the prefix (one revoke may delete more than a batch of keys).
   absl::Status ReadWholeRevision(Revision rev, std::vector<Event>& events) {
-    ASSIGN_OR_RETURN(Statement stmt, conn_->Prepare("SELECT " TABBY_EVENT_COLUMNS " FROM events "
-                                                    "WHERE rev = ?1 AND key >= ?2 ORDER BY key"));
+    ASSIGN_OR_RETURN(Statement stmt, conn_->Prepare("SELECT " TABBY_EVENT_COLUMNS TABBY_EVENTS_FROM
+                                                    "WHERE e.rev = ?1 AND e.key >= ?2 "
+                                                    "ORDER BY e.key"));
     stmt.Int(1, rev).Blob(2, prefix_);
     for (;;) {
       ASSIGN_OR_RETURN(bool more, stmt.Step());
@@ -820,6 +831,17 @@ class SqliteDatastore::WriteContext {
   absl::Status CompactThrough(Revision revision) {
     if (revision <= compacted_) return absl::OkStatus();
     {
+      // Events kept that refer to a value only a dropped event holds get a copy of it: at most
+      // one per key, its first event after the compaction point.
+      ASSIGN_OR_RETURN(
+          Statement stmt,
+          conn_.Prepare("UPDATE events SET prev_value = (SELECT p.value FROM events p WHERE "
+                        "p.rev = events.prev_mod_rev AND p.key = events.key) WHERE rev > ?1 AND "
+                        "prev_value IS NULL AND prev_mod_rev IS NOT NULL AND prev_mod_rev <= ?1"));
+      stmt.Int(1, revision);
+      RETURN_IF_ERROR(stmt.Run());
+    }
+    {
       ASSIGN_OR_RETURN(Statement stmt, conn_.Prepare("DELETE FROM events WHERE rev <= ?"));
       stmt.Int(1, revision);
       RETURN_IF_ERROR(stmt.Run());
@@ -841,7 +863,22 @@ class SqliteDatastore::WriteContext {
     stmt.Int(1, now_ms_ - absl::ToInt64Milliseconds(options.max_event_age));
     ASSIGN_OR_RETURN(bool row, stmt.Step());
     if (row && !stmt.ColumnIsNull(0)) target = std::max(target, stmt.ColumnInt(0));
+    ASSIGN_OR_RETURN(Revision beyond_bytes, NewestRevisionBeyondBytes(options.max_event_bytes));
+    target = std::max(target, beyond_bytes);
     return CompactThrough(std::min(target, revision_));
+  }
+
+  // The newest revision whose events, with every newer one, hold more than `bytes` of keys and
+  // values (0 if the whole log holds less). length() of a BLOB reads only its record header.
+  absl::StatusOr<Revision> NewestRevisionBeyondBytes(int64_t bytes) {
+    ASSIGN_OR_RETURN(
+        Statement stmt,
+        conn_.Prepare("SELECT rev FROM (SELECT rev, sum(length(key) + length(value) + "
+                      "coalesce(length(prev_value), 0)) OVER (ORDER BY rev DESC, key DESC) AS "
+                      "newer FROM events) WHERE newer > ? ORDER BY rev DESC LIMIT 1"));
+    stmt.Int(1, std::max<int64_t>(bytes, 0));
+    ASSIGN_OR_RETURN(bool row, stmt.Step());
+    return row ? stmt.ColumnInt(0) : Revision{0};
   }
 
  private:
@@ -864,8 +901,14 @@ class SqliteDatastore::WriteContext {
                       "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
     stmt.Int(1, rev).Blob(2, key).Int(3, type).Blob(4, value).Int(5, create_rev).Int(6, lease);
     if (prev) {
-      stmt.Blob(7, prev->value).Int(8, prev->create_revision).Int(9, prev->mod_revision);
-      stmt.Int(10, prev->lease);
+      // By reference while the event that wrote the previous value is in the log (every write
+      // appends one, so it is there unless compacted); see TABBY_EVENT_COLUMNS.
+      if (prev->mod_revision > compacted_) {
+        stmt.Null(7);
+      } else {
+        stmt.Blob(7, prev->value);
+      }
+      stmt.Int(8, prev->create_revision).Int(9, prev->mod_revision).Int(10, prev->lease);
     } else {
       stmt.Null(7).Null(8).Null(9).Null(10);
     }

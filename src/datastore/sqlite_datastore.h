@@ -20,7 +20,9 @@
 // agent calls periodically so that expiry events appear even when nothing else writes.
 //
 // Compaction: every `compact_every` revisions a write transaction drops the events more than
-// `max_events` revisions old or older than `max_event_age`; Compact() does it explicitly.
+// `max_events` revisions old, older than `max_event_age`, or beyond the newest `max_event_bytes`;
+// Compact() does it explicitly. An event's previous value is stored by reference to the event
+// that wrote it while that one is in the log, and copied into it when compaction drops that one.
 //
 // Watches read the event log through their own connection, tracking the last revision scanned,
 // so they never miss or repeat an event. They wake on inotify events for the database directory
@@ -59,12 +61,16 @@ struct SqliteOptions {
   absl::Duration busy_timeout = absl::Seconds(10);
   // Event history kept for watches: at most this many revisions back...
   int64_t max_events = 10'000;
-  // ...and nothing older than this. A watcher that falls further behind is told so (kOutOfRange)
-  // and lists again. Bounded because an event stores the value and the previous value: an IPAM
-  // block is rewritten on every allocation, and a day of churn would otherwise be gigabytes.
+  // ...and nothing older than this...
   absl::Duration max_event_age = absl::Minutes(5);
-  // Revisions between automatic compaction checks (each costs one scan of the event log).
-  int64_t compact_every = 1000;
+  // ...and no more than this many bytes of keys and values: an IPAM block is rewritten on every
+  // allocation, so at 150 allocations a second the two bounds above still let the log grow to
+  // hundreds of megabytes. A watcher that falls further behind is told so (kOutOfRange) and
+  // lists again.
+  int64_t max_event_bytes = 16 << 20;
+  // Revisions between automatic compaction checks (each costs one scan of the event log, and the
+  // log may exceed the bounds above by this many revisions between two checks).
+  int64_t compact_every = 250;
   // Safety-net poll of watches in case an inotify event is missed.
   absl::Duration watch_poll_interval = absl::Seconds(2);
 };

@@ -424,6 +424,29 @@ TEST_P(DatastoreContractTest, EventsCarryPreviousValues) {
   EXPECT_EQ(events[2].prev->mod_revision, r2);
 }
 
+// A backend may keep a previous value by reference to the event that wrote it; compacting
+// that event away must not lose it from the events that remain.
+TEST_P(DatastoreContractTest, PreviousValuesOutliveTheCompactionOfTheirEvents) {
+  ASSERT_OK_AND_ASSIGN(Revision r1, ds_->Create("/p/a", "a1"));
+  ASSERT_OK_AND_ASSIGN(Revision r2, ds_->Create("/p/b", "b1"));
+  ASSERT_OK_AND_ASSIGN(Revision r3, ds_->Update("/p/a", "a2", r1));
+  ASSERT_OK_AND_ASSIGN(Revision r4, ds_->Update("/p/a", "a3", r3));
+  ASSERT_OK_AND_ASSIGN(Revision r5, ds_->Delete("/p/b"));
+  ASSERT_OK(ds_->Compact(r3));  // drops r1..r3: a2 (r4's previous value) and b1 (r5's)
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Watch> watch, ds_->WatchPrefix("/p/", r3));
+  std::vector<Event> events = Collect(*watch, 2);
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[0].kv.mod_revision, r4);
+  ASSERT_TRUE(events[0].prev.has_value());
+  EXPECT_EQ(events[0].prev->value, "a2");
+  EXPECT_EQ(events[0].prev->mod_revision, r3);
+  EXPECT_EQ(events[1].type, Event::Type::kDelete);
+  EXPECT_EQ(events[1].kv.mod_revision, r5);
+  ASSERT_TRUE(events[1].prev.has_value());
+  EXPECT_EQ(events[1].prev->value, "b1");
+  EXPECT_EQ(events[1].prev->mod_revision, r2);
+}
+
 TEST_P(DatastoreContractTest, WatchFromACompactedRevisionIsOutOfRange) {
   ASSERT_OK_AND_ASSIGN(Revision start, ds_->CurrentRevision());
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<Watch> behind, ds_->WatchPrefix("/c/", start));

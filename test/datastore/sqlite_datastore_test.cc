@@ -280,6 +280,27 @@ TEST_F(SqliteDatastoreTest, CompactsByAgeDuringWrites) {
   EXPECT_EQ(events[0].kv.key, "/new");
 }
 
+TEST_F(SqliteDatastoreTest, CompactsBySizeDuringWrites) {
+  SqliteOptions options;
+  options.max_event_bytes = 10 << 10;
+  options.compact_every = 1;
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<SqliteDatastore> ds, OpenStore(options));
+  auto value = [](int i) { return fmt::format("{:04}", i) + std::string(996, 'x'); };
+  for (int i = 1; i <= 20; ++i) ASSERT_OK(ds->Put("/k", value(i)));
+  // Each event is 1,002 bytes of key and value (its previous value is a reference): revisions
+  // 11..20 fit in 10 KiB, 10 does not.
+  ASSERT_OK_AND_ASSIGN(Revision compacted, ds->CompactedRevision());
+  EXPECT_EQ(compacted, 10);
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Watch> watch, ds->WatchPrefix("/", compacted));
+  std::vector<Event> events = Drain(*watch, 10);
+  ASSERT_EQ(events.size(), 10u);
+  for (int i = 0; i < 10; ++i) {
+    EXPECT_EQ(events[i].kv.value, value(11 + i));
+    ASSERT_TRUE(events[i].prev.has_value());
+    EXPECT_EQ(events[i].prev->value, value(10 + i));
+  }
+}
+
 TEST_F(SqliteDatastoreTest, CompactRejectsFutureRevisions) {
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<SqliteDatastore> ds, OpenStore());
   ASSERT_OK(ds->Put("/k", "v"));
