@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <nlohmann/json.hpp>
+#include <string_view>
+#include <vector>
 
 #include "base/status_macros.h"
 
@@ -65,11 +67,48 @@ std::string HandleKey(const std::string& handle) { return kHandlePrefix + handle
 
 std::string PoolClaimsKey(const std::string& pool) { return kPoolClaimsPrefix + pool; }
 
+namespace {
+
+// The dot-separated fields of a handle: tabby-cni's "<network>.<containerID>.<ifname>".
+std::vector<std::string_view> HandleFields(std::string_view handle) {
+  std::vector<std::string_view> fields;
+  for (size_t start = 0;;) {
+    size_t dot = handle.find('.', start);
+    fields.push_back(handle.substr(start, dot - start));
+    if (dot == std::string_view::npos) return fields;
+    start = dot + 1;
+  }
+}
+
+}  // namespace
+
+// A block is rewritten on every allocation and release in it, and every write is also kept in
+// the datastore's event log, so its encoding is compact: allocations as an array of
+// [ordinal, handle, allocatedAtMs] plus the attributes as a fourth element when there are any.
+// Two kinds of attribute value are not repeated: a "node" equal to the block's affinity (a host
+// allocating from its own block) is left out, and a value equal to a dot-separated field of the
+// handle (the containerID and network in tabby-cni's handles) is stored as that field's index.
+// Decoding also accepts the earlier object form {"<ordinal>": {"handle", "attributes",
+// "allocatedAtMs"}}.
 std::string EncodeBlock(const Block& block) {
-  json allocations = json::object();
+  json allocations = json::array();
   for (const auto& [ordinal, a] : block.allocations) {
-    allocations[std::to_string(ordinal)] = {
-        {"handle", a.handle}, {"attributes", a.attributes}, {"allocatedAtMs", a.allocated_at_ms}};
+    json entry = json::array({ordinal, a.handle, a.allocated_at_ms});
+    json attributes = json::object();
+    const std::vector<std::string_view> fields = HandleFields(a.handle);
+    for (const auto& [name, value] : a.attributes) {
+      if (name == "node" && !block.affinity.empty() && value == block.affinity) continue;
+      auto field = std::find(fields.begin(), fields.end(), value);
+      if (!value.empty() && field != fields.end()) {
+        attributes[name] = field - fields.begin();
+      } else {
+        attributes[name] = value;
+      }
+    }
+    // An allocation without a node attribute keeps that fact: an explicit empty node.
+    if (!block.affinity.empty() && !a.attributes.contains("node")) attributes["node"] = nullptr;
+    if (!attributes.empty()) entry.push_back(std::move(attributes));
+    allocations.push_back(std::move(entry));
   }
   return json{{"cidr", block.cidr.ToString()},
               {"pool", block.pool},
@@ -78,6 +117,48 @@ std::string EncodeBlock(const Block& block) {
       .dump();
 }
 
+namespace {
+
+absl::StatusOr<Allocation> DecodeAllocation(const json& entry, const Block& block,
+                                            uint64_t& ordinal) {
+  Allocation allocation;
+  json attributes = json::object();
+  if (entry.is_array()) {
+    if (entry.size() < 3 || entry.size() > 4) {
+      return absl::DataLossError("an allocation is not [ordinal, handle, allocatedAtMs, {...}]");
+    }
+    ordinal = entry[0].get<uint64_t>();
+    allocation.handle = entry[1].get<std::string>();
+    allocation.allocated_at_ms = entry[2].get<int64_t>();
+    if (entry.size() == 4) attributes = entry[3];
+    if (!block.affinity.empty() && !attributes.contains("node")) {
+      allocation.attributes["node"] = block.affinity;
+    }
+  } else {
+    allocation.handle = entry.at("handle").get<std::string>();
+    attributes = entry.value("attributes", json::object());
+    allocation.allocated_at_ms = entry.value("allocatedAtMs", int64_t{0});
+  }
+  const std::vector<std::string_view> fields = HandleFields(allocation.handle);
+  for (const auto& [name, value] : attributes.items()) {
+    if (value.is_null()) continue;  // "node": null, an allocation that named no node
+    if (value.is_number_unsigned()) {
+      const uint64_t field = value.get<uint64_t>();
+      if (field >= fields.size()) {
+        return absl::DataLossError(
+            fmt::format("attribute {} of handle {} refers to its field {}, which it does not have",
+                        name, allocation.handle, field));
+      }
+      allocation.attributes[name] = std::string(fields[field]);
+    } else {
+      allocation.attributes[name] = value.get<std::string>();
+    }
+  }
+  return allocation;
+}
+
+}  // namespace
+
 absl::StatusOr<Block> DecodeBlock(std::string_view value) {
   ASSIGN_OR_RETURN(json document, ParseJson(value, "IPAM block"));
   Block block;
@@ -85,17 +166,24 @@ absl::StatusOr<Block> DecodeBlock(std::string_view value) {
     ASSIGN_OR_RETURN(block.cidr, IpNetwork::Parse(document.at("cidr").get<std::string>(), true));
     block.pool = document.value("pool", "");
     block.affinity = document.value("affinity", "");
-    for (const auto& [ordinal_text, a] : document.at("allocations").items()) {
-      uint64_t ordinal = std::stoull(ordinal_text);
+    const json& allocations = document.at("allocations");
+    if (!allocations.is_array() && !allocations.is_object()) {
+      return absl::DataLossError(fmt::format(
+          "IPAM block {}: allocations is neither an array nor an object", block.cidr.ToString()));
+    }
+    for (const auto& [key, entry] : allocations.items()) {
+      uint64_t ordinal = allocations.is_object() ? std::stoull(key) : 0;
+      ASSIGN_OR_RETURN(Allocation allocation,
+                       Annotate(DecodeAllocation(entry, block, ordinal),
+                                fmt::format("IPAM block {}", block.cidr.ToString())));
       if (ordinal >= block.size()) {
         return absl::DataLossError(
             fmt::format("IPAM block {}: ordinal {} is outside it", block.cidr.ToString(), ordinal));
       }
-      Allocation allocation;
-      allocation.handle = a.at("handle").get<std::string>();
-      allocation.attributes = a.value("attributes", std::map<std::string, std::string>{});
-      allocation.allocated_at_ms = a.value("allocatedAtMs", int64_t{0});
-      block.allocations.emplace(ordinal, std::move(allocation));
+      if (!block.allocations.emplace(ordinal, std::move(allocation)).second) {
+        return absl::DataLossError(fmt::format("IPAM block {}: ordinal {} is allocated twice",
+                                               block.cidr.ToString(), ordinal));
+      }
     }
   } catch (const std::exception& e) {
     return absl::DataLossError(fmt::format("malformed IPAM block: {}", e.what()));
