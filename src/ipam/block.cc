@@ -22,6 +22,55 @@ absl::StatusOr<json> ParseJson(std::string_view value, std::string_view what) {
   return document;
 }
 
+// The dot-separated fields of a handle: tabby-cni's "<network>.<containerID>.<ifname>".
+std::vector<std::string_view> HandleFields(std::string_view handle) {
+  std::vector<std::string_view> fields;
+  for (size_t start = 0;;) {
+    size_t dot = handle.find('.', start);
+    fields.push_back(handle.substr(start, dot - start));
+    if (dot == std::string_view::npos) return fields;
+    start = dot + 1;
+  }
+}
+
+absl::StatusOr<Allocation> DecodeAllocation(const json& entry, const Block& block,
+                                            uint64_t& ordinal) {
+  Allocation allocation;
+  json attributes = json::object();
+  if (entry.is_array()) {
+    if (entry.size() < 3 || entry.size() > 4) {
+      return absl::DataLossError("an allocation is not [ordinal, handle, allocatedAtMs, {...}]");
+    }
+    ordinal = entry[0].get<uint64_t>();
+    allocation.handle = entry[1].get<std::string>();
+    allocation.allocated_at_ms = entry[2].get<int64_t>();
+    if (entry.size() == 4) attributes = entry[3];
+    if (!block.affinity.empty() && !attributes.contains("node")) {
+      allocation.attributes["node"] = block.affinity;
+    }
+  } else {
+    allocation.handle = entry.at("handle").get<std::string>();
+    attributes = entry.value("attributes", json::object());
+    allocation.allocated_at_ms = entry.value("allocatedAtMs", int64_t{0});
+  }
+  const std::vector<std::string_view> fields = HandleFields(allocation.handle);
+  for (const auto& [name, value] : attributes.items()) {
+    if (value.is_null()) continue;  // "node": null, an allocation that named no node
+    if (value.is_number_unsigned()) {
+      const uint64_t field = value.get<uint64_t>();
+      if (field >= fields.size()) {
+        return absl::DataLossError(
+            fmt::format("attribute {} of handle {} refers to its field {}, which it does not have",
+                        name, allocation.handle, field));
+      }
+      allocation.attributes[name] = std::string(fields[field]);
+    } else {
+      allocation.attributes[name] = value.get<std::string>();
+    }
+  }
+  return allocation;
+}
+
 }  // namespace
 
 std::optional<uint64_t> Block::FirstFree() const {
@@ -67,21 +116,6 @@ std::string HandleKey(const std::string& handle) { return kHandlePrefix + handle
 
 std::string PoolClaimsKey(const std::string& pool) { return kPoolClaimsPrefix + pool; }
 
-namespace {
-
-// The dot-separated fields of a handle: tabby-cni's "<network>.<containerID>.<ifname>".
-std::vector<std::string_view> HandleFields(std::string_view handle) {
-  std::vector<std::string_view> fields;
-  for (size_t start = 0;;) {
-    size_t dot = handle.find('.', start);
-    fields.push_back(handle.substr(start, dot - start));
-    if (dot == std::string_view::npos) return fields;
-    start = dot + 1;
-  }
-}
-
-}  // namespace
-
 // A block is rewritten on every allocation and release in it, and every write is also kept in
 // the datastore's event log, so its encoding is compact: allocations as an array of
 // [ordinal, handle, allocatedAtMs] plus the attributes as a fourth element when there are any.
@@ -116,48 +150,6 @@ std::string EncodeBlock(const Block& block) {
               {"allocations", allocations}}
       .dump();
 }
-
-namespace {
-
-absl::StatusOr<Allocation> DecodeAllocation(const json& entry, const Block& block,
-                                            uint64_t& ordinal) {
-  Allocation allocation;
-  json attributes = json::object();
-  if (entry.is_array()) {
-    if (entry.size() < 3 || entry.size() > 4) {
-      return absl::DataLossError("an allocation is not [ordinal, handle, allocatedAtMs, {...}]");
-    }
-    ordinal = entry[0].get<uint64_t>();
-    allocation.handle = entry[1].get<std::string>();
-    allocation.allocated_at_ms = entry[2].get<int64_t>();
-    if (entry.size() == 4) attributes = entry[3];
-    if (!block.affinity.empty() && !attributes.contains("node")) {
-      allocation.attributes["node"] = block.affinity;
-    }
-  } else {
-    allocation.handle = entry.at("handle").get<std::string>();
-    attributes = entry.value("attributes", json::object());
-    allocation.allocated_at_ms = entry.value("allocatedAtMs", int64_t{0});
-  }
-  const std::vector<std::string_view> fields = HandleFields(allocation.handle);
-  for (const auto& [name, value] : attributes.items()) {
-    if (value.is_null()) continue;  // "node": null, an allocation that named no node
-    if (value.is_number_unsigned()) {
-      const uint64_t field = value.get<uint64_t>();
-      if (field >= fields.size()) {
-        return absl::DataLossError(
-            fmt::format("attribute {} of handle {} refers to its field {}, which it does not have",
-                        name, allocation.handle, field));
-      }
-      allocation.attributes[name] = std::string(fields[field]);
-    } else {
-      allocation.attributes[name] = value.get<std::string>();
-    }
-  }
-  return allocation;
-}
-
-}  // namespace
 
 absl::StatusOr<Block> DecodeBlock(std::string_view value) {
   ASSIGN_OR_RETURN(json document, ParseJson(value, "IPAM block"));
