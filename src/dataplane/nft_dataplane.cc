@@ -4,11 +4,10 @@
 
 #include "base/status_macros.h"
 #include "dataplane/nft_render.h"
+#include "dataplane/nft_transaction.h"
 
 namespace tabby::dataplane {
 namespace {
-
-constexpr size_t kElementsPerCommand = 1000;
 
 std::string MapElementKey(const std::string& interface_name) {
   return fmt::format("\"{}\"", interface_name);
@@ -25,7 +24,7 @@ std::map<std::string, std::string> MapTarget(const calc::DesiredState& desired, 
 
 }  // namespace
 
-// Collects the commands of one transaction in the order the kernel needs them (objects exist
+// Collects the operations of one transaction in the order the kernel needs them (objects exist
 // before they are referenced; references go before their targets are deleted), updating the
 // mirror as it goes. If the commit fails the mirror is stale, and the next call re-reads it.
 class NftDataplane::Batch {
@@ -34,48 +33,45 @@ class NftDataplane::Batch {
 
   void EnsureTable() {
     if (table_.exists) return;
-    create_.push_back(fmt::format("add table {}", TableRef()));
+    create_.push_back({.kind = NftOp::Kind::kAddTable});
     table_.exists = true;
   }
 
   void EnsureCounter(const std::string& name) {
     if (table_.counters.insert(name).second) {
-      create_.push_back(fmt::format("add counter {} {}", TableRef(), name));
+      create_.push_back({.kind = NftOp::Kind::kAddCounter, .name = name});
     }
   }
 
   void EnsureSet(const SetDef& set) {
     if (table_.sets.contains(set.name)) return;
-    create_.push_back(
-        fmt::format("add set {} {} {{ {} }}", TableRef(), set.name, set.TypeClause()));
+    create_.push_back({.kind = NftOp::Kind::kAddSet, .name = set.name, .set = set});
     table_.sets[set.name];
   }
 
   void EnsureMap(const std::string& name) {
     if (table_.maps.contains(name)) return;
-    create_.push_back(fmt::format("add map {} {} {{ type ifname : verdict; }}", TableRef(), name));
+    create_.push_back({.kind = NftOp::Kind::kAddMap, .name = name});
     table_.maps[name];
   }
 
   void AddElements(const std::string& set, const std::vector<std::string>& elements) {
-    std::vector<std::string> fresh;
+    NftOp op{.kind = NftOp::Kind::kAddElements, .name = set};
     auto& current = table_.sets[set];
     for (const auto& e : elements) {
-      if (current.insert(e).second) fresh.push_back(e);
+      if (current.insert(e).second) op.elements.push_back(e);
     }
-    Chunked("add element", set, fresh, elements_add_);
-    RecordElements(set, fresh, true);
+    if (!op.elements.empty()) elements_add_.push_back(std::move(op));
   }
 
   void RemoveElements(const std::string& set, const std::vector<std::string>& elements) {
-    std::vector<std::string> present;
     auto it = table_.sets.find(set);
     if (it == table_.sets.end()) return;
+    NftOp op{.kind = NftOp::Kind::kDeleteElements, .name = set};
     for (const auto& e : elements) {
-      if (it->second.erase(e) > 0) present.push_back(e);
+      if (it->second.erase(e) > 0) op.elements.push_back(e);
     }
-    Chunked("delete element", set, present, elements_remove_);
-    RecordElements(set, present, false);
+    if (!op.elements.empty()) elements_remove_.push_back(std::move(op));
   }
 
   // Makes the set hold exactly `target`.
@@ -92,31 +88,29 @@ class NftDataplane::Batch {
     AddElements(set, missing);
   }
 
-  void EnsureChain(const ChainDef& chain) {
+  void EnsureChain(ChainDef chain) {
     std::vector<std::string> hashes;
     for (const auto& r : chain.rules) hashes.push_back(r.hash);
     auto it = table_.chains.find(chain.name);
     std::string hook = chain.hook.empty() ? "" : HookSignature(chain.hook);
     if (it != table_.chains.end() && it->second.hook != hook) {
       // A base chain whose hook or priority changed (an upgrade): replace it.
-      create_.push_back(fmt::format("flush chain {} {}", TableRef(), chain.name));
-      create_.push_back(fmt::format("delete chain {} {}", TableRef(), chain.name));
+      create_.push_back({.kind = NftOp::Kind::kFlushChain, .name = chain.name});
+      create_.push_back({.kind = NftOp::Kind::kDeleteChain, .name = chain.name});
       table_.chains.erase(it);
       it = table_.chains.end();
     }
     if (it == table_.chains.end()) {
-      create_.push_back(chain.hook.empty() ? fmt::format("add chain {} {}", TableRef(), chain.name)
-                                           : fmt::format("add chain {} {} {{ {} }}", TableRef(),
-                                                         chain.name, chain.hook));
+      create_.push_back({.kind = NftOp::Kind::kAddChain, .name = chain.name, .hook = chain.hook});
       it = table_.chains.emplace(chain.name, KernelChain{hook, {}}).first;
     } else if (it->second.hashes == hashes) {
       return;  // already holds exactly these rules
     }
     if (!it->second.hashes.empty()) {
-      rules_.push_back(fmt::format("flush chain {} {}", TableRef(), chain.name));
+      rules_.push_back({.kind = NftOp::Kind::kFlushChain, .name = chain.name});
     }
-    for (const auto& r : chain.rules) {
-      rules_.push_back(fmt::format("add rule {} {} {}", TableRef(), chain.name, r.WithComment()));
+    for (auto& r : chain.rules) {
+      rules_.push_back({.kind = NftOp::Kind::kAddRule, .name = chain.name, .rule = std::move(r)});
     }
     it->second.hashes = std::move(hashes);
   }
@@ -124,15 +118,15 @@ class NftDataplane::Batch {
   void RemoveChain(const std::string& name) {
     auto it = table_.chains.find(name);
     if (it == table_.chains.end()) return;
-    chain_flush_.push_back(fmt::format("flush chain {} {}", TableRef(), name));
-    chain_delete_.push_back(fmt::format("delete chain {} {}", TableRef(), name));
+    chain_flush_.push_back({.kind = NftOp::Kind::kFlushChain, .name = name});
+    chain_delete_.push_back({.kind = NftOp::Kind::kDeleteChain, .name = name});
     table_.chains.erase(it);
   }
 
   void RemoveSet(const std::string& name) {
     if (table_.sets.erase(name) == 0) return;
     table_.set_types.erase(name);
-    set_delete_.push_back(fmt::format("delete set {} {}", TableRef(), name));
+    set_delete_.push_back({.kind = NftOp::Kind::kDeleteSet, .name = name});
   }
 
   void SetMapElement(const std::string& map, const std::string& key, const std::string& verdict) {
@@ -140,79 +134,34 @@ class NftDataplane::Batch {
     auto it = current.find(key);
     if (it != current.end() && it->second == verdict) return;
     if (it != current.end()) {
-      map_remove_.push_back(fmt::format("delete element {} {} {{ {} }}", TableRef(), map, key));
+      map_remove_.push_back({.kind = NftOp::Kind::kDeleteElements, .name = map, .elements = {key}});
     }
     map_add_.push_back(
-        fmt::format("add element {} {} {{ {} : {} }}", TableRef(), map, key, verdict));
+        {.kind = NftOp::Kind::kAddElements, .name = map, .elements = {key}, .verdicts = {verdict}});
     current[key] = verdict;
   }
 
   void RemoveMapElement(const std::string& map, const std::string& key) {
     auto& current = table_.maps[map];
     if (current.erase(key) == 0) return;
-    map_remove_.push_back(fmt::format("delete element {} {} {{ {} }}", TableRef(), map, key));
+    map_remove_.push_back({.kind = NftOp::Kind::kDeleteElements, .name = map, .elements = {key}});
   }
 
-  // When the batch changes nothing but set elements, all of address or port sets (which have a
-  // binary key): those changes, removals first (the script's order), to go to the kernel as a
-  // netlink batch rather than as a script. Keys are made only here, so that batches that go as
-  // scripts (a full sync of large sets) pay nothing for them.
-  std::optional<std::vector<NftClient::ElementChange>> OnlyElementChanges() const {
-    if (!create_.empty() || !rules_.empty() || !map_remove_.empty() || !map_add_.empty() ||
-        !chain_flush_.empty() || !chain_delete_.empty() || !set_delete_.empty() ||
-        element_texts_.empty()) {
-      return std::nullopt;
-    }
-    std::vector<NftClient::ElementChange> out;
-    for (bool add : {false, true}) {
-      for (const auto& [set, text, is_add] : element_texts_) {
-        if (is_add != add) continue;
-        std::optional<std::vector<uint8_t>> key = ElementKey(text);
-        if (!key) return std::nullopt;
-        out.push_back({set, add, std::move(*key)});
-      }
+  // The transaction, phase by phase. Map entries that change verdict are deleted before they
+  // are re-added.
+  NftTransaction Take() {
+    NftTransaction out;
+    for (auto* phase : {&create_, &elements_remove_, &elements_add_, &rules_, &map_remove_,
+                        &map_add_, &chain_flush_, &chain_delete_, &set_delete_}) {
+      for (auto& op : *phase) out.ops.push_back(std::move(op));
+      phase->clear();
     }
     return out;
   }
 
-  std::string Script() const {
-    std::string script;
-    // Map entries that change verdict are deleted before they are re-added.
-    for (const auto* phase : {&create_, &elements_remove_, &elements_add_, &rules_, &map_remove_,
-                              &map_add_, &chain_flush_, &chain_delete_, &set_delete_}) {
-      for (const auto& line : *phase) {
-        script += line;
-        script += '\n';
-      }
-    }
-    return script;
-  }
-
  private:
-  void Chunked(const char* verb, const std::string& set, const std::vector<std::string>& elements,
-               std::vector<std::string>& out) {
-    for (size_t i = 0; i < elements.size(); i += kElementsPerCommand) {
-      size_t end = std::min(elements.size(), i + kElementsPerCommand);
-      std::string items;
-      for (size_t j = i; j < end; ++j) {
-        if (j > i) items += ", ";
-        items += elements[j];
-      }
-      out.push_back(fmt::format("{} {} {} {{ {} }}", verb, TableRef(), set, items));
-    }
-  }
-
-  void RecordElements(const std::string& set, const std::vector<std::string>& elements, bool add) {
-    for (const auto& text : elements) element_texts_.push_back({set, text, add});
-  }
-
   KernelTable& table_;
-  struct ElementText {
-    std::string set, text;
-    bool add = true;
-  };
-  std::vector<ElementText> element_texts_;  // every element change, in the order made
-  std::vector<std::string> create_, elements_remove_, elements_add_, rules_, map_remove_, map_add_,
+  std::vector<NftOp> create_, elements_remove_, elements_add_, rules_, map_remove_, map_add_,
       chain_flush_, chain_delete_, set_delete_;
 };
 
@@ -233,25 +182,12 @@ void SplitByFamily(const std::set<Member>& members, Format format, std::vector<s
 }  // namespace
 
 absl::Status NftDataplane::Commit(Batch& batch) {
-  absl::Status status = absl::UnimplementedError("");
-  // The common event at scale (a remote workload appears, goes or changes labels): a netlink
-  // batch of exactly its elements, with no read-back of the table. A client without that path
-  // (the unit tests' fake) says Unimplemented, and the script goes instead.
-  if (auto changes = batch.OnlyElementChanges()) {
-    status = client_.ApplyElements(kTableFamily, kTableName, *changes);
-    if (!absl::IsUnimplemented(status)) {
-      stats_.transactions++;
-      stats_.element_transactions++;
-      stats_.last_script_bytes = 0;
-    }
-  }
-  if (absl::IsUnimplemented(status)) {
-    std::string script = batch.Script();
-    if (script.empty()) return absl::OkStatus();
-    stats_.transactions++;
-    stats_.last_script_bytes = script.size();
-    status = client_.Run(script);
-  }
+  NftTransaction transaction = batch.Take();
+  if (transaction.empty()) return absl::OkStatus();
+  stats_.transactions++;
+  if (transaction.OnlyElements()) stats_.element_transactions++;
+  stats_.last_operations = transaction.ops.size();
+  absl::Status status = client_.Commit(transaction);
   if (!status.ok()) {
     stats_.failures++;
     synced_ = false;  // the mirror may be wrong now: re-read the kernel next time
@@ -311,9 +247,9 @@ absl::Status NftDataplane::Sync(const calc::DesiredState& desired) {
   for (const auto& [interface, endpoint] : desired.endpoints) {
     for (auto& chain : RenderEndpointChains(endpoint)) chains.push_back(std::move(chain));
   }
-  for (const auto& chain : chains) {
-    batch.EnsureChain(chain);
+  for (auto& chain : chains) {
     wanted_chains.insert(chain.name);
+    batch.EnsureChain(std::move(chain));
   }
   for (bool egress : {true, false}) {
     const char* map = egress ? kFromWorkloadMap : kToWorkloadMap;
@@ -415,7 +351,7 @@ absl::Status NftDataplane::Apply(const calc::Delta& delta, const calc::DesiredSt
     }
   };
   for (const auto& [interface, endpoint] : delta.endpoints_upserted) {
-    for (const auto& chain : RenderEndpointChains(endpoint)) batch.EnsureChain(chain);
+    for (auto& chain : RenderEndpointChains(endpoint)) batch.EnsureChain(std::move(chain));
     sync_sources(interface, &endpoint);
     batch.SetMapElement(kFromWorkloadMap, MapElementKey(interface),
                         "goto " + EgressChainName(interface));
@@ -434,9 +370,9 @@ absl::Status NftDataplane::Apply(const calc::Delta& delta, const calc::DesiredSt
   if (delta.host) {
     // After the programs it jumps to exist, before those it no longer uses go.
     std::set<std::string> rendered;
-    for (const auto& chain : RenderHostChains(after.host)) {
-      batch.EnsureChain(chain);
+    for (auto& chain : RenderHostChains(after.host)) {
       rendered.insert(chain.name);
+      batch.EnsureChain(std::move(chain));
     }
     std::vector<std::string> stale;
     for (const auto& [name, chain] : mirror_.chains) {

@@ -33,10 +33,10 @@ class NftDataplane {
 
   struct Stats {
     uint64_t transactions = 0;
-    uint64_t element_transactions = 0;  // of those, set elements only, sent as netlink batches
+    uint64_t element_transactions = 0;  // of those, set elements only
     uint64_t failures = 0;
     uint64_t full_syncs = 0;
-    uint64_t last_script_bytes = 0;
+    uint64_t last_operations = 0;  // in the last transaction sent
   };
   const Stats& stats() const { return stats_; }
 

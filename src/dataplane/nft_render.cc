@@ -15,47 +15,19 @@ using calc::CompiledEntity;
 using calc::CompiledRule;
 using calc::PortRange;
 
-std::string ProtocolName(uint8_t number) {
-  switch (number) {
-    case 1:
-      return "icmp";
-    case 6:
-      return "tcp";
-    case 17:
-      return "udp";
-    case 58:
-      return "ipv6-icmp";
-    case 132:
-      return "sctp";
-    case 136:
-      return "udplite";
-    default:
-      return std::to_string(number);
-  }
-}
-
 // Anonymous interval sets must not hold overlapping items: merge ranges first.
-std::vector<PortRange> MergeRanges(std::vector<PortRange> ranges) {
+std::vector<std::pair<uint16_t, uint16_t>> MergeRanges(std::vector<PortRange> ranges) {
   std::sort(ranges.begin(), ranges.end());
-  std::vector<PortRange> merged;
+  std::vector<std::pair<uint16_t, uint16_t>> merged;
   for (const auto& r : ranges) {
-    if (!merged.empty() && static_cast<int>(r.first) <= static_cast<int>(merged.back().last) + 1) {
-      merged.back().last = std::max(merged.back().last, r.last);
+    if (!merged.empty() &&
+        static_cast<int>(r.first) <= static_cast<int>(merged.back().second) + 1) {
+      merged.back().second = std::max(merged.back().second, r.last);
     } else {
-      merged.push_back(r);
+      merged.emplace_back(r.first, r.last);
     }
   }
   return merged;
-}
-
-std::string PortList(const std::vector<PortRange>& ranges) {
-  std::vector<std::string> items;
-  for (const auto& r : MergeRanges(ranges)) {
-    items.push_back(r.first == r.last ? std::to_string(r.first)
-                                      : fmt::format("{}-{}", r.first, r.last));
-  }
-  if (items.size() == 1) return items[0];
-  return fmt::format("{{ {} }}", fmt::join(items, ", "));
 }
 
 // The nets of one family, without nets another one already covers.
@@ -81,11 +53,9 @@ std::string NetText(const IpNetwork& net) {
   return net.is_host() ? net.address().ToString() : net.ToString();
 }
 
-std::string NetList(const std::vector<IpNetwork>& nets) {
-  std::vector<std::string> items;
-  for (const auto& n : nets) items.push_back(NetText(n));
-  if (items.size() == 1) return items[0];
-  return fmt::format("{{ {} }}", fmt::join(items, ", "));
+NftField AddressField(int family, bool source) {
+  if (family == 4) return source ? NftField::kIpSaddr : NftField::kIpDaddr;
+  return source ? NftField::kIp6Saddr : NftField::kIp6Daddr;
 }
 
 bool FamilyPossible(const CompiledRule& rule, int family) {
@@ -98,75 +68,82 @@ bool FamilyPossible(const CompiledRule& rule, int family) {
   return true;
 }
 
+using Stmts = std::vector<NftStmt>;
+
 // Matches of one side of a rule that every variant shares, and the port alternatives (OR) that
 // each become a separate nft rule.
-void EntityMatches(const CompiledEntity& e, bool source, int family,
-                   std::vector<std::string>& parts, std::vector<std::string>& alternatives) {
-  const char* ip = family == 4 ? "ip" : "ip6";
-  const char* addr = source ? "saddr" : "daddr";
-  const char* port = source ? "sport" : "dport";
+void EntityMatches(const CompiledEntity& e, bool source, int family, Stmts& parts,
+                   std::vector<Stmts>& alternatives) {
+  const NftField address = AddressField(family, source);
+  const NftField port = source ? NftField::kThSport : NftField::kThDport;
   auto nets = NetsOfFamily(e.nets, family);
-  if (!nets.empty()) parts.push_back(fmt::format("{} {} {}", ip, addr, NetList(nets)));
+  if (!nets.empty()) parts.push_back(MatchNets(address, nets, false));
   auto not_nets = NetsOfFamily(e.not_nets, family);
-  if (!not_nets.empty()) parts.push_back(fmt::format("{} {} != {}", ip, addr, NetList(not_nets)));
+  if (!not_nets.empty()) parts.push_back(MatchNets(address, not_nets, true));
   if (!e.ip_set.empty()) {
-    parts.push_back(fmt::format("{} {} @{}", ip, addr, AddressSetName(e.ip_set, family)));
+    parts.push_back(MatchNamedSet({address}, AddressSetName(e.ip_set, family), false));
   }
   if (!e.not_ip_set.empty()) {
-    parts.push_back(fmt::format("{} {} != @{}", ip, addr, AddressSetName(e.not_ip_set, family)));
+    parts.push_back(MatchNamedSet({address}, AddressSetName(e.not_ip_set, family), true));
   }
-  if (!e.not_ports.empty()) {
-    parts.push_back(fmt::format("th {} != {}", port, PortList(e.not_ports)));
-  }
+  if (!e.not_ports.empty()) parts.push_back(MatchPorts(port, MergeRanges(e.not_ports), true));
   for (const auto& id : e.not_named_port_sets) {
-    parts.push_back(fmt::format("{} {} . meta l4proto . th {} != @{}", ip, addr, port,
-                                PortSetName(id, family)));
+    parts.push_back(
+        MatchNamedSet({address, NftField::kL4proto, port}, PortSetName(id, family), true));
   }
-  if (!e.ports.empty()) alternatives.push_back(fmt::format("th {} {}", port, PortList(e.ports)));
+  if (!e.ports.empty()) alternatives.push_back({MatchPorts(port, MergeRanges(e.ports), false)});
   for (const auto& id : e.named_port_sets) {
     alternatives.push_back(
-        fmt::format("{} {} . meta l4proto . th {} @{}", ip, addr, port, PortSetName(id, family)));
+        {MatchNamedSet({address, NftField::kL4proto, port}, PortSetName(id, family), false)});
   }
-  if (alternatives.empty()) alternatives.push_back("");
+  if (alternatives.empty()) alternatives.emplace_back();
 }
 
-std::string IcmpMatch(const calc::IcmpCriterion& icmp, int family, bool negate) {
-  const char* proto = family == 4 ? "icmp" : "icmpv6";
-  if (icmp.type < 0) return "";
+void IcmpMatch(const calc::IcmpCriterion& icmp, int family, bool negate, Stmts& out) {
+  const NftField type = family == 4 ? NftField::kIcmpType : NftField::kIcmp6Type;
+  const NftField code = family == 4 ? NftField::kIcmpCode : NftField::kIcmp6Code;
+  if (icmp.type < 0) return;
+  const auto type_value = static_cast<uint8_t>(icmp.type);
+  if (icmp.code < 0) {
+    out.push_back(MatchByte(type, type_value, negate));
+    return;
+  }
+  const auto code_value = static_cast<uint8_t>(icmp.code);
   if (!negate) {
-    if (icmp.code < 0) return fmt::format("{} type {}", proto, icmp.type);
-    return fmt::format("{} type {} {} code {}", proto, icmp.type, proto, icmp.code);
+    out.push_back(MatchByte(type, type_value, false));
+    out.push_back(MatchByte(code, code_value, false));
+    return;
   }
-  if (icmp.code < 0) return fmt::format("{} type != {}", proto, icmp.type);
-  return fmt::format("{} type . {} code != {{ {} . {} }}", proto, proto, icmp.type, icmp.code);
+  std::vector<uint8_t> key;
+  AppendPadded(key, {type_value});
+  AppendPadded(key, {code_value});
+  out.push_back(MatchValues({type, code}, {key}, {fmt::format("{} . {}", icmp.type, icmp.code)},
+                            /*negate=*/true));
 }
 
-std::string ActionText(const CompiledRule& rule, const std::string& log_text) {
+void ActionStmts(const CompiledRule& rule, const std::string& log_text, Stmts& out) {
   switch (rule.action) {
     case model::Action::kAllow:
-      return "counter accept";
-    case model::Action::kDeny:
-      return "counter drop";
+      out.push_back(Counter());
+      out.push_back(Verdict(NftVerdict::kAccept));
+      return;
     case model::Action::kLog:
-      return fmt::format("log prefix \"{}\"", log_text);
+      out.push_back(Log(log_text));
+      return;
     case model::Action::kPass:
-      return fmt::format("counter meta mark set meta mark | 0x{:08x} return", kPassMark);
+      out.push_back(Counter());
+      out.push_back(MarkOr(kPassMark));
+      out.push_back(Verdict(NftVerdict::kReturn));
+      return;
+    case model::Action::kDeny:
+      break;
   }
-  return "counter drop";
+  out.push_back(Counter());
+  out.push_back(Verdict(NftVerdict::kDrop));
 }
 
-std::string Join(const std::vector<std::string>& parts) {
-  std::string out;
-  for (const auto& p : parts) {
-    if (p.empty()) continue;
-    if (!out.empty()) out += ' ';
-    out += p;
-  }
-  return out;
-}
-
-std::vector<std::string> RenderRuleTexts(const CompiledRule& rule, const std::string& log_text) {
-  std::vector<std::string> out;
+std::vector<Stmts> RenderRuleStmts(const CompiledRule& rule, const std::string& log_text) {
+  std::vector<Stmts> out;
   bool any_family_specific =
       rule.ip_version || rule.protocol == 1 || rule.protocol == 58 || !rule.source.nets.empty() ||
       !rule.destination.nets.empty() || !rule.source.not_nets.empty() ||
@@ -177,26 +154,26 @@ std::vector<std::string> RenderRuleTexts(const CompiledRule& rule, const std::st
       !rule.destination.not_named_port_sets.empty() || rule.icmp || rule.not_icmp;
   for (int family : {4, 6}) {
     if (!FamilyPossible(rule, family)) continue;
-    std::vector<std::string> parts;
+    Stmts parts;
     if (any_family_specific) {
       // The l3 protocol is implied by ip/ip6 matches, but a rule that only restricts the family
       // (ipVersion) has none of those: say it explicitly.
-      parts.push_back(family == 4 ? "meta nfproto ipv4" : "meta nfproto ipv6");
+      parts.push_back(MatchNfproto(family));
     }
-    if (rule.protocol) parts.push_back("meta l4proto " + ProtocolName(*rule.protocol));
-    if (rule.not_protocol) parts.push_back("meta l4proto != " + ProtocolName(*rule.not_protocol));
-    if (rule.icmp) parts.push_back(IcmpMatch(*rule.icmp, family, false));
-    if (rule.not_icmp) parts.push_back(IcmpMatch(*rule.not_icmp, family, true));
-    std::vector<std::string> source_alternatives, destination_alternatives;
+    if (rule.protocol) parts.push_back(MatchL4proto(*rule.protocol, false));
+    if (rule.not_protocol) parts.push_back(MatchL4proto(*rule.not_protocol, true));
+    if (rule.icmp) IcmpMatch(*rule.icmp, family, false, parts);
+    if (rule.not_icmp) IcmpMatch(*rule.not_icmp, family, true, parts);
+    std::vector<Stmts> source_alternatives, destination_alternatives;
     EntityMatches(rule.source, true, family, parts, source_alternatives);
     EntityMatches(rule.destination, false, family, parts, destination_alternatives);
     for (const auto& s : source_alternatives) {
       for (const auto& d : destination_alternatives) {
-        std::vector<std::string> all = parts;
-        all.push_back(s);
-        all.push_back(d);
-        all.push_back(ActionText(rule, log_text));
-        out.push_back(Join(all));
+        Stmts all = parts;
+        all.insert(all.end(), s.begin(), s.end());
+        all.insert(all.end(), d.begin(), d.end());
+        ActionStmts(rule, log_text, all);
+        out.push_back(std::move(all));
       }
     }
     // A rule with nothing family-specific matches both families in one nft rule.
@@ -205,14 +182,41 @@ std::vector<std::string> RenderRuleTexts(const CompiledRule& rule, const std::st
   return out;
 }
 
-ChainDef BaseChain(std::string name, std::string hook, std::vector<std::string> rules) {
+ChainDef BaseChain(std::string name, std::string hook, std::vector<Stmts> rules) {
   ChainDef chain{std::move(name), std::move(hook), {}};
   for (auto& r : rules) chain.rules.push_back(MakeRule(std::move(r)));
   return chain;
 }
 
-std::string DropCounted(const char* counter) {
-  return fmt::format("counter name \"{}\" drop", counter);
+Stmts DropCounted(const char* counter) {
+  return {NamedCounter(counter), Verdict(NftVerdict::kDrop)};
+}
+
+// `first` followed by `rest`.
+Stmts Then(Stmts first, const Stmts& rest) {
+  first.insert(first.end(), rest.begin(), rest.end());
+  return first;
+}
+
+NftStmt FromWorkload() {
+  return MatchInterfaceName(NftField::kIifname, std::string(kInterfacePrefix) + "*");
+}
+NftStmt ToWorkload() {
+  return MatchInterfaceName(NftField::kOifname, std::string(kInterfacePrefix) + "*");
+}
+
+// Conntrack state bits (NF_CT_STATE_BIT).
+constexpr uint32_t kCtInvalid = 1, kCtEstablished = 2, kCtRelated = 4;
+
+Stmts AcceptEstablished() {
+  return {MatchCtState(kCtEstablished | kCtRelated, "established,related"),
+          Verdict(NftVerdict::kAccept)};
+}
+
+// Neighbour discovery (router solicitation, neighbour solicitation and advertisement).
+NftStmt NeighbourDiscovery() {
+  return MatchValues({NftField::kIcmp6Type}, {{133}, {135}, {136}},
+                     {"nd-router-solicit", "nd-neighbor-solicit", "nd-neighbor-advert"}, false);
 }
 
 }  // namespace
@@ -235,9 +239,10 @@ std::string RenderedRule::WithComment() const {
   return fmt::format("{} comment \"tabby:{}\"", text, hash);
 }
 
-RenderedRule MakeRule(std::string text) {
+RenderedRule MakeRule(std::vector<NftStmt> stmts) {
+  std::string text = RuleText(stmts);
   std::string hash = StableHashHex(text, 16);
-  return RenderedRule{std::move(text), std::move(hash)};
+  return RenderedRule{std::move(text), std::move(hash), std::move(stmts)};
 }
 
 std::string TableRef() { return fmt::format("{} {}", kTableFamily, kTableName); }
@@ -268,41 +273,42 @@ std::vector<std::string> CounterNames() {
 }
 
 std::vector<ChainDef> BaseChains() {
-  std::string workload = fmt::format("\"{}*\"", kInterfacePrefix);
+  const NftStmt accept = Verdict(NftVerdict::kAccept);
+  const NftStmt ret = Verdict(NftVerdict::kReturn);
   std::vector<ChainDef> chains;
   // Anti-spoofing runs before conntrack, so a spoofed packet never creates or matches state.
-  chains.push_back(
-      BaseChain(kCheckSourceChain, "",
-                {fmt::format("iifname . ip saddr @{} return", kSourceSet4),
-                 fmt::format("iifname . ip6 saddr @{} return", kSourceSet6),
-                 // Link-local sources carry neighbour discovery; :: is duplicate address detection.
-                 "ip6 saddr fe80::/10 return", "ip6 saddr :: meta l4proto ipv6-icmp return",
-                 DropCounted(kCounterSpoofed)}));
+  chains.push_back(BaseChain(
+      kCheckSourceChain, "",
+      {{MatchNamedSet({NftField::kIifname, NftField::kIpSaddr}, kSourceSet4, false), ret},
+       {MatchNamedSet({NftField::kIifname, NftField::kIp6Saddr}, kSourceSet6, false), ret},
+       // Link-local sources carry neighbour discovery; :: is duplicate address detection.
+       {MatchNets(NftField::kIp6Saddr, {*IpNetwork::Parse("fe80::/10")}, false), ret},
+       {MatchNets(NftField::kIp6Saddr, {*IpNetwork::Parse("::/128")}, false),
+        MatchL4proto(58, false), ret},
+       DropCounted(kCounterSpoofed)}));
   chains.push_back(BaseChain("prerouting",
                              "type filter hook prerouting priority raw; policy accept;",
-                             {fmt::format("iifname {} jump {}", workload, kCheckSourceChain)}));
+                             {{FromWorkload(), Verdict(NftVerdict::kJump, kCheckSourceChain)}}));
   chains.push_back(BaseChain(
       "forward-egress", "type filter hook forward priority filter; policy accept;",
-      {"ct state established,related accept",
-       fmt::format("iifname {} ct state invalid {}", workload, DropCounted(kCounterInvalid)),
-       fmt::format("iifname vmap @{}", kFromWorkloadMap),
-       fmt::format("iifname {} {}", workload, DropCounted(kCounterUnknownInterface))}));
+      {AcceptEstablished(),
+       Then({FromWorkload(), MatchCtState(kCtInvalid, "invalid")}, DropCounted(kCounterInvalid)),
+       {VerdictMap(NftField::kIifname, kFromWorkloadMap)},
+       Then({FromWorkload()}, DropCounted(kCounterUnknownInterface))}));
   chains.push_back(BaseChain(
       "forward-ingress", "type filter hook forward priority filter + 10; policy accept;",
-      {"ct state established,related accept",
-       fmt::format("oifname {} ct state invalid {}", workload, DropCounted(kCounterInvalid)),
-       fmt::format("oifname vmap @{}", kToWorkloadMap),
-       fmt::format("oifname {} {}", workload, DropCounted(kCounterUnknownInterface))}));
+      {AcceptEstablished(),
+       Then({ToWorkload(), MatchCtState(kCtInvalid, "invalid")}, DropCounted(kCounterInvalid)),
+       {VerdictMap(NftField::kOifname, kToWorkloadMap)},
+       Then({ToWorkload()}, DropCounted(kCounterUnknownInterface))}));
   chains.push_back(BaseChain(
       "input-egress", "type filter hook input priority filter; policy accept;",
-      {"ct state established,related accept",
+      {AcceptEstablished(),
        // Neighbour discovery with the host must work whatever the workload's egress policy.
-       fmt::format("iifname {} meta l4proto ipv6-icmp icmpv6 type {{ nd-router-solicit, "
-                   "nd-neighbor-solicit, nd-neighbor-advert }} accept",
-                   workload),
-       fmt::format("iifname {} ct state invalid {}", workload, DropCounted(kCounterInvalid)),
-       fmt::format("iifname vmap @{}", kFromWorkloadMap),
-       fmt::format("iifname {} {}", workload, DropCounted(kCounterUnknownInterface))}));
+       {FromWorkload(), MatchL4proto(58, false), NeighbourDiscovery(), accept},
+       Then({FromWorkload(), MatchCtState(kCtInvalid, "invalid")}, DropCounted(kCounterInvalid)),
+       {VerdictMap(NftField::kIifname, kFromWorkloadMap)},
+       Then({FromWorkload()}, DropCounted(kCounterUnknownInterface))}));
   return chains;
 }
 
@@ -312,7 +318,9 @@ ChainDef RenderProgram(const std::string& program_id, const calc::PolicyProgram&
   std::string log_text = fmt::format("{} {} ", log_prefix, program_id);
   if (log_text.size() > 127) log_text.resize(127);
   for (const auto& rule : program.rules) {
-    for (auto& text : RenderRuleTexts(rule, log_text)) chain.rules.push_back(MakeRule(text));
+    for (auto& stmts : RenderRuleStmts(rule, log_text)) {
+      chain.rules.push_back(MakeRule(std::move(stmts)));
+    }
   }
   return chain;
 }
@@ -321,16 +329,16 @@ ChainDef RenderProgram(const std::string& program_id, const calc::PolicyProgram&
 // default.
 void RenderDirectionChains(const calc::DirectionProgram& direction, const std::string& chain_name,
                            const std::string& profile_chain_name, std::vector<ChainDef>& chains) {
+  const uint32_t clear_pass = ~kPassMark & 0xffffffffu;
   ChainDef main{chain_name, "", {}};
   if (direction.policies.empty()) {
-    main.rules.push_back(MakeRule("goto " + profile_chain_name));
+    main.rules.push_back(MakeRule({Verdict(NftVerdict::kGoto, profile_chain_name)}));
   } else {
-    main.rules.push_back(
-        MakeRule(fmt::format("meta mark set meta mark & 0x{:08x}", ~kPassMark & 0xffffffffu)));
+    main.rules.push_back(MakeRule({MarkAnd(clear_pass)}));
     for (const auto& id : direction.policies) {
-      main.rules.push_back(MakeRule("jump " + id));
-      main.rules.push_back(MakeRule(
-          fmt::format("meta mark & 0x{:08x} != 0 goto {}", kPassMark, profile_chain_name)));
+      main.rules.push_back(MakeRule({Verdict(NftVerdict::kJump, id)}));
+      main.rules.push_back(
+          MakeRule({MarkTest(kPassMark), Verdict(NftVerdict::kGoto, profile_chain_name)}));
     }
     main.rules.push_back(MakeRule(DropCounted(kCounterEndOfTier)));
   }
@@ -338,14 +346,15 @@ void RenderDirectionChains(const calc::DirectionProgram& direction, const std::s
   if (!direction.policies.empty()) {
     // Reached after a Pass: the mark bit has done its job; do not leak it to other users of
     // the packet mark.
-    profiles.rules.push_back(
-        MakeRule(fmt::format("meta mark set meta mark & 0x{:08x}", ~kPassMark & 0xffffffffu)));
+    profiles.rules.push_back(MakeRule({MarkAnd(clear_pass)}));
   }
-  for (const auto& id : direction.profiles) profiles.rules.push_back(MakeRule("jump " + id));
+  for (const auto& id : direction.profiles) {
+    profiles.rules.push_back(MakeRule({Verdict(NftVerdict::kJump, id)}));
+  }
   if (!direction.profiles.empty()) {
     profiles.rules.push_back(MakeRule(DropCounted(kCounterNoProfile)));
   } else if (direction.default_allow) {
-    profiles.rules.push_back(MakeRule("accept"));
+    profiles.rules.push_back(MakeRule({Verdict(NftVerdict::kAccept)}));
   } else {
     profiles.rules.push_back(MakeRule(DropCounted(kCounterDefaultDeny)));
   }
@@ -372,34 +381,39 @@ bool IsHostEndpointChain(std::string_view chain) {
 namespace {
 
 // "meta l4proto . th dport { tcp . 22, udp . 68 } accept", or nothing without ports.
-std::vector<std::string> FailsafeRules(const std::vector<calc::FailsafePort>& ports) {
+std::vector<Stmts> FailsafeRules(const std::vector<calc::FailsafePort>& ports) {
   if (ports.empty()) return {};
+  std::vector<std::vector<uint8_t>> keys;
   std::vector<std::string> items;
-  for (const auto& p : ports)
+  for (const auto& p : ports) {
+    std::vector<uint8_t> key;
+    AppendPadded(key, {p.protocol});
+    AppendPadded(key, PortKey(p.port));
+    keys.push_back(std::move(key));
     items.push_back(fmt::format("{} . {}", ProtocolName(p.protocol), p.port));
-  return {fmt::format("meta l4proto . th dport {{ {} }} accept", fmt::join(items, ", "))};
+  }
+  return {{MatchValues({NftField::kL4proto, NftField::kThDport}, keys, items, false),
+           Verdict(NftVerdict::kAccept)}};
 }
 
 // The rules of input-host or output-host that send traffic of each host endpoint to its chain:
 // by interface, by expected address when it names none, and "*" last (every interface).
 void HostEndpointDispatch(const calc::HostProtection& host, bool inbound,
-                          std::vector<std::string>& rules) {
-  const char* iface = inbound ? "iifname" : "oifname";
-  const char* addr = inbound ? "daddr" : "saddr";
+                          std::vector<Stmts>& rules) {
+  const NftField iface = inbound ? NftField::kIifname : NftField::kOifname;
   const char* prefix = inbound ? "th-" : "fh-";
-  std::vector<std::string> all_interfaces;
+  std::vector<Stmts> all_interfaces;
   for (const auto& [name, endpoint] : host.endpoints) {
-    const std::string chain = prefix + name;
+    const NftStmt go = Verdict(NftVerdict::kGoto, prefix + name);
     if (endpoint.interface_name == "*") {
-      all_interfaces.push_back("goto " + chain);
+      all_interfaces.push_back({go});
     } else if (!endpoint.interface_name.empty()) {
-      rules.push_back(fmt::format("{} \"{}\" goto {}", iface, endpoint.interface_name, chain));
+      rules.push_back({MatchInterfaceName(iface, endpoint.interface_name), go});
     } else {
       for (int family : {4, 6}) {
         auto nets = NetsOfFamily(endpoint.addresses, family);
         if (nets.empty()) continue;
-        rules.push_back(fmt::format("{} {} {} goto {}", family == 4 ? "ip" : "ip6", addr,
-                                    NetList(nets), chain));
+        rules.push_back({MatchNets(AddressField(family, /*source=*/!inbound), nets, false), go});
       }
     }
   }
@@ -416,36 +430,36 @@ std::vector<ChainDef> RenderHostChains(const calc::HostProtection& host) {
     RenderDirectionChains(endpoint.egress, "fh-" + name, "fhp-" + name, chains);
     if (endpoint.interface_name == "*" && !all_interfaces) all_interfaces = name;
   }
-  const std::string workload = fmt::format("\"{}*\"", kInterfacePrefix);
+  const NftStmt accept = Verdict(NftVerdict::kAccept);
   // Traffic into the host. A workload's traffic to its host has passed the workload's egress
   // policy in input-egress (an accept there ends only that base chain); here it meets
   // defaultEndpointToHostAction.
-  std::vector<std::string> input = {
-      "ct state established,related accept", "iifname \"lo\" accept",
-      fmt::format("iifname {} meta l4proto ipv6-icmp icmpv6 type {{ nd-router-solicit, "
-                  "nd-neighbor-solicit, nd-neighbor-advert }} accept",
-                  workload)};
+  std::vector<Stmts> input = {
+      AcceptEstablished(),
+      {MatchInterfaceName(NftField::kIifname, "lo"), accept},
+      {FromWorkload(), MatchL4proto(58, false), NeighbourDiscovery(), accept}};
   switch (host.endpoint_to_host) {
     case calc::EndpointToHost::kDrop:
-      input.push_back(fmt::format("iifname {} {}", workload, DropCounted(kCounterEndpointToHost)));
+      input.push_back(Then({FromWorkload()}, DropCounted(kCounterEndpointToHost)));
       break;
     case calc::EndpointToHost::kAccept:
-      input.push_back(fmt::format("iifname {} accept", workload));
+      input.push_back({FromWorkload(), accept});
       break;
     case calc::EndpointToHost::kReturn:
       // On to host endpoint policy: the all-interfaces host endpoint's, if there is one.
       // Without one, nothing of ours applies and the packet goes on to the host's own firewall.
-      input.push_back(all_interfaces
-                          ? fmt::format("iifname {} goto th-{}", workload, *all_interfaces)
-                          : fmt::format("iifname {} accept", workload));
+      input.push_back({FromWorkload(), all_interfaces
+                                           ? Verdict(NftVerdict::kGoto, "th-" + *all_interfaces)
+                                           : accept});
       break;
   }
   for (auto& rule : FailsafeRules(host.failsafe_inbound)) input.push_back(std::move(rule));
   HostEndpointDispatch(host, /*inbound=*/true, input);
   // Traffic out of the host. The host reaches its own workloads (their ingress policy is
   // theirs to apply in the forward path; kubelet's probes come from here).
-  std::vector<std::string> output = {"ct state established,related accept", "oifname \"lo\" accept",
-                                     fmt::format("oifname {} accept", workload)};
+  std::vector<Stmts> output = {AcceptEstablished(),
+                               {MatchInterfaceName(NftField::kOifname, "lo"), accept},
+                               {ToWorkload(), accept}};
   for (auto& rule : FailsafeRules(host.failsafe_outbound)) output.push_back(std::move(rule));
   HostEndpointDispatch(host, /*inbound=*/false, output);
   chains.push_back(BaseChain("input-host",

@@ -1,5 +1,6 @@
-// Renders the desired state of a host as nftables objects in one table of our own, `inet tabby`.
-// Pure: text in, text out, no kernel access, so every layout decision is unit-testable.
+// Renders the desired state of a host as nftables objects in one table of our own, `inet tabby`:
+// chains of rules made of statements (nft_rule.h), each with its nft text. Pure, no kernel
+// access, so every layout decision is unit-testable.
 //
 // Layout (per-packet cost does not grow with workloads, policies or peers):
 //
@@ -38,6 +39,7 @@
 #include <vector>
 
 #include "calc/desired_state.h"
+#include "dataplane/nft_rule.h"
 
 namespace tabby::dataplane {
 
@@ -67,10 +69,12 @@ struct SetDef {
   std::string TypeClause() const;  // e.g. "type ipv4_addr;" plus flags
 };
 
-// One rule: its text and the hash its comment carries.
+// One rule: its statements (what the netlink encoder sends), their text and the hash of that
+// text, which the rule's comment carries.
 struct RenderedRule {
   std::string text;  // without the comment
   std::string hash;
+  std::vector<NftStmt> stmts;
   std::string WithComment() const;
 };
 
@@ -94,7 +98,7 @@ inline constexpr char kSourceSet4[] = "wl-src4";
 inline constexpr char kSourceSet6[] = "wl-src6";
 inline constexpr char kCheckSourceChain[] = "check-source";
 
-RenderedRule MakeRule(std::string text);
+RenderedRule MakeRule(std::vector<NftStmt> stmts);
 
 // The fixed part of the table: counters, maps, anti-spoofing sets and base chains.
 std::vector<SetDef> FixedSets();

@@ -41,6 +41,9 @@ TEST(NatOutgoing, MasqueradesNatPoolsToOutsideEveryPool) {
 // Records what it is asked to run.
 class RecordingNft : public NftClient {
  public:
+  absl::Status Commit(const NftTransaction&) override {
+    return absl::UnimplementedError("natOutgoing runs scripts");
+  }
   absl::Status Run(const std::string& script) override {
     scripts.push_back(script);
     return fail ? absl::UnavailableError("nft says no") : absl::OkStatus();

@@ -356,6 +356,9 @@ std::string ListingOf(const KernelTable& table) {
 // Records every script; serves `listing` (nullopt: no table yet); fails the next Run on demand.
 class FakeNftClient final : public NftClient {
  public:
+  absl::Status Commit(const NftTransaction& transaction) override {
+    return Run(transaction.Script());
+  }
   absl::Status Run(const std::string& script) override {
     scripts.push_back(script);
     if (!fail_next.ok()) {
@@ -467,7 +470,7 @@ TEST_F(NftDataplaneFakeTest, SyncRemovesWhatIsNoLongerWantedAndRewritesOnlyChang
       Lines(client_.scripts[1]),
       ElementsAre("flush chain inet tabby fw-tabbya",
                   "add rule inet tabby fw-tabbya goto fwp-tabbya comment \"tabby:" +
-                      MakeRule("goto fwp-tabbya").hash + "\"",
+                      MakeRule({Verdict(NftVerdict::kGoto, "fwp-tabbya")}).hash + "\"",
                   "delete element inet tabby from-wl { \"tabbygone\" }",
                   "flush chain inet tabby gnp.gone.in", "delete chain inet tabby gnp.gone.in",
                   "delete set inet tabby sel-gone-4"));

@@ -17,6 +17,8 @@
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <regex>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -87,6 +89,25 @@ model::Resource EgressPolicy(const std::string& name, const std::string& selecto
   return r;
 }
 
+// Passes transactions on to the real client and keeps them.
+class RecordingClient final : public NftClient {
+ public:
+  explicit RecordingClient(std::unique_ptr<NftClient> inner) : inner_(std::move(inner)) {}
+  absl::Status Commit(const NftTransaction& transaction) override {
+    committed.push_back(transaction);
+    return inner_->Commit(transaction);
+  }
+  absl::Status Run(const std::string& script) override { return inner_->Run(script); }
+  absl::StatusOr<std::optional<std::string>> ListTableJson(const std::string& family,
+                                                           const std::string& name) override {
+    return inner_->ListTableJson(family, name);
+  }
+  std::vector<NftTransaction> committed;
+
+ private:
+  std::unique_ptr<NftClient> inner_;
+};
+
 class NftDataplaneTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -153,7 +174,7 @@ class NftDataplaneTest : public ::testing::Test {
     calc::Delta delta = calc_.Flush();
     ASSIGN_OR_RETURN(auto guard, NetnsGuard::Enter(host_->netns().path()));
     if (dataplane_ == nullptr) {
-      client_ = MakeLibNftablesClient();
+      client_ = std::make_unique<RecordingClient>(MakeLibNftablesClient());
       dataplane_ = std::make_unique<NftDataplane>(*client_);
       return dataplane_->Sync(calc_.state());
     }
@@ -165,7 +186,7 @@ class NftDataplaneTest : public ::testing::Test {
     ASSIGN_OR_RETURN(auto guard, NetnsGuard::Enter(host_->netns().path()));
     dataplane_.reset();
     client_.reset();
-    client_ = MakeLibNftablesClient();
+    client_ = std::make_unique<RecordingClient>(MakeLibNftablesClient());
     dataplane_ = std::make_unique<NftDataplane>(*client_);
     return dataplane_->Sync(state);
   }
@@ -296,6 +317,71 @@ class NftDataplaneTest : public ::testing::Test {
 
   std::map<std::string, std::unique_ptr<ChildProcess>> servers_;
   calc::Calculator calc_{kNode};
+  // What the kernel holds of `table`, expression by expression (`nft --debug=netlink list`),
+  // with what legitimately differs between two tables made alike taken out: the table's name,
+  // rule handles and the numbers of anonymous sets.
+  std::string Expressions(const std::string& table) const {
+    CommandResult listing =
+        host_->netns().Run({"nft", "--debug=netlink", "list", "table", "inet", table});
+    EXPECT_TRUE(listing.ok()) << listing.Describe();
+    std::vector<std::vector<std::string>> blocks(1);  // a header line and what follows it
+    std::map<std::string, std::string> anonymous;
+    std::istringstream lines(listing.out);
+    for (std::string line; std::getline(lines, line);) {
+      if (line.rfind("table inet", 0) == 0 || line.find('{') != std::string::npos ||
+          line.find('}') != std::string::npos || line.rfind("\t\t", 0) == 0) {
+        continue;  // the listing nft prints after the expressions
+      }
+      line = std::regex_replace(line, std::regex("^inet " + table + " "), "inet T ");
+      line = std::regex_replace(line, std::regex("^(inet T [^ ]+)( [0-9]+)+$"), "$1");
+      std::smatch set;
+      std::string rewritten;
+      auto begin = line.cbegin();
+      std::regex anon("__set[0-9]+");
+      for (std::sregex_iterator it(line.begin(), line.end(), anon), end; it != end; ++it) {
+        std::string name = it->str();
+        if (!anonymous.contains(name)) anonymous[name] = fmt::format("anon{}", anonymous.size());
+        rewritten.append(begin, line.cbegin() + it->position());
+        rewritten += anonymous[name];
+        begin = line.cbegin() + it->position() + it->length();
+      }
+      rewritten.append(begin, line.cend());
+      // Counters count what passed; elements of hashed sets list in hash order.
+      rewritten =
+          std::regex_replace(rewritten, std::regex("counter pkts [0-9]+ bytes [0-9]+"), "counter");
+      if (rewritten.rfind("inet T", 0) == 0) blocks.emplace_back();
+      blocks.back().push_back(rewritten);
+    }
+    std::string out;
+    for (auto& block : blocks) {
+      if (!block.empty() && block.front().rfind("inet T @", 0) == 0) {
+        std::sort(block.begin() + 1, block.end());
+      }
+      for (const auto& line : block) out += line + "\n";
+    }
+    return out;
+  }
+
+  // Programs what the first transaction programmed into table `tabby` again, as an nft script
+  // through libnftables, into table `nftcheck`, and expects the kernel to hold the same
+  // expressions in both: tabby's netlink encoding means what nft means.
+  void ExpectEncodingAsNftWouldDo() {
+    auto* recording = static_cast<RecordingClient*>(client_.get());
+    ASSERT_FALSE(recording->committed.empty());
+    NftTransaction copy = recording->committed.front();
+    copy.table = "nftcheck";
+    {
+      auto guard = NetnsGuard::Enter(host_->netns().path());
+      ASSERT_TRUE(guard.ok()) << guard.status();
+      ASSERT_OK(client_->Run(copy.Script()));
+    }
+    std::string ours = Expressions("tabby");
+    std::string nft = Expressions("nftcheck");
+    EXPECT_THAT(ours, ::testing::HasSubstr("lookup"));
+    EXPECT_EQ(ours, nft);
+    ASSERT_OK(host_->netns().RunOk({"nft", "delete table inet nftcheck"}));
+  }
+
   std::unique_ptr<NftClient> client_;
   std::unique_ptr<NftDataplane> dataplane_;
 };
@@ -484,11 +570,15 @@ TEST_F(NftDataplaneTest, KernelAcceptsEveryRuleShape) {
   rules.push_back(deny_d);
   // Then every other shape, none of which matches a's or c's probes to TCP 8080/8081.
   model::Rule nets = WithProtocol(Allow(), model::Protocol::kUdp, "UDP");
-  nets.source.nets = {"203.0.113.0/24", "203.0.113.128/25", "2001:db8:ffff::/48"};
-  nets.source.not_nets = {"203.0.113.7/32", "2001:db8:ffff::7/128"};
+  // Nets covered by another and adjacent ones, ranges up to the last port: what the encoder
+  // merges or leaves open must mean what nft makes of it.
+  nets.source.nets = {"203.0.113.0/24", "203.0.113.128/25", "2001:db8:ffff::/48",
+                      "203.0.112.0/25", "203.0.112.128/25", "0.0.0.0/1"};
+  nets.source.not_nets = {"203.0.113.7/32", "2001:db8:ffff::7/128", "2001:db8:fffe::/47"};
   nets.destination.nets = {"198.51.100.0/24"};
   nets.source.ports = {{.first = 1, .last = 1023}, {.first = 53, .last = 53}};
-  nets.source.not_ports = {{.first = 22, .last = 22}, {.first = 100, .last = 200}};
+  nets.source.not_ports = {
+      {.first = 22, .last = 22}, {.first = 100, .last = 200}, {.first = 60000, .last = 65535}};
   rules.push_back(nets);
   model::Rule negated = Allow();
   negated.source.selector = "app == 'c'";
@@ -540,6 +630,7 @@ TEST_F(NftDataplaneTest, KernelAcceptsEveryRuleShape) {
   EXPECT_TRUE(Blocked("c", "b", {.port = 8081}));  // excluded by notPorts "http"
   EXPECT_TRUE(Blocked("c", "b"));                  // excluded by notPorts 8080
   EXPECT_TRUE(Reaches("c", "b", {.port = 5353, .proto = Proto::kUdp}));  // not TCP, from c
+  ExpectEncodingAsNftWouldDo();
 }
 
 TEST_F(NftDataplaneTest, SpoofedSourceAddressIsDropped) {
@@ -663,8 +754,10 @@ TEST_F(NftDataplaneTest, MemberChangesGoAsElementBatches) {
   auto guard = NetnsGuard::Enter(host_->netns().path());
   ASSERT_TRUE(guard.ok()) << guard.status();
   std::string before = table();
-  absl::Status refused = client_->ApplyElements(
-      "inet", "tabby", {{.set = "no-such-set", .add = true, .key = {198, 51, 100, 99}}});
+  NftTransaction bad;
+  bad.ops.push_back(
+      {.kind = NftOp::Kind::kAddElements, .name = "no-such-set", .elements = {"198.51.100.99"}});
+  absl::Status refused = client_->Commit(bad);
   EXPECT_THAT(refused.message(), ::testing::HasSubstr("no-such-set"));
   EXPECT_EQ(table(), before);
 
@@ -672,13 +765,13 @@ TEST_F(NftDataplaneTest, MemberChangesGoAsElementBatches) {
   // its own), all acknowledged; and after the refusal above, nothing stale is counted.
   ASSERT_OK(host_->netns().RunOk({"nft", "add set inet tabby big-a { type ipv4_addr; }"}));
   ASSERT_OK(host_->netns().RunOk({"nft", "add set inet tabby big-b { type ipv4_addr; }"}));
-  std::vector<NftClient::ElementChange> many;
+  NftTransaction many;
   for (int i = 0; i < 4000; ++i) {
-    many.push_back({.set = i % 2 ? "big-b" : "big-a",
-                    .add = true,
-                    .key = {10, 77, static_cast<uint8_t>(i / 256), static_cast<uint8_t>(i % 256)}});
+    many.ops.push_back({.kind = NftOp::Kind::kAddElements,
+                        .name = i % 2 ? "big-b" : "big-a",
+                        .elements = {fmt::format("10.77.{}.{}", i / 256, i % 256)}});
   }
-  ASSERT_OK(client_->ApplyElements("inet", "tabby", many));
+  ASSERT_OK(client_->Commit(many));
   for (const char* set : {"big-a", "big-b"}) {
     CommandResult listing = host_->netns().Run({"nft", "-j", "list", "set", "inet", "tabby", set});
     ASSERT_TRUE(listing.ok()) << listing.Describe();
