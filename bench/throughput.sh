@@ -1,16 +1,26 @@
 #!/usr/bin/env bash
-# Bulk TCP throughput between two workloads on one host, with 10,000 peers' worth of policy
-# versus no policy, measured side by side in one run (rounds alternate the configurations so
-# machine noise hits all of them alike). Everything is real: tabbyd programs nftables from the
-# datastore, the workloads are wired by tabby-cni, iperf3 sends the traffic.
+# The per-packet cost of policy between two workloads on one host, measured side by side in one
+# run: bulk TCP (iperf3), request/response and connection rate (tabby-probe rr / crr), for each
+# configuration against no policy. Rounds alternate the order of the configurations so machine
+# noise hits all of them alike, and each ratio is taken within a round. Everything is real:
+# tabbyd programs nftables from the datastore, the workloads are wired by tabby-cni.
 #
-#   none    no policy selects either workload
-#   tabby   the server's ingress allows TCP to its named port "iperf" from `peer == 'yes'`
-#           (10,000 remote endpoints plus the client); the client's egress allows the named port
-#           of those 10,001 endpoints: sets of 10,001 addresses and (address . proto . port)
-#   linear  for comparison, the naive layout tabby avoids: no tabby policy, but 10,000
-#           linear `ip saddr X tcp dport 5201 accept` rules ahead of the client's, evaluated for
-#           every packet (no conntrack shortcut), in a separate table
+#   none      no policy selects either workload
+#   tabby     the server's ingress allows TCP to its named port "iperf" and to the probe's
+#             ports from `peer == 'yes'` (10,000 remote endpoints plus the client); the client's
+#             egress allows the same to those 10,001 endpoints: sets of 10,001 addresses and
+#             (address . proto . port), one lookup each
+#   p500      500 policies apply to the server's ingress, each allowing TCP to those ports from
+#             a group of 20 remote endpoints (`group == 'gK'`); only the last allows the client,
+#             so every new connection meets all 500 before it is allowed. The client's egress as
+#             in tabby
+#   linear    for comparison, the naive layout tabby avoids: no tabby policy, but 10,000
+#             linear `ip saddr X tcp dport 5201 accept` rules ahead of the client's, evaluated for
+#             every packet (no conntrack shortcut), in a separate table
+#
+# Stream: receiver Mbit/s. Request/response: one TCP connection, one byte each way per
+# transaction, back to back. Connection rate: connect, read a line, close, back to back (every
+# connection meets the policy).
 #
 #   bench/throughput.sh [SECONDS_PER_RUN] [ROUNDS] [BUILD_DIR]      (as root)
 set -euo pipefail
@@ -23,6 +33,8 @@ peers=10000
 TABBYD=$PWD/$build/src/cmd/tabbyd/tabbyd
 CNI=$PWD/$build/src/cmd/tabby-cni/tabby-cni
 CTL=$PWD/$build/src/cmd/tabbyctl/tabbyctl
+PROBE=$PWD/$build/tools/probe/tabby-probe
+policies=500
 [ "$(id -u)" -eq 0 ] || { echo "run as root" >&2; exit 1; }
 command -v iperf3 >/dev/null || { echo "iperf3 is not installed (scripts/install-deps)" >&2; exit 1; }
 
@@ -73,12 +85,14 @@ EOF
 add_workload server role=server,peer=yes
 add_workload client role=client,peer=yes
 ip netns exec "$host-server" iperf3 -s -D -I "$work/iperf3.pid" --logfile "$work/iperf3.log"
+ip netns exec "$host-server" "$PROBE" serve --tcp 9101 --echo 9102 >/dev/null &
+pids+=($!)
 
 echo "generating $peers remote endpoints..." >&2
 {
   for i in $(seq 0 $((peers - 1))); do
-    printf 'apiVersion: projectcalico.org/v3\nkind: WorkloadEndpoint\nmetadata:\n  name: remote-%d\n  namespace: bench\n  labels: {peer: "yes"}\nspec:\n  node: elsewhere\n  orchestrator: bench\n  workload: remote-%d\n  endpoint: eth0\n  interfaceName: tabbyr%d\n  ipNetworks: ["10.91.%d.%d/32"]\n  ports: [{name: iperf, protocol: TCP, port: 5201}]\n---\n' \
-      "$i" "$i" "$i" $((i / 250)) $((i % 250 + 1))
+    printf 'apiVersion: projectcalico.org/v3\nkind: WorkloadEndpoint\nmetadata:\n  name: remote-%d\n  namespace: bench\n  labels: {peer: "yes", group: g%d}\nspec:\n  node: elsewhere\n  orchestrator: bench\n  workload: remote-%d\n  endpoint: eth0\n  interfaceName: tabbyr%d\n  ipNetworks: ["10.91.%d.%d/32"]\n  ports: [{name: iperf, protocol: TCP, port: 5201}]\n---\n' \
+      "$i" $((i % policies)) "$i" "$i" $((i / 250)) $((i % 250 + 1))
   done
 } >"$work/peers.yaml"
 "$CTL" apply -f "$work/peers.yaml" >/dev/null
@@ -92,8 +106,9 @@ spec:
   - action: Allow
     protocol: TCP
     source: {selector: peer == 'yes'}
-    destination: {ports: [iperf]}
----
+    destination: {ports: [iperf, 9101, 9102]}
+EOF
+cat >"$work/client.yaml" <<'EOF'
 apiVersion: projectcalico.org/v3
 kind: GlobalNetworkPolicy
 metadata: {name: client-egress}
@@ -103,60 +118,106 @@ spec:
   egress:
   - action: Allow
     protocol: TCP
-    destination: {selector: peer == 'yes', ports: [iperf]}
+    destination: {selector: peer == 'yes', ports: [iperf, 9101, 9102]}
 EOF
+{
+  for k in $(seq 0 $((policies - 1))); do
+    from="group == 'g$k'"
+    [ "$k" -eq $((policies - 1)) ] && from="role == 'client'"
+    printf 'apiVersion: projectcalico.org/v3\nkind: GlobalNetworkPolicy\nmetadata: {name: p500-%03d}\nspec:\n  order: %d\n  selector: role == %s\n  ingress:\n  - action: Allow\n    protocol: TCP\n    source: {selector: "%s"}\n    destination: {ports: [5201, 9101, 9102]}\n---\n' \
+      "$k" "$k" "'server'" "$from"
+  done
+} >"$work/p500.yaml"
 {
   echo "table inet linear {"
   echo "  chain forward { type filter hook forward priority filter - 5; policy drop;"
   for i in $(seq 0 $((peers - 1))); do
     echo "    ip saddr 10.91.$((i / 250)).$((i % 250 + 1)) tcp dport 5201 accept"
   done
-  echo "    ip saddr ${address[client]} tcp dport 5201 accept"
-  echo "    ip daddr ${address[client]} tcp sport 5201 accept"
+  echo "    ip saddr ${address[client]} tcp dport { 5201, 9101, 9102 } accept"
+  echo "    ip daddr ${address[client]} tcp sport { 5201, 9101, 9102 } accept"
   echo "  }"
   echo "}"
 } >"$work/linear.nft"
 
+# Removes every policy the configurations use, and the linear table.
+unconfigure() {
+  "$CTL" delete -s -f "$work/policy.yaml" >/dev/null
+  "$CTL" delete -s -f "$work/client.yaml" >/dev/null
+  "$CTL" delete -s -f "$work/p500.yaml" >/dev/null
+  ip netns exec "$host" nft delete table inet linear 2>/dev/null || true
+}
 configure() {
+  unconfigure
   case $1 in
-    none)
-      "$CTL" delete -s -f "$work/policy.yaml" >/dev/null
-      ip netns exec "$host" nft delete table inet linear 2>/dev/null || true
-      ;;
     tabby)
       "$CTL" apply -f "$work/policy.yaml" >/dev/null
+      "$CTL" apply -f "$work/client.yaml" >/dev/null
+      wait_programmed globalnetworkpolicy client-egress
+      ;;
+    p500)
+      "$CTL" apply -f "$work/p500.yaml" >/dev/null
+      "$CTL" apply -f "$work/client.yaml" >/dev/null
       wait_programmed globalnetworkpolicy client-egress
       ;;
     linear)
-      "$CTL" delete -s -f "$work/policy.yaml" >/dev/null
       ip netns exec "$host" nft -f "$work/linear.nft"
       ;;
   esac
-  # Let the agent catch up with deletions too: it reports the datastore's revision.
+  # Let the agent catch up with deletions too (they have no version to wait for).
   sleep 0.5
 }
 
-measure() {
+stream() {
   ip netns exec "$host-client" iperf3 -c "${address[server]}" -t "$seconds" -f m |
     awk '/receiver/ { for (i = 1; i <= NF; i++) if ($i == "Mbits/sec") print $(i - 1) }'
 }
+# rate rr|crr: transactions or connections per second.
+rate() {
+  local port=9102
+  [ "$1" = crr ] && port=9101
+  ip netns exec "$host-client" "$PROBE" "$1" "${address[server]}" "$port" --seconds "$seconds" |
+    awk '{ print $4 }'
+}
+measure() {
+  case $1 in
+    stream) stream ;;
+    *) rate "$1" ;;
+  esac
+}
 
-declare -A results
+# Each round measures every kind for every configuration, in an order that reverses from one
+# round to the next, and records each configuration's ratio to `none` of the same round and kind.
+configs=(none tabby p500 linear)
+declare -A values ratios this
 for r in $(seq 1 "$rounds"); do
-  for config in none tabby linear; do
+  order=("${configs[@]}")
+  [ $((r % 2)) = 0 ] && order=(linear p500 tabby none)
+  for config in "${order[@]}"; do
     configure "$config"
-    value=$(measure)
-    results[$config]+="$value "
-    echo "round $r $config: $value Mbit/s" >&2
+    for kind in stream rr crr; do
+      v=$(measure "$kind")
+      this[$kind-$config]=$v
+      values[$kind-$config]+="$v "
+    done
+    echo "round $r $config: stream ${this[stream-$config]} Mbit/s, rr ${this[rr-$config]}/s, crr ${this[crr-$config]}/s" >&2
+  done
+  for config in "${configs[@]}"; do
+    for kind in stream rr crr; do
+      ratios[$kind-$config]+="$(awk -v m="${this[$kind-$config]}" -v b="${this[$kind-none]}" 'BEGIN { printf "%.3f", m / b }') "
+    done
   done
 done
-configure none
+unconfigure
 
-median() { tr ' ' '\n' | grep . | sort -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
-none=$(echo "${results[none]}" | median)
-echo "Bulk TCP, $rounds rounds of ${seconds}s per configuration, median Mbit/s"
-printf '| configuration | median Mbit/s | ratio to no policy |\n|---|---|---|\n'
-for config in none tabby linear; do
-  m=$(echo "${results[$config]}" | median)
-  printf '| %s | %s | %s |\n' "$config" "$m" "$(awk -v a="$m" -v b="$none" 'BEGIN {printf "%.2f", a/b}')"
+median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+echo "$rounds rounds of ${seconds}s per configuration and kind; medians, ratios to none within a round"
+printf '| configuration | stream Mbit/s | ratio | request/response /s | ratio | connections /s | ratio |\n'
+printf '|---|---|---|---|---|---|---|\n'
+for config in "${configs[@]}"; do
+  row="| $config"
+  for kind in stream rr crr; do
+    row+=" | $(echo "${values[$kind-$config]}" | median) | $(printf '%.2f' "$(echo "${ratios[$kind-$config]}" | median)")"
+  done
+  echo "$row |"
 done
