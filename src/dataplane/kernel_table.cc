@@ -155,11 +155,15 @@ absl::StatusOr<KernelTable> ParseKernelTable(const std::string& text) {
     } else if (object.contains("map")) {
       const json& map = object["map"];
       auto& elements = table.maps[map.value("name", "")];
+      // Interface names are written quoted, addresses as AddressElement writes them.
+      const bool by_name = TypeSignature(map.value("type", json())) == "ifname";
       if (map.contains("elem")) {
         for (const auto& pair : map["elem"]) {
           if (!pair.is_array() || pair.size() != 2) continue;
-          std::string key =
-              pair[0].is_string() ? fmt::format("\"{}\"", pair[0].get<std::string>()) : "?";
+          std::string key = !by_name ? AddressText(pair[0])
+                            : pair[0].is_string()
+                                ? fmt::format("\"{}\"", pair[0].get<std::string>())
+                                : "?";
           elements[key] = VerdictText(pair[1]);
         }
       }

@@ -49,10 +49,17 @@ class NftDataplane::Batch {
     table_.sets[set.name];
   }
 
-  void EnsureMap(const std::string& name) {
-    if (table_.maps.contains(name)) return;
-    create_.push_back({.kind = NftOp::Kind::kAddMap, .name = name});
-    table_.maps[name];
+  void EnsureMap(const SetDef& map) {
+    if (table_.maps.contains(map.name)) return;
+    create_.push_back({.kind = NftOp::Kind::kAddMap, .name = map.name, .set = map});
+    table_.maps[map.name];
+  }
+
+  // After the rules that look it up are flushed, before the chains its entries name are
+  // deleted (deleting the map releases them).
+  void RemoveMap(const std::string& name) {
+    if (table_.maps.erase(name) == 0) return;
+    map_delete_.push_back({.kind = NftOp::Kind::kDeleteSet, .name = name});
   }
 
   void AddElements(const std::string& set, const std::vector<std::string>& elements) {
@@ -152,7 +159,7 @@ class NftDataplane::Batch {
   NftTransaction Take() {
     NftTransaction out;
     for (auto* phase : {&create_, &elements_remove_, &elements_add_, &rules_, &map_remove_,
-                        &map_add_, &chain_flush_, &chain_delete_, &set_delete_}) {
+                        &map_add_, &chain_flush_, &map_delete_, &chain_delete_, &set_delete_}) {
       for (auto& op : *phase) out.ops.push_back(std::move(op));
       phase->clear();
     }
@@ -162,7 +169,7 @@ class NftDataplane::Batch {
  private:
   KernelTable& table_;
   std::vector<NftOp> create_, elements_remove_, elements_add_, rules_, map_remove_, map_add_,
-      chain_flush_, chain_delete_, set_delete_;
+      chain_flush_, map_delete_, chain_delete_, set_delete_;
 };
 
 namespace {
@@ -237,16 +244,37 @@ absl::Status NftDataplane::Sync(const calc::DesiredState& desired) {
   sync_sets(desired.port_sets, SetKind::kPort,
             [](const calc::PortSetMember& m) { return PortElement(m); });
 
-  batch.EnsureMap(kFromWorkloadMap);
-  batch.EnsureMap(kToWorkloadMap);
+  std::set<std::string> wanted_maps = {kFromWorkloadMap, kToWorkloadMap};
+  batch.EnsureMap({kFromWorkloadMap, SetKind::kInterfaceVerdictMap});
+  batch.EnsureMap({kToWorkloadMap, SetKind::kInterfaceVerdictMap});
   std::vector<ChainDef> chains = BaseChains();
   for (const auto& [id, program] : desired.programs) {
     chains.push_back(RenderProgram(id, program, desired.log_prefix));
   }
-  for (auto& chain : RenderHostChains(desired.host)) chains.push_back(std::move(chain));
-  for (const auto& [interface, endpoint] : desired.endpoints) {
-    for (auto& chain : RenderEndpointChains(endpoint)) chains.push_back(std::move(chain));
+  for (auto& chain : chains) {
+    wanted_chains.insert(chain.name);
+    batch.EnsureChain(std::move(chain));
   }
+  chains.clear();
+  // Dispatch runs after the programs their class chains jump to, before the endpoint chains
+  // that jump to them.
+  ResetDispatch();
+  for (const auto& [interface, endpoint] : desired.endpoints) {
+    EndpointRuns runs = AcquireRuns(batch, endpoint, desired);
+    for (auto& chain :
+         RenderEndpointChains(endpoint, Dispatched(runs.ingress), Dispatched(runs.egress))) {
+      chains.push_back(std::move(chain));
+    }
+    endpoint_runs_[interface] = std::move(runs);
+  }
+  for (const auto& [id, run] : runs_) {
+    if (!run.dispatched) continue;
+    wanted_chains.insert(id);
+    wanted_maps.insert(DispatchMapName(id, 4));
+    wanted_maps.insert(DispatchMapName(id, 6));
+  }
+  for (const auto& [chain, users] : class_users_) wanted_chains.insert(chain);
+  for (auto& chain : RenderHostChains(desired.host)) chains.push_back(std::move(chain));
   for (auto& chain : chains) {
     wanted_chains.insert(chain.name);
     batch.EnsureChain(std::move(chain));
@@ -269,8 +297,14 @@ absl::Status NftDataplane::Sync(const calc::DesiredState& desired) {
   for (const auto& [name, elements] : mirror_.sets) {
     if (!wanted_sets.contains(name)) stale_sets.push_back(name);
   }
+  std::vector<std::string> stale_maps;
+  for (const auto& [name, elements] : mirror_.maps) {
+    if (!wanted_maps.contains(name)) stale_maps.push_back(name);
+  }
   for (const auto& name : stale_chains) batch.RemoveChain(name);
+  for (const auto& name : stale_maps) batch.RemoveMap(name);
   for (const auto& name : stale_sets) batch.RemoveSet(name);
+  released_classes_.clear();  // every class in use was counted from scratch
 
   absl::Status status = Commit(batch);
   synced_ = status.ok();
@@ -350,8 +384,67 @@ absl::Status NftDataplane::Apply(const calc::Delta& delta, const calc::DesiredSt
       batch.AddElements(set.name, missing);
     }
   };
+  // Endpoints whose dispatch may change: those upserted, and those using an upserted program
+  // (its gates may have changed). New runs are taken before old ones are let go, so that a run
+  // both keep is never torn down.
+  std::set<std::string> redispatch;
+  for (const auto& [interface, endpoint] : delta.endpoints_upserted) redispatch.insert(interface);
+  if (!delta.programs_upserted.empty()) {
+    for (const auto& [interface, endpoint] : after.endpoints) {
+      for (const auto* direction : {&endpoint.ingress, &endpoint.egress}) {
+        for (const auto& id : direction->policies) {
+          if (delta.programs_upserted.contains(id)) redispatch.insert(interface);
+        }
+      }
+    }
+  }
+  const std::set<std::string> runs_before = [&] {
+    std::set<std::string> ids;
+    for (const auto& [id, run] : runs_) ids.insert(id);
+    return ids;
+  }();
+  std::vector<EndpointRuns> released;
+  for (const auto& interface : redispatch) {
+    auto it = after.endpoints.find(interface);
+    if (it == after.endpoints.end()) continue;
+    EndpointRuns runs = AcquireRuns(batch, it->second, after);
+    if (auto old = endpoint_runs_.find(interface); old != endpoint_runs_.end()) {
+      released.push_back(old->second);
+    }
+    if (!delta.endpoints_upserted.contains(interface)) {
+      for (auto& chain :
+           RenderEndpointChains(it->second, Dispatched(runs.ingress), Dispatched(runs.egress))) {
+        batch.EnsureChain(std::move(chain));
+      }
+    }
+    endpoint_runs_[interface] = std::move(runs);
+  }
+  for (const auto& interface : delta.endpoints_removed) {
+    if (auto old = endpoint_runs_.find(interface); old != endpoint_runs_.end()) {
+      released.push_back(old->second);
+      endpoint_runs_.erase(old);
+    }
+  }
+  for (const auto& runs : released) ReleaseRuns(batch, runs);
+  // Peers that joined or left a gate set move between the class chains of the runs built
+  // before this delta (those built now were built from `after`).
+  for (const auto* changes : {&delta.ip_members_added, &delta.ip_members_removed}) {
+    for (const auto& [set, members] : *changes) {
+      auto it = runs_by_set_.find(set);
+      if (it == runs_by_set_.end()) continue;
+      for (const auto& id : it->second) {
+        if (!runs_before.contains(id)) continue;
+        for (const auto& address : members) UpdatePeer(batch, runs_.at(id), address, after);
+      }
+    }
+  }
+
   for (const auto& [interface, endpoint] : delta.endpoints_upserted) {
-    for (auto& chain : RenderEndpointChains(endpoint)) batch.EnsureChain(std::move(chain));
+    const EndpointRuns& runs = endpoint_runs_[interface];
+    for (auto& chain :
+         RenderEndpointChains(endpoint, Dispatched(runs.ingress), Dispatched(runs.egress))) {
+      batch.EnsureChain(std::move(chain));
+    }
     sync_sources(interface, &endpoint);
     batch.SetMapElement(kFromWorkloadMap, MapElementKey(interface),
                         "goto " + EgressChainName(interface));
@@ -389,7 +482,153 @@ absl::Status NftDataplane::Apply(const calc::Delta& delta, const calc::DesiredSt
     batch.RemoveSet(PortSetName(id, 4));
     batch.RemoveSet(PortSetName(id, 6));
   }
+  RemoveUnusedClasses(batch);
   return Commit(batch);
+}
+
+void NftDataplane::ResetDispatch() {
+  runs_.clear();
+  runs_by_set_.clear();
+  class_users_.clear();
+  released_classes_.clear();
+  endpoint_runs_.clear();
+  dispatch_cost_ = 0;
+}
+
+NftDataplane::EndpointRuns NftDataplane::AcquireRuns(Batch& batch,
+                                                     const calc::EndpointProgram& endpoint,
+                                                     const calc::DesiredState& state) {
+  return EndpointRuns{AcquireRun(batch, endpoint.ingress.policies, true, state),
+                      AcquireRun(batch, endpoint.egress.policies, false, state)};
+}
+
+std::string NftDataplane::AcquireRun(Batch& batch, const std::vector<std::string>& policies,
+                                     bool ingress, const calc::DesiredState& state) {
+  std::optional<DispatchRun> plan = PlanDispatch(policies, ingress, state);
+  if (!plan) return "";
+  if (auto it = runs_.find(plan->id); it != runs_.end()) {
+    it->second.users++;
+    return it->first;
+  }
+  Run& run = runs_[plan->id];
+  run.plan = *std::move(plan);
+  run.users = 1;
+  for (const auto& gate : run.plan.gates) {
+    for (const auto& set : gate) {
+      if (auto it = state.ip_sets.find(set); it != state.ip_sets.end()) {
+        run.cost += it->second.size();
+      }
+    }
+  }
+  run.dispatched = dispatch_cost_ + run.cost <= kDispatchBudget;
+  const std::string& id = run.plan.id;
+  if (!run.dispatched) return id;
+  dispatch_cost_ += run.cost;
+  std::set<IpAddress> peers[2] = {DispatchPeers(run.plan, state, 4),
+                                  DispatchPeers(run.plan, state, 6)};
+  for (const auto& gate : run.plan.gates) {
+    for (const auto& set : gate) runs_by_set_[set].insert(id);
+  }
+  const std::vector<std::string> ungated = UngatedPrograms(run.plan);
+  if (!ungated.empty()) AcquireClass(batch, ungated);  // the dispatch chain's last rule
+  for (int family : {4, 6}) {
+    const std::string map = DispatchMapName(id, family);
+    batch.EnsureMap({map, SetKind::kAddressVerdictMap, family});
+    // A map adopted from the kernel may hold entries for peers gone since.
+    std::vector<std::string> stale;
+    std::set<std::string> wanted;
+    for (const auto& address : peers[family == 4 ? 0 : 1]) wanted.insert(AddressElement(address));
+    for (const auto& [key, verdict] : mirror_.maps[map]) {
+      if (!wanted.contains(key)) stale.push_back(key);
+    }
+    for (const auto& key : stale) batch.RemoveMapElement(map, key);
+    for (const auto& address : peers[family == 4 ? 0 : 1]) {
+      UpdatePeer(batch, run, address, state, /*counted=*/false);
+    }
+  }
+  batch.EnsureChain(RenderDispatchChain(run.plan));
+  return id;
+}
+
+void NftDataplane::ReleaseRuns(Batch& batch, const EndpointRuns& runs) {
+  auto release = [&](const std::string& id) {
+    auto it = runs_.find(id);
+    if (it == runs_.end() || --it->second.users > 0) return;
+    Run& run = it->second;
+    if (run.dispatched) {
+      dispatch_cost_ -= run.cost;
+      for (int family : {4, 6}) {
+        const std::string map = DispatchMapName(id, family);
+        for (const auto& [key, verdict] : mirror_.maps[map]) {
+          if (verdict.rfind("goto ", 0) == 0) ReleaseClass(verdict.substr(5));
+        }
+        batch.RemoveMap(map);
+      }
+      const std::vector<std::string> ungated = UngatedPrograms(run.plan);
+      if (!ungated.empty()) ReleaseClass(ClassChainName(ungated));
+      batch.RemoveChain(id);
+      for (const auto& gate : run.plan.gates) {
+        for (const auto& set : gate) {
+          auto users = runs_by_set_.find(set);
+          if (users == runs_by_set_.end()) continue;
+          users->second.erase(id);
+          if (users->second.empty()) runs_by_set_.erase(users);
+        }
+      }
+    }
+    runs_.erase(it);
+  };
+  release(runs.ingress);
+  release(runs.egress);
+}
+
+std::string NftDataplane::Dispatched(const std::string& run) const {
+  auto it = runs_.find(run);
+  return it != runs_.end() && it->second.dispatched ? run : "";
+}
+
+void NftDataplane::UpdatePeer(Batch& batch, const Run& run, const IpAddress& address,
+                              const calc::DesiredState& state, bool counted) {
+  const std::string map = DispatchMapName(run.plan.id, address.is_v4() ? 4 : 6);
+  const std::string key = AddressElement(address);
+  const std::vector<std::string> programs = DispatchClass(run.plan, address, state);
+  const std::string wanted = programs.empty() ? "" : "goto " + ClassChainName(programs);
+  auto& entries = mirror_.maps[map];
+  auto it = entries.find(key);
+  const std::string current = it == entries.end() ? "" : it->second;
+  if (current == wanted) {
+    if (!counted && !programs.empty()) AcquireClass(batch, programs);
+    return;
+  }
+  if (!programs.empty()) {
+    AcquireClass(batch, programs);
+    batch.SetMapElement(map, key, wanted);
+  } else {
+    batch.RemoveMapElement(map, key);
+  }
+  if (counted && current.rfind("goto ", 0) == 0) ReleaseClass(current.substr(5));
+}
+
+void NftDataplane::AcquireClass(Batch& batch, const std::vector<std::string>& programs) {
+  const std::string name = ClassChainName(programs);
+  if (class_users_[name]++ == 0) batch.EnsureChain(RenderClassChain(programs));
+  released_classes_.erase(name);
+}
+
+void NftDataplane::ReleaseClass(const std::string& chain) {
+  auto it = class_users_.find(chain);
+  if (it == class_users_.end()) return;
+  if (--it->second == 0) released_classes_.insert(chain);
+}
+
+void NftDataplane::RemoveUnusedClasses(Batch& batch) {
+  for (const auto& chain : released_classes_) {
+    auto it = class_users_.find(chain);
+    if (it == class_users_.end() || it->second > 0) continue;
+    class_users_.erase(it);
+    batch.RemoveChain(chain);
+  }
+  released_classes_.clear();
 }
 
 }  // namespace tabby::dataplane

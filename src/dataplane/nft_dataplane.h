@@ -7,12 +7,15 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
+#include <set>
 #include <string>
 
 #include "absl/status/status.h"
 #include "calc/desired_state.h"
 #include "dataplane/kernel_table.h"
 #include "dataplane/nft_client.h"
+#include "dataplane/nft_render.h"
 
 namespace tabby::dataplane {
 
@@ -44,10 +47,48 @@ class NftDataplane {
   class Batch;
   absl::Status Commit(Batch& batch);
 
+  // Peer dispatch (nft_render.h): the runs local endpoints use, shared by equal ones. A run's
+  // choice between dispatch and the plain layout is made once, when it is first used, so that
+  // the endpoints' chains do not flip between the two as members come and go.
+  struct Run {
+    DispatchRun plan;
+    bool dispatched = false;
+    size_t cost = 0;  // (peer, gated program) pairs when it was made, against kDispatchBudget
+    int users = 0;
+  };
+  // The runs an endpoint's directions hold (run ids, "" when too few programs are gated);
+  // only those whose run is dispatched change its chains.
+  struct EndpointRuns {
+    std::string ingress, egress;
+  };
+  std::string Dispatched(const std::string& run) const;
+  EndpointRuns AcquireRuns(Batch& batch, const calc::EndpointProgram& endpoint,
+                           const calc::DesiredState& state);
+  std::string AcquireRun(Batch& batch, const std::vector<std::string>& policies, bool ingress,
+                         const calc::DesiredState& state);
+  void ReleaseRuns(Batch& batch, const EndpointRuns& runs);
+  // Moves the peer at `address` to the class chain its current set memberships call for.
+  // `counted`: whether the map entry it has now is counted as a user of its class (not when
+  // the run is being built over what the kernel holds).
+  void UpdatePeer(Batch& batch, const Run& run, const IpAddress& address,
+                  const calc::DesiredState& state, bool counted = true);
+  void AcquireClass(Batch& batch, const std::vector<std::string>& programs);
+  void ReleaseClass(const std::string& chain);
+  // Removes the class chains no map entry uses any more. Last in a transaction, so that a class
+  // released and then taken up again in the same transaction is neither deleted nor recreated.
+  void RemoveUnusedClasses(Batch& batch);
+  void ResetDispatch();
+
   NftClient& client_;
   KernelTable mirror_;
   bool synced_ = false;
   Stats stats_;
+  std::map<std::string, Run> runs_;                           // by run id
+  std::map<std::string, std::set<std::string>> runs_by_set_;  // gate set id -> dispatched runs
+  std::map<std::string, int> class_users_;                    // class chain -> map entries
+  std::set<std::string> released_classes_;
+  size_t dispatch_cost_ = 0;                           // of the dispatched runs
+  std::map<std::string, EndpointRuns> endpoint_runs_;  // by interface
 };
 
 }  // namespace tabby::dataplane

@@ -529,6 +529,9 @@ void EncodeSet(BatchWriter& w, const std::string& table, const NftOp& op, uint32
     case SetKind::kPort:
       fields = {address, NftField::kL4proto, NftField::kThDport};
       break;
+    case SetKind::kInterfaceVerdictMap:
+    case SetKind::kAddressVerdictMap:
+      break;  // EncodeMap
     case SetKind::kInterfaceAddress: {
       fields = {NftField::kIifname, address};
       flags = NFT_SET_INTERVAL | NFT_SET_CONCAT;
@@ -552,12 +555,19 @@ void EncodeMap(BatchWriter& w, const std::string& table, const NftOp& op, uint32
   nftnl_set_set_str(set.get(), NFTNL_SET_NAME, op.name.c_str());
   nftnl_set_set_u32(set.get(), NFTNL_SET_ID, w.NextSetId());
   nftnl_set_set_u32(set.get(), NFTNL_SET_FLAGS, NFT_SET_MAP);
-  nftnl_set_set_u32(set.get(), NFTNL_SET_KEY_TYPE, FieldInfo(NftField::kIifname).datatype);
-  nftnl_set_set_u32(set.get(), NFTNL_SET_KEY_LEN, 16);
+  const bool by_address = op.set.kind == SetKind::kAddressVerdictMap;
+  const NftField key = !by_address          ? NftField::kIifname
+                       : op.set.family == 4 ? NftField::kIpSaddr
+                                            : NftField::kIp6Saddr;
+  nftnl_set_set_u32(set.get(), NFTNL_SET_KEY_TYPE, FieldInfo(key).datatype);
+  nftnl_set_set_u32(set.get(), NFTNL_SET_KEY_LEN, FieldInfo(key).length);
   nftnl_set_set_u32(set.get(), NFTNL_SET_DATA_TYPE, NFT_DATA_VERDICT);
   nftnl_set_set_u32(set.get(), NFTNL_SET_DATA_LEN, 0);
-  SetUserdata(set.get(), {0x00, 0x04, 0x01, 0x00, 0x00, 0x00, 0x01, 0x04, 0x00, 0x00, 0x00, 0x00,
-                          0x06, 0x04, 0x00, 0x00, 0x00, 0x00});
+  // Key byte order (host for a name, big-endian for an address), data byte order, data not an
+  // interval: what nft writes for `type ifname : verdict` and `type ipv4_addr : verdict`.
+  SetUserdata(set.get(),
+              {0x00, 0x04, static_cast<uint8_t>(by_address ? 0x02 : 0x01), 0x00, 0x00, 0x00, 0x01,
+               0x04, 0x00, 0x00, 0x00, 0x00, 0x06, 0x04, 0x00, 0x00, 0x00, 0x00});
   nlmsghdr* nlh = w.Start(NFT_MSG_NEWSET, NLM_F_CREATE);
   nftnl_set_nlmsg_build_payload(nlh, set.get());
   w.Commit(nlh, index);

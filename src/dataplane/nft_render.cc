@@ -1,6 +1,7 @@
 #include "dataplane/nft_render.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <charconv>
@@ -231,6 +232,10 @@ std::string SetDef::TypeClause() const {
     case SetKind::kInterfaceAddress:
       return family == 4 ? "type ifname . ipv4_addr; flags interval;"
                          : "type ifname . ipv6_addr; flags interval;";
+    case SetKind::kInterfaceVerdictMap:
+      return "type ifname : verdict;";
+    case SetKind::kAddressVerdictMap:
+      return family == 4 ? "type ipv4_addr : verdict;" : "type ipv6_addr : verdict;";
   }
   return "";
 }
@@ -325,17 +330,19 @@ ChainDef RenderProgram(const std::string& program_id, const calc::PolicyProgram&
   return chain;
 }
 
-// The two chains of one direction of an endpoint: policies in order, then profiles or the
-// default.
+// The two chains of one direction of an endpoint: policies in order (or their dispatch chain),
+// then profiles or the default.
 void RenderDirectionChains(const calc::DirectionProgram& direction, const std::string& chain_name,
-                           const std::string& profile_chain_name, std::vector<ChainDef>& chains) {
+                           const std::string& profile_chain_name, std::vector<ChainDef>& chains,
+                           const std::string& run = "") {
   const uint32_t clear_pass = ~kPassMark & 0xffffffffu;
   ChainDef main{chain_name, "", {}};
   if (direction.policies.empty()) {
     main.rules.push_back(MakeRule({Verdict(NftVerdict::kGoto, profile_chain_name)}));
   } else {
     main.rules.push_back(MakeRule({MarkAnd(clear_pass)}));
-    for (const auto& id : direction.policies) {
+    const std::vector<std::string> dispatched = {run};
+    for (const auto& id : run.empty() ? direction.policies : dispatched) {
       main.rules.push_back(MakeRule({Verdict(NftVerdict::kJump, id)}));
       main.rules.push_back(
           MakeRule({MarkTest(kPassMark), Verdict(NftVerdict::kGoto, profile_chain_name)}));
@@ -362,13 +369,119 @@ void RenderDirectionChains(const calc::DirectionProgram& direction, const std::s
   chains.push_back(std::move(profiles));
 }
 
-std::vector<ChainDef> RenderEndpointChains(const calc::EndpointProgram& endpoint) {
+std::vector<ChainDef> RenderEndpointChains(const calc::EndpointProgram& endpoint,
+                                           const std::string& ingress_run,
+                                           const std::string& egress_run) {
   std::vector<ChainDef> chains;
   RenderDirectionChains(endpoint.egress, EgressChainName(endpoint.interface_name),
-                        EgressProfileChainName(endpoint.interface_name), chains);
+                        EgressProfileChainName(endpoint.interface_name), chains, egress_run);
   RenderDirectionChains(endpoint.ingress, IngressChainName(endpoint.interface_name),
-                        IngressProfileChainName(endpoint.interface_name), chains);
+                        IngressProfileChainName(endpoint.interface_name), chains, ingress_run);
   return chains;
+}
+
+std::optional<DispatchRun> PlanDispatch(const std::vector<std::string>& policies, bool ingress,
+                                        const calc::DesiredState& state) {
+  DispatchRun run{.ingress = ingress, .programs = policies};
+  size_t gated = 0;
+  std::string identity = ingress ? "in" : "out";
+  for (const auto& id : policies) {
+    std::vector<std::string> gate;
+    auto it = state.programs.find(id);
+    if (it != state.programs.end() && !it->second.rules.empty()) {
+      for (const auto& rule : it->second.rules) {
+        const std::string& set = ingress ? rule.source.ip_set : rule.destination.ip_set;
+        if (set.empty()) {
+          gate.clear();
+          break;
+        }
+        gate.push_back(set);
+      }
+    }
+    std::sort(gate.begin(), gate.end());
+    gate.erase(std::unique(gate.begin(), gate.end()), gate.end());
+    if (!gate.empty()) ++gated;
+    identity += fmt::format(";{}:{}", id, fmt::join(gate, ","));
+    run.gates.push_back(std::move(gate));
+  }
+  if (gated < kDispatchMinimumGated) return std::nullopt;
+  run.id = "dsp-" + StableHashHex(identity, 16);
+  return run;
+}
+
+std::string DispatchMapName(const std::string& run_id, int family) {
+  return fmt::format("{}-{}", run_id, family);
+}
+
+std::vector<std::string> DispatchClass(const DispatchRun& run, const IpAddress& address,
+                                       const calc::DesiredState& state) {
+  std::vector<std::string> out;
+  bool gated_match = false;
+  for (size_t i = 0; i < run.programs.size(); ++i) {
+    bool may_match = run.gates[i].empty();
+    for (const auto& set : run.gates[i]) {
+      auto it = state.ip_sets.find(set);
+      if (it != state.ip_sets.end() && it->second.contains(address)) {
+        may_match = gated_match = true;
+        break;
+      }
+    }
+    if (may_match) out.push_back(run.programs[i]);
+  }
+  if (!gated_match) out.clear();
+  return out;
+}
+
+std::vector<std::string> UngatedPrograms(const DispatchRun& run) {
+  std::vector<std::string> out;
+  for (size_t i = 0; i < run.programs.size(); ++i) {
+    if (run.gates[i].empty()) out.push_back(run.programs[i]);
+  }
+  return out;
+}
+
+std::set<IpAddress> DispatchPeers(const DispatchRun& run, const calc::DesiredState& state,
+                                  int family) {
+  std::set<IpAddress> out;
+  for (const auto& gate : run.gates) {
+    for (const auto& set : gate) {
+      auto it = state.ip_sets.find(set);
+      if (it == state.ip_sets.end()) continue;
+      for (const auto& address : it->second) {
+        if (address.is_v4() == (family == 4)) out.insert(address);
+      }
+    }
+  }
+  return out;
+}
+
+std::string ClassChainName(const std::vector<std::string>& programs) {
+  return "cls-" + StableHashHex(fmt::format("{}", fmt::join(programs, ";")), 16);
+}
+
+ChainDef RenderClassChain(const std::vector<std::string>& programs) {
+  ChainDef chain{ClassChainName(programs), "", {}};
+  for (const auto& id : programs) {
+    chain.rules.push_back(MakeRule({Verdict(NftVerdict::kJump, id)}));
+    // A Pass ends the policies: back to the endpoint's chain, which goes on to its profiles.
+    chain.rules.push_back(MakeRule({MarkTest(kPassMark), Verdict(NftVerdict::kReturn)}));
+  }
+  return chain;
+}
+
+ChainDef RenderDispatchChain(const DispatchRun& run) {
+  ChainDef chain{run.id, "", {}};
+  for (int family : {4, 6}) {
+    const NftField peer = AddressField(family, /*source=*/run.ingress);
+    chain.rules.push_back(MakeRule({VerdictMap(peer, DispatchMapName(run.id, family))}));
+  }
+  // An address no gate set holds (or the other family's packets): the ungated programs alone.
+  // A goto, so that the class chain returns to the endpoint's chain, as the map's do.
+  std::vector<std::string> ungated = UngatedPrograms(run);
+  if (!ungated.empty()) {
+    chain.rules.push_back(MakeRule({Verdict(NftVerdict::kGoto, ClassChainName(ungated))}));
+  }
+  return chain;
 }
 
 bool IsHostEndpointChain(std::string_view chain) {

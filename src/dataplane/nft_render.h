@@ -34,6 +34,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -59,9 +60,15 @@ inline constexpr char kCounterDefaultDeny[] = "drop-default-deny";
 inline constexpr char kCounterInvalid[] = "drop-conntrack-invalid";
 inline constexpr char kCounterEndpointToHost[] = "drop-endpoint-to-host";
 
-enum class SetKind { kAddress, kPort, kInterfaceAddress };
+enum class SetKind {
+  kAddress,
+  kPort,
+  kInterfaceAddress,
+  kInterfaceVerdictMap,  // ifname : verdict
+  kAddressVerdictMap,    // ipv4_addr / ipv6_addr : verdict
+};
 
-// A named set in the table.
+// A named set (or verdict map) in the table.
 struct SetDef {
   std::string name;
   SetKind kind = SetKind::kAddress;
@@ -109,8 +116,53 @@ std::vector<std::string> CounterNames();
 ChainDef RenderProgram(const std::string& program_id, const calc::PolicyProgram& program,
                        const std::string& log_prefix);
 
-// The four chains of one local endpoint: fw-, fwp-, tw-, twp-.
-std::vector<ChainDef> RenderEndpointChains(const calc::EndpointProgram& endpoint);
+// Peer dispatch. A new connection to (ingress) or from (egress) a workload meets the
+// workload's policies in order, one chain each. Most policies can only match peers in their
+// rules' selector sets: a program is *gated* when every one of its rules requires the peer's
+// address to be in a rule's set. When a direction has many gated programs, its chain jumps to
+// a dispatch chain instead, `dsp-<hash>`, which looks the peer's address up in a verdict map
+// `dsp-<hash>-4` / `-6`. The map sends each address that some gate set holds to a *class chain*
+// `cls-<hash>`, which jumps, in the original order, to exactly the programs that may match that
+// address (its gated programs and every ungated one); any other address goes to the class of
+// the ungated programs alone. Programs that cannot match are skipped, so the order, Deny, Pass,
+// Log and the per-rule counters of the programs that run are unchanged, and a new connection
+// costs one map lookup plus the programs that may match it, not one chain per policy.
+inline constexpr size_t kDispatchMinimumGated = 8;
+// What dispatch costs outside the packet path: every transaction that adds a jump or goto
+// anywhere in the table (a map entry moving to another class is one) makes the kernel check the
+// whole table for loops, walking every map entry into its class chain (nft_table_validate). So
+// the (peer, gated program) pairs of all dispatched runs together, counted from the gate sets'
+// sizes when a run is first made, stay within this budget; a run that does not fit keeps the
+// plain layout.
+inline constexpr size_t kDispatchBudget = 65536;
+
+struct DispatchRun {
+  std::string id;       // the dispatch chain's name, "dsp-<hash>"
+  bool ingress = true;  // the peer is the source (ingress) or the destination (egress)
+  std::vector<std::string> programs;            // in evaluation order
+  std::vector<std::vector<std::string>> gates;  // per program its rules' ip sets; empty: ungated
+};
+// The run of a direction's policy programs, or nullopt when fewer than kDispatchMinimumGated of
+// them are gated. The id depends on the programs and their gates.
+std::optional<DispatchRun> PlanDispatch(const std::vector<std::string>& policies, bool ingress,
+                                        const calc::DesiredState& state);
+std::string DispatchMapName(const std::string& run_id, int family);
+// The programs of `run` that may match a peer at `address`; empty when no gate set holds it.
+std::vector<std::string> DispatchClass(const DispatchRun& run, const IpAddress& address,
+                                       const calc::DesiredState& state);
+std::vector<std::string> UngatedPrograms(const DispatchRun& run);
+// Every address of `family` some gate set of `run` holds.
+std::set<IpAddress> DispatchPeers(const DispatchRun& run, const calc::DesiredState& state,
+                                  int family);
+std::string ClassChainName(const std::vector<std::string>& programs);
+ChainDef RenderClassChain(const std::vector<std::string>& programs);
+ChainDef RenderDispatchChain(const DispatchRun& run);
+
+// The four chains of one local endpoint: fw-, fwp-, tw-, twp-. A non-empty run id says that
+// direction's policies are dispatched by that run.
+std::vector<ChainDef> RenderEndpointChains(const calc::EndpointProgram& endpoint,
+                                           const std::string& ingress_run = "",
+                                           const std::string& egress_run = "");
 
 // The host's protection: per host endpoint `th-<name>`/`thp-<name>` (traffic to the host) and
 // `fh-<name>`/`fhp-<name>` (from the host), then the base chains `input-host` and `output-host`

@@ -46,7 +46,7 @@ std::string NftTransaction::Script() const {
         out += fmt::format("add set {} {} {{ {} }}\n", ref, op.name, op.set.TypeClause());
         break;
       case NftOp::Kind::kAddMap:
-        out += fmt::format("add map {} {} {{ type ifname : verdict; }}\n", ref, op.name);
+        out += fmt::format("add map {} {} {{ {} }}\n", ref, op.name, op.set.TypeClause());
         break;
       case NftOp::Kind::kAddChain:
         out += op.hook.empty() ? fmt::format("add chain {} {}\n", ref, op.name)

@@ -16,11 +16,11 @@ struct NftOp {
     kAddTable,
     kAddCounter,
     kAddSet,
-    kAddMap,  // ifname : verdict
+    kAddMap,  // a verdict map
     kAddChain,
     kFlushChain,
     kDeleteChain,
-    kDeleteSet,
+    kDeleteSet,  // or map
     kAddRule,
     kAddElements,
     kDeleteElements,

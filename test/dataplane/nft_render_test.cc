@@ -317,13 +317,15 @@ std::string ListingOf(const KernelTable& table) {
     objects.push_back({{"set", set}});
   }
   for (const auto& [name, elements] : table.maps) {
-    json map = {{"name", name}, {"type", "ifname"}, {"map", "verdict"}};
+    // Interface names are quoted in the mirror, addresses are not.
+    const bool by_name = name == kFromWorkloadMap || name == kToWorkloadMap;
+    json map = {{"name", name}, {"type", by_name ? "ifname" : "ipv4_addr"}, {"map", "verdict"}};
     if (!elements.empty()) {
       map["elem"] = json::array();
       for (const auto& [key, verdict] : elements) {
         size_t space = verdict.find(' ');
         map["elem"].push_back(
-            json::array({key.substr(1, key.size() - 2),
+            json::array({by_name ? key.substr(1, key.size() - 2) : key,
                          {{verdict.substr(0, space), {{"target", verdict.substr(space + 1)}}}}}));
       }
     }
@@ -607,6 +609,86 @@ TEST(ElementKey, AddressesAndConcatenations) {
         "10.0.0.1 . 6 . 65536", "10.0.0.1 . x . 1", "10.0.0.0/24"}) {
     EXPECT_EQ(ElementKey(text), std::nullopt) << text;
   }
+}
+
+}  // namespace
+}  // namespace tabby::dataplane
+
+namespace tabby::dataplane {
+namespace {
+
+// Peer dispatch (nft_render.h): a local endpoint b with kDispatchMinimumGated + 1 policies, the
+// K-th allowing from `app == 'pK'`, and remote peers r1 (p1) and r2 (p2).
+class PeerDispatchTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    calc_.Upsert(calc::testing::Endpoint("b", kNode, "198.51.100.2", {{"app", "b"}}));
+    calc_.Upsert(calc::testing::Endpoint("r1", "other", "198.51.100.11", {{"app", "p1"}}));
+    calc_.Upsert(calc::testing::Endpoint("r2", "other", "198.51.100.12", {{"app", "p2"}}));
+    for (size_t k = 0; k <= kDispatchMinimumGated; ++k) {
+      model::Resource policy = calc::testing::GlobalPolicy(
+          fmt::format("p{}", k), "app == 'b'",
+          {calc::testing::RuleAllowFrom(fmt::format("app == 'p{}'", k))});
+      policy.policy().order = static_cast<double>(k);
+      calc_.Upsert(policy);
+    }
+    calc_.Flush();
+  }
+
+  calc::Calculator calc_{kNode};
+};
+
+TEST_F(PeerDispatchTest, PlanNeedsEnoughGatedPrograms) {
+  const calc::DesiredState& state = calc_.state();
+  const auto& policies = state.endpoints.begin()->second.ingress.policies;
+  ASSERT_EQ(policies.size(), kDispatchMinimumGated + 1);
+  std::optional<DispatchRun> run = PlanDispatch(policies, /*ingress=*/true, state);
+  ASSERT_TRUE(run.has_value());
+  EXPECT_THAT(run->id, StartsWith("dsp-"));
+  EXPECT_EQ(PlanDispatch(policies, true, state)->id, run->id);   // stable
+  EXPECT_NE(PlanDispatch(policies, false, state)->id, run->id);  // per direction
+  EXPECT_FALSE(
+      PlanDispatch(std::vector<std::string>(policies.begin(), policies.end() - 2), true, state)
+          .has_value());
+  // r1 may match only p1's program; an address in no gate set, nothing (then the ungated
+  // programs, here none, are all that run).
+  EXPECT_THAT(DispatchClass(*run, Ip("198.51.100.11"), state), ElementsAre(policies[1]));
+  EXPECT_THAT(DispatchClass(*run, Ip("198.51.100.99"), state), IsEmpty());
+  EXPECT_THAT(DispatchPeers(*run, state, 4), SizeIs(2));
+  EXPECT_THAT(Texts(RenderClassChain({policies[1]})),
+              ElementsAre("jump " + policies[1], "meta mark & 0x00200000 != 0 return"));
+}
+
+TEST_F(PeerDispatchTest, APeerChangingLabelsMovesOnlyItsMapEntry) {
+  FakeNftClient client;
+  NftDataplane dataplane(client);
+  ASSERT_TRUE(dataplane.Sync(calc_.state()).ok());
+  ASSERT_THAT(client.scripts, SizeIs(1));
+  EXPECT_THAT(client.scripts[0], HasSubstr(": verdict; }"));
+  EXPECT_THAT(client.scripts[0], HasSubstr("198.51.100.11 : goto cls-"));
+  EXPECT_THAT(client.scripts[0], HasSubstr("add rule inet tabby tw-tabbyb jump dsp-"));
+  client.scripts.clear();
+
+  // r1 moves from p1 to p2: its two selector sets change, its map entry changes class (p2's
+  // class chain exists already, r2 uses it; p1's is left without users). The endpoint's chains
+  // and the programs stay as they are.
+  calc_.Upsert(calc::testing::Endpoint("r1", "other", "198.51.100.11", {{"app", "p2"}}));
+  ASSERT_TRUE(dataplane.Apply(calc_.Flush(), calc_.state()).ok());
+  ASSERT_THAT(client.scripts, SizeIs(1));
+  const std::string& script = client.scripts[0];
+  EXPECT_THAT(script, Not(HasSubstr("tw-tabbyb")));
+  EXPECT_THAT(script, Not(HasSubstr("add chain")));
+  EXPECT_THAT(script, Not(HasSubstr("add rule")));
+  EXPECT_THAT(script, HasSubstr("delete element inet tabby dsp-"));
+  EXPECT_THAT(script, HasSubstr("198.51.100.11 : goto cls-"));
+  EXPECT_THAT(script, HasSubstr("delete chain inet tabby cls-"));  // p1's, unused now
+  EXPECT_EQ(dataplane.stats().full_syncs, 1u);
+
+  // A restart over what the kernel holds writes nothing.
+  client.listing = ListingOf(dataplane.mirror());
+  NftDataplane restarted(client);
+  ASSERT_TRUE(restarted.Sync(calc_.state()).ok());
+  EXPECT_EQ(restarted.stats().transactions, 0u) << client.scripts.back();
 }
 
 }  // namespace

@@ -905,3 +905,81 @@ TEST_F(NftDataplaneTest, RestartAdoptsTableAndKeepsStreamFlowing) {
 
 }  // namespace
 }  // namespace tabby::dataplane
+
+namespace tabby::dataplane {
+namespace {
+
+// Many policies on one workload: its chain dispatches by the peer's address to the policies that
+// may match it (nft_render.h, peer dispatch), and what they decide is what the plain layout
+// decides: order, Deny before a later Allow, Pass on to the profiles (here the open default), an
+// ungated policy (by nets) evaluated for every peer. Peers that change labels move between
+// classes incrementally.
+TEST_F(NftDataplaneTest, PeerDispatchKeepsOrderDenyAndPass) {
+  UpsertDefaultEndpoints();
+  double order = 0;
+  auto add = [&](const std::string& name, model::Rule rule) {
+    model::Resource policy = calc::testing::GlobalPolicy(name, "app == 'b'", {std::move(rule)});
+    policy.policy().order = order++;
+    calc_.Upsert(policy);
+  };
+  for (int i = 0; i < static_cast<int>(kDispatchMinimumGated); ++i) {
+    add(fmt::format("nobody-{}", i), calc::testing::RuleAllowFrom(fmt::format("app == 'x{}'", i)));
+  }
+  model::Rule deny_d = calc::testing::RuleAllowFrom("app == 'd'");
+  deny_d.action = model::Action::kDeny;
+  add("deny-d", deny_d);
+  model::Rule udp_from_nets = WithProtocol(Allow(), model::Protocol::kUdp, "UDP");
+  udp_from_nets.source.nets = {"198.51.100.0/24"};
+  add("udp-from-nets", udp_from_nets);
+  model::Rule pass_c = calc::testing::RuleAllowFrom("app == 'c'");
+  pass_c.action = model::Action::kPass;
+  add("pass-c", pass_c);
+  model::Rule deny_c = calc::testing::RuleAllowFrom("app == 'c'");
+  deny_c.action = model::Action::kDeny;
+  add("deny-c-after-its-pass", deny_c);
+  add("allow-a", calc::testing::RuleAllowFrom("app == 'a'"));
+  ASSERT_OK(Program());
+  ExpectEncodingAsNftWouldDo();
+  CommandResult chain = host_->netns().Run({"nft", "list", "chain", "inet", "tabby", "tw-tabbyb"});
+  ASSERT_TRUE(chain.ok()) << chain.Describe();
+  EXPECT_THAT(chain.out, ::testing::HasSubstr("jump dsp-"));
+  EXPECT_THAT(chain.out, ::testing::Not(::testing::HasSubstr("jump gnp.")));
+
+  EXPECT_TRUE(Reaches("a", "b"));
+  EXPECT_TRUE(Reaches("a", "b", {.family = 6}));
+  EXPECT_TRUE(Blocked("d", "b"));
+  EXPECT_TRUE(Blocked("d", "b", {.port = 5353, .proto = Proto::kUdp}));  // denied before
+  EXPECT_TRUE(Reaches("c", "b"));  // passed, to the open default, before a Deny of it
+  EXPECT_TRUE(Reaches("a", "b", {.port = 5353, .proto = Proto::kUdp}));
+
+  // d becomes an "a": out of the Deny's set, into the last Allow's.
+  calc_.Upsert(EndpointOf("d", {{"app", "a"}}));
+  ASSERT_OK(Program());
+  EXPECT_TRUE(Reaches("d", "b"));
+  EXPECT_TRUE(Reaches("d", "b", {.family = 6}));
+  // a leaves every gate set: only the ungated policy is left for it.
+  calc_.Upsert(EndpointOf("a", {{"app", "z"}}));
+  ASSERT_OK(Program());
+  EXPECT_TRUE(Blocked("a", "b"));
+  EXPECT_TRUE(Reaches("a", "b", {.port = 5353, .proto = Proto::kUdp}));
+  EXPECT_EQ(dataplane_->stats().full_syncs, 1u);
+
+  // A restart adopts the maps and class chains as they are.
+  ASSERT_OK(Restart(calc_.state()));
+  EXPECT_EQ(dataplane_->stats().transactions, 0u);
+
+  // The policies go: so do the dispatch chain, its maps and the class chains.
+  for (int i = 0; i < static_cast<int>(kDispatchMinimumGated); ++i) {
+    calc_.Remove(model::Kind::kGlobalNetworkPolicy, "", fmt::format("nobody-{}", i));
+  }
+  ASSERT_OK(Program());
+  CommandResult table = host_->netns().Run({"nft", "list", "table", "inet", "tabby"});
+  ASSERT_TRUE(table.ok()) << table.Describe();
+  EXPECT_THAT(table.out, ::testing::Not(::testing::HasSubstr("dsp-")));
+  EXPECT_THAT(table.out, ::testing::Not(::testing::HasSubstr("cls-")));
+  EXPECT_TRUE(Reaches("d", "b"));
+  EXPECT_TRUE(Blocked("a", "b"));
+}
+
+}  // namespace
+}  // namespace tabby::dataplane
