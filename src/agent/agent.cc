@@ -347,6 +347,7 @@ void Agent::WriteStatus(bool in_sync, const std::string& error) {
       {"applyFailures", apply_failures_},
       {"resyncs", resyncs_},
       {"nftTransactions", nft_.stats().transactions},
+      {"nftOperations", nft_.stats().operations},
       {"nftFailures", nft_.stats().failures},
       {"routesAdded", routes_.routes_added()},
       {"nftRepairs", nft_repairs_},

@@ -194,6 +194,7 @@ absl::Status NftDataplane::Commit(Batch& batch) {
   stats_.transactions++;
   if (transaction.OnlyElements()) stats_.element_transactions++;
   stats_.last_operations = transaction.ops.size();
+  stats_.operations += transaction.ops.size();
   absl::Status status = client_.Commit(transaction);
   if (!status.ok()) {
     stats_.failures++;

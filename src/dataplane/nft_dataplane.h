@@ -40,6 +40,7 @@ class NftDataplane {
     uint64_t failures = 0;
     uint64_t full_syncs = 0;
     uint64_t last_operations = 0;  // in the last transaction sent
+    uint64_t operations = 0;       // in all transactions sent
   };
   const Stats& stats() const { return stats_; }
 
