@@ -47,7 +47,8 @@ Agent::Agent(AgentOptions options, datastore::Datastore& store, dataplane::NftCl
     : options_(std::move(options)),
       store_(store),
       netlink_(netlink),
-      nft_(nft),
+      nft_client_(nft),
+      nft_(nft_client_),
       routes_(netlink),
       block_routes_(netlink),
       overlay_(netlink),
@@ -566,6 +567,7 @@ absl::Status Agent::Run(const std::atomic<bool>& stop) {
                                                 {getpid(), static_cast<pid_t>(gettid())});
   if (monitor.ok()) {
     monitor_ = std::move(*monitor);
+    nft_client_.set_monitor(monitor_.get());
   } else {
     spdlog::warn(
         "agent: cannot watch for changes by other processes ({}); they are repaired "

@@ -124,6 +124,7 @@ class Agent {
   AgentOptions options_;
   datastore::Datastore& store_;
   dataplane::Netlink& netlink_;
+  dataplane::OwnCommitsUnheard nft_client_;  // before nft_, which commits through it
   dataplane::NftDataplane nft_;
   dataplane::WorkloadRoutes routes_;
   dataplane::BlockRoutes block_routes_;
