@@ -2,7 +2,9 @@
 
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <poll.h>
 #include <sys/file.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -84,6 +86,26 @@ absl::StatusOr<UniqueFd> LockPidFile(const std::string& path) {
     return ErrnoError("cannot write", path, errno);
   }
   return fd;
+}
+
+DirectoryChanges::DirectoryChanges(const std::string& dir)
+    : fd_(inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) {
+  if (fd_.valid() && inotify_add_watch(fd_.get(), dir.c_str(), IN_CLOSE_WRITE | IN_MOVED_TO) < 0) {
+    fd_.Reset();
+  }
+}
+
+bool DirectoryChanges::Wait(int timeout_ms) {
+  if (!fd_.valid()) {
+    usleep(static_cast<useconds_t>(timeout_ms) * 1000);
+    return false;
+  }
+  pollfd readable{.fd = fd_.get(), .events = POLLIN, .revents = 0};
+  if (poll(&readable, 1, timeout_ms) <= 0) return false;
+  alignas(inotify_event) char buffer[4096];
+  while (read(fd_.get(), buffer, sizeof(buffer)) > 0) {
+  }
+  return true;
 }
 
 }  // namespace tabby

@@ -24,4 +24,20 @@ absl::Status MakeDirectories(const std::string& path, unsigned mode = 0755);
 // when another process holds it.
 absl::StatusOr<UniqueFd> LockPidFile(const std::string& path);
 
+// Wakes a waiter when a file in a directory is replaced or written (inotify), so a process that
+// waits for another's file (the CNI plugin for the agent's status.json) need not poll it. If
+// the directory does not exist or inotify is unavailable, Wait just sleeps: callers check again
+// after every Wait, so a missed or absent notification costs only latency.
+class DirectoryChanges {
+ public:
+  explicit DirectoryChanges(const std::string& dir);
+  bool watching() const { return fd_.valid(); }
+  // Until something in the directory changed since the last Wait (or since construction), or
+  // `timeout_ms` passed. Whether it was woken by a change.
+  bool Wait(int timeout_ms);
+
+ private:
+  UniqueFd fd_;
+};
+
 }  // namespace tabby
