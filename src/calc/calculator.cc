@@ -899,7 +899,8 @@ Delta Calculator::Flush() {
 Calculator::Stats Calculator::stats() const {
   Stats stats;
   stats.endpoints = endpoints_.size();
-  for (const auto& [key, endpoint] : endpoints_) stats.local_endpoints += endpoint.local ? 1 : 0;
+  // From the index, not by walking every endpoint: the agent asks at every status write.
+  for (const auto& [ns, keys] : local_endpoints_by_namespace_) stats.local_endpoints += keys.size();
   stats.policies = policies_.size();
   for (const auto& [name, profile] : profiles_) stats.profiles += profile.exists ? 1 : 0;
   stats.active_programs = program_owner_.size();
