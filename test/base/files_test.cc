@@ -1,10 +1,11 @@
 #include "base/files.h"
 
 #include <gtest/gtest.h>
-#include <stdlib.h>
-#include <unistd.h>
 
+#include <memory>
 #include <string>
+
+#include "support/temp_dir.h"
 
 namespace tabby {
 namespace {
@@ -12,32 +13,29 @@ namespace {
 class FilesTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/tabby-files-test-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
+    auto dir = test::TempDir::Create();
+    ASSERT_TRUE(dir.ok()) << dir.status();
+    dir_ = std::make_unique<test::TempDir>(std::move(*dir));
   }
-  void TearDown() override {
-    (void)unlink((dir_ + "/status.json").c_str());
-    (void)rmdir(dir_.c_str());
-  }
-  std::string dir_;
+  std::string File(const std::string& name) const { return dir_->File(name); }
+  std::unique_ptr<test::TempDir> dir_;
 };
 
 TEST_F(FilesTest, DirectoryChangesWakesOnAReplacedFile) {
-  DirectoryChanges changes(dir_);
+  DirectoryChanges changes(dir_->path());
   ASSERT_TRUE(changes.watching());
   EXPECT_FALSE(changes.Wait(0)) << "nothing changed yet";
   // Written before the wait begins: the change is queued, not lost.
-  ASSERT_TRUE(WriteFileAtomically(dir_ + "/status.json", "{}\n").ok());
+  ASSERT_TRUE(WriteFileAtomically(File("status.json"), "{}\n").ok());
   EXPECT_TRUE(changes.Wait(30'000));
   EXPECT_FALSE(changes.Wait(0)) << "one replacement wakes one wait";
-  ASSERT_TRUE(WriteFileAtomically(dir_ + "/status.json", "{\"revision\": 2}\n").ok());
+  ASSERT_TRUE(WriteFileAtomically(File("status.json"), "{\"revision\": 2}\n").ok());
   EXPECT_TRUE(changes.Wait(30'000));
-  EXPECT_EQ(*ReadFile(dir_ + "/status.json"), "{\"revision\": 2}\n");
+  EXPECT_EQ(*ReadFile(File("status.json")), "{\"revision\": 2}\n");
 }
 
 TEST_F(FilesTest, DirectoryChangesWithoutTheDirectoryOnlySleeps) {
-  DirectoryChanges changes(dir_ + "/missing");
+  DirectoryChanges changes(File("missing"));
   EXPECT_FALSE(changes.watching());
   EXPECT_FALSE(changes.Wait(1));
 }
