@@ -236,6 +236,8 @@ absl::Status NftDataplane::Sync(const calc::DesiredState& desired) {
     }
     batch.SetElements(set.name, elements);
   }
+  // A family's set is made when it has members, and one the kernel already holds is kept even
+  // when empty, so that a restarted agent renders the rules the previous run left (SetExists).
   auto sync_sets = [&](const auto& sets, SetKind kind, auto format) {
     for (const auto& [id, members] : sets) {
       std::vector<std::string> v4, v6;
@@ -243,9 +245,10 @@ absl::Status NftDataplane::Sync(const calc::DesiredState& desired) {
       for (int family : {4, 6}) {
         SetDef def{kind == SetKind::kPort ? PortSetName(id, family) : AddressSetName(id, family),
                    kind, family};
+        auto& list = family == 4 ? v4 : v6;
+        if (list.empty() && !mirror_.sets.contains(def.name)) continue;
         batch.EnsureSet(def);
         wanted_sets.insert(def.name);
-        auto& list = family == 4 ? v4 : v6;
         batch.SetElements(def.name, std::set<std::string>(list.begin(), list.end()));
       }
     }
@@ -259,8 +262,11 @@ absl::Status NftDataplane::Sync(const calc::DesiredState& desired) {
   batch.EnsureMap({kFromWorkloadMap, SetKind::kInterfaceVerdictMap});
   batch.EnsureMap({kToWorkloadMap, SetKind::kInterfaceVerdictMap});
   std::vector<ChainDef> chains = BaseChains();
+  programs_by_set_.clear();
+  sets_of_program_.clear();
   for (const auto& [id, program] : desired.programs) {
-    chains.push_back(RenderProgram(id, program, desired.log_prefix));
+    IndexProgram(id, program);
+    chains.push_back(RenderProgram(id, program, desired.log_prefix, set_exists_));
   }
   for (auto& chain : chains) {
     wanted_chains.insert(chain.name);
@@ -326,15 +332,10 @@ absl::Status NftDataplane::Apply(const calc::Delta& delta, const calc::DesiredSt
   if (!synced_) return Sync(after);
   Batch batch(mirror_);
 
-  auto sets_added = [&](const std::set<std::string>& ids, SetKind kind) {
-    for (const auto& id : ids) {
-      for (int family : {4, 6}) {
-        batch.EnsureSet(
-            SetDef{kind == SetKind::kPort ? PortSetName(id, family) : AddressSetName(id, family),
-                   kind, family});
-      }
-    }
-  };
+  // A set of one family is made with its first member (a set added empty makes nothing), and
+  // stays until its id goes, so that members coming and going do not rewrite the rules that use
+  // it. The programs that use a set that just appeared are rendered again below.
+  std::set<std::string> appeared;
   auto members_changed = [&](const auto& changes, SetKind kind, auto format, bool add) {
     for (const auto& [id, members] : changes) {
       std::vector<std::string> v4, v6;
@@ -345,6 +346,10 @@ absl::Status NftDataplane::Apply(const calc::Delta& delta, const calc::DesiredSt
         auto& list = family == 4 ? v4 : v6;
         if (list.empty()) continue;
         if (add) {
+          if (!mirror_.sets.contains(name)) {
+            batch.EnsureSet(SetDef{name, kind, family});
+            appeared.insert(id);
+          }
           batch.AddElements(name, list);
         } else {
           batch.RemoveElements(name, list);
@@ -354,19 +359,30 @@ absl::Status NftDataplane::Apply(const calc::Delta& delta, const calc::DesiredSt
   };
   auto address_format = [](const IpAddress& a) { return AddressElement(a); };
   auto port_format = [](const calc::PortSetMember& m) { return PortElement(m); };
-  sets_added(delta.ip_sets_added, SetKind::kAddress);
-  sets_added(delta.port_sets_added, SetKind::kPort);
   members_changed(delta.ip_members_removed, SetKind::kAddress, address_format, false);
   members_changed(delta.ip_members_added, SetKind::kAddress, address_format, true);
   members_changed(delta.port_members_removed, SetKind::kPort, port_format, false);
   members_changed(delta.port_members_added, SetKind::kPort, port_format, true);
 
+  for (const auto& id : delta.programs_removed) UnindexProgram(id);
   for (const auto& [id, program] : delta.programs_upserted) {
-    batch.EnsureChain(RenderProgram(id, program, after.log_prefix));
+    UnindexProgram(id);
+    IndexProgram(id, program);
+    batch.EnsureChain(RenderProgram(id, program, after.log_prefix, set_exists_));
   }
   if (delta.log_prefix) {
     for (const auto& [id, program] : after.programs) {
-      batch.EnsureChain(RenderProgram(id, program, after.log_prefix));
+      batch.EnsureChain(RenderProgram(id, program, after.log_prefix, set_exists_));
+    }
+  }
+  for (const auto& set : appeared) {
+    auto users = programs_by_set_.find(set);
+    if (users == programs_by_set_.end()) continue;
+    for (const auto& id : users->second) {
+      if (delta.programs_upserted.contains(id)) continue;
+      if (auto it = after.programs.find(id); it != after.programs.end()) {
+        batch.EnsureChain(RenderProgram(id, it->second, after.log_prefix, set_exists_));
+      }
     }
   }
 
@@ -495,6 +511,33 @@ absl::Status NftDataplane::Apply(const calc::Delta& delta, const calc::DesiredSt
   }
   RemoveUnusedClasses(batch);
   return Commit(batch);
+}
+
+void NftDataplane::IndexProgram(const std::string& id, const calc::PolicyProgram& program) {
+  std::set<std::string> sets;
+  for (const auto& rule : program.rules) {
+    for (const calc::CompiledEntity* e : {&rule.source, &rule.destination}) {
+      for (const std::string* set : {&e->ip_set, &e->not_ip_set}) {
+        if (!set->empty()) sets.insert(*set);
+      }
+      sets.insert(e->named_port_sets.begin(), e->named_port_sets.end());
+      sets.insert(e->not_named_port_sets.begin(), e->not_named_port_sets.end());
+    }
+  }
+  for (const auto& set : sets) programs_by_set_[set].insert(id);
+  if (!sets.empty()) sets_of_program_[id] = {sets.begin(), sets.end()};
+}
+
+void NftDataplane::UnindexProgram(const std::string& id) {
+  auto it = sets_of_program_.find(id);
+  if (it == sets_of_program_.end()) return;
+  for (const auto& set : it->second) {
+    auto users = programs_by_set_.find(set);
+    if (users == programs_by_set_.end()) continue;
+    users->second.erase(id);
+    if (users->second.empty()) programs_by_set_.erase(users);
+  }
+  sets_of_program_.erase(it);
 }
 
 void NftDataplane::ResetDispatch() {

@@ -21,7 +21,12 @@ namespace tabby::dataplane {
 
 class NftDataplane {
  public:
-  explicit NftDataplane(NftClient& client) : client_(client) {}
+  explicit NftDataplane(NftClient& client)
+      : client_(client),
+        set_exists_([this](const std::string& name) { return mirror_.sets.contains(name); }) {}
+  // set_exists_ captures this.
+  NftDataplane(const NftDataplane&) = delete;
+  NftDataplane& operator=(const NftDataplane&) = delete;
 
   // Reads the kernel's table and converges it to `desired`. Cost: linear in the whole state.
   absl::Status Sync(const calc::DesiredState& desired);
@@ -79,6 +84,9 @@ class NftDataplane {
   // released and then taken up again in the same transaction is neither deleted nor recreated.
   void RemoveUnusedClasses(Batch& batch);
   void ResetDispatch();
+  // Which programs use which sets, to render again those that use a set when it appears.
+  void IndexProgram(const std::string& id, const calc::PolicyProgram& program);
+  void UnindexProgram(const std::string& id);
 
   NftClient& client_;
   KernelTable mirror_;
@@ -88,8 +96,11 @@ class NftDataplane {
   std::map<std::string, std::set<std::string>> runs_by_set_;  // gate set id -> dispatched runs
   std::map<std::string, int> class_users_;                    // class chain -> map entries
   std::set<std::string> released_classes_;
-  size_t dispatch_cost_ = 0;                           // of the dispatched runs
-  std::map<std::string, EndpointRuns> endpoint_runs_;  // by interface
+  size_t dispatch_cost_ = 0;                                         // of the dispatched runs
+  std::map<std::string, EndpointRuns> endpoint_runs_;                // by interface
+  SetExists set_exists_;                                             // in mirror_
+  std::map<std::string, std::set<std::string>> programs_by_set_;     // set id -> program ids
+  std::map<std::string, std::vector<std::string>> sets_of_program_;  // program id -> set ids
 };
 
 }  // namespace tabby::dataplane

@@ -72,9 +72,10 @@ bool FamilyPossible(const CompiledRule& rule, int family) {
 using Stmts = std::vector<NftStmt>;
 
 // Matches of one side of a rule that every variant shares, and the port alternatives (OR) that
-// each become a separate nft rule.
-void EntityMatches(const CompiledEntity& e, bool source, int family, Stmts& parts,
-                   std::vector<Stmts>& alternatives) {
+// each become a separate nft rule. False when this side cannot match in `family` because a set
+// it needs an address to be in does not exist (has no member of that family).
+bool EntityMatches(const CompiledEntity& e, bool source, int family, const SetExists& exists,
+                   Stmts& parts, std::vector<Stmts>& alternatives) {
   const NftField address = AddressField(family, source);
   const NftField port = source ? NftField::kThSport : NftField::kThDport;
   auto nets = NetsOfFamily(e.nets, family);
@@ -82,22 +83,30 @@ void EntityMatches(const CompiledEntity& e, bool source, int family, Stmts& part
   auto not_nets = NetsOfFamily(e.not_nets, family);
   if (!not_nets.empty()) parts.push_back(MatchNets(address, not_nets, true));
   if (!e.ip_set.empty()) {
-    parts.push_back(MatchNamedSet({address}, AddressSetName(e.ip_set, family), false));
+    const std::string set = AddressSetName(e.ip_set, family);
+    if (!exists(set)) return false;
+    parts.push_back(MatchNamedSet({address}, set, false));
   }
   if (!e.not_ip_set.empty()) {
-    parts.push_back(MatchNamedSet({address}, AddressSetName(e.not_ip_set, family), true));
+    // Not in an empty set: always true.
+    const std::string set = AddressSetName(e.not_ip_set, family);
+    if (exists(set)) parts.push_back(MatchNamedSet({address}, set, true));
   }
   if (!e.not_ports.empty()) parts.push_back(MatchPorts(port, MergeRanges(e.not_ports), true));
   for (const auto& id : e.not_named_port_sets) {
-    parts.push_back(
-        MatchNamedSet({address, NftField::kL4proto, port}, PortSetName(id, family), true));
+    const std::string set = PortSetName(id, family);
+    if (exists(set)) parts.push_back(MatchNamedSet({address, NftField::kL4proto, port}, set, true));
   }
   if (!e.ports.empty()) alternatives.push_back({MatchPorts(port, MergeRanges(e.ports), false)});
   for (const auto& id : e.named_port_sets) {
-    alternatives.push_back(
-        {MatchNamedSet({address, NftField::kL4proto, port}, PortSetName(id, family), false)});
+    const std::string set = PortSetName(id, family);
+    if (exists(set))
+      alternatives.push_back({MatchNamedSet({address, NftField::kL4proto, port}, set, false)});
   }
-  if (alternatives.empty()) alternatives.emplace_back();
+  if (!alternatives.empty()) return true;
+  if (!e.ports.empty() || !e.named_port_sets.empty()) return false;  // no port can match
+  alternatives.emplace_back();
+  return true;
 }
 
 void IcmpMatch(const calc::IcmpCriterion& icmp, int family, bool negate, Stmts& out) {
@@ -143,7 +152,8 @@ void ActionStmts(const CompiledRule& rule, const std::string& log_text, Stmts& o
   out.push_back(Verdict(NftVerdict::kDrop));
 }
 
-std::vector<Stmts> RenderRuleStmts(const CompiledRule& rule, const std::string& log_text) {
+std::vector<Stmts> RenderRuleStmts(const CompiledRule& rule, const std::string& log_text,
+                                   const SetExists& exists) {
   std::vector<Stmts> out;
   bool any_family_specific =
       rule.ip_version || rule.protocol == 1 || rule.protocol == 58 || !rule.source.nets.empty() ||
@@ -166,8 +176,10 @@ std::vector<Stmts> RenderRuleStmts(const CompiledRule& rule, const std::string& 
     if (rule.icmp) IcmpMatch(*rule.icmp, family, false, parts);
     if (rule.not_icmp) IcmpMatch(*rule.not_icmp, family, true, parts);
     std::vector<Stmts> source_alternatives, destination_alternatives;
-    EntityMatches(rule.source, true, family, parts, source_alternatives);
-    EntityMatches(rule.destination, false, family, parts, destination_alternatives);
+    if (!EntityMatches(rule.source, true, family, exists, parts, source_alternatives) ||
+        !EntityMatches(rule.destination, false, family, exists, parts, destination_alternatives)) {
+      continue;
+    }
     for (const auto& s : source_alternatives) {
       for (const auto& d : destination_alternatives) {
         Stmts all = parts;
@@ -317,13 +329,15 @@ std::vector<ChainDef> BaseChains() {
   return chains;
 }
 
+bool AllSetsExist(const std::string&) { return true; }
+
 ChainDef RenderProgram(const std::string& program_id, const calc::PolicyProgram& program,
-                       const std::string& log_prefix) {
+                       const std::string& log_prefix, const SetExists& exists) {
   ChainDef chain{program_id, "", {}};
   std::string log_text = fmt::format("{} {} ", log_prefix, program_id);
   if (log_text.size() > 127) log_text.resize(127);
   for (const auto& rule : program.rules) {
-    for (auto& stmts : RenderRuleStmts(rule, log_text)) {
+    for (auto& stmts : RenderRuleStmts(rule, log_text, exists)) {
       chain.rules.push_back(MakeRule(std::move(stmts)));
     }
   }

@@ -32,6 +32,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
@@ -112,9 +113,18 @@ std::vector<SetDef> FixedSets();
 std::vector<ChainDef> BaseChains();
 std::vector<std::string> CounterNames();
 
+// Whether the table holds the named set `set_name`. The kernel keeps a table's sets in a list
+// and looks one up by name for every rule, element batch and new set that names it, so every set
+// costs every lookup: a selector's set of one address family exists only once the selector has a
+// member of that family (an IPv4-only cluster holds no IPv6 selector sets). A rule that needs
+// the address in a set that does not exist cannot match in that family and is not rendered; a
+// rule that needs it *not* in that set loses that match (always true).
+using SetExists = std::function<bool(const std::string& set_name)>;
+bool AllSetsExist(const std::string& set_name);
+
 // The chain of one policy or profile program.
 ChainDef RenderProgram(const std::string& program_id, const calc::PolicyProgram& program,
-                       const std::string& log_prefix);
+                       const std::string& log_prefix, const SetExists& exists = AllSetsExist);
 
 // Peer dispatch. A new connection to (ingress) or from (egress) a workload meets the
 // workload's policies in order, one chain each. Most policies can only match peers in their

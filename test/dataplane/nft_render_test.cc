@@ -92,6 +92,46 @@ TEST(Render, SelectorRuleSplitsByFamily) {
                                         "meta nfproto ipv6 ip6 saddr @sel-abc-6 counter accept"));
 }
 
+// A set of a family the table does not hold (the selector has no member of that family yet).
+TEST(Render, RuleNeedingAMissingSetIsNotRendered) {
+  const SetExists only_v4 = [](const std::string& name) { return name.ends_with("-4"); };
+  calc::CompiledRule rule;
+  rule.source.ip_set = "sel-abc";
+  EXPECT_THAT(Texts(RenderProgram("p", ProgramOf({rule}), "x", only_v4)),
+              ElementsAre("meta nfproto ipv4 ip saddr @sel-abc-4 counter accept"));
+  const SetExists none = [](const std::string&) { return false; };
+  EXPECT_THAT(RenderProgram("p", ProgramOf({rule}), "x", none).rules, IsEmpty());
+}
+
+TEST(Render, NotInAMissingSetIsAlwaysTrue) {
+  const SetExists only_v4 = [](const std::string& name) { return name.ends_with("-4"); };
+  calc::CompiledRule rule;
+  rule.action = model::Action::kDeny;
+  rule.source.not_ip_set = "sel-abc";
+  rule.destination.not_named_port_sets = {"port-1"};
+  EXPECT_THAT(Texts(RenderProgram("p", ProgramOf({rule}), "x", only_v4)),
+              ElementsAre("meta nfproto ipv4 ip saddr != @sel-abc-4 ip daddr . meta l4proto . th "
+                          "dport != @port-1-4 counter drop",
+                          "meta nfproto ipv6 counter drop"));
+}
+
+TEST(Render, NamedPortAlternativeWithAMissingSetIsDropped) {
+  const SetExists only_v4 = [](const std::string& name) { return name.ends_with("-4"); };
+  calc::CompiledRule rule;
+  rule.protocol = 6;
+  rule.destination.named_port_sets = {"port-1"};
+  // Only the named port: no IPv6 rule at all, rather than one that matches any port.
+  EXPECT_THAT(Texts(RenderProgram("p", ProgramOf({rule}), "x", only_v4)),
+              ElementsAre("meta nfproto ipv4 meta l4proto tcp ip daddr . meta l4proto . th dport "
+                          "@port-1-4 counter accept"));
+  rule.destination.ports = {{8080, 8080}};
+  EXPECT_THAT(Texts(RenderProgram("p", ProgramOf({rule}), "x", only_v4)),
+              ElementsAre("meta nfproto ipv4 meta l4proto tcp th dport 8080 counter accept",
+                          "meta nfproto ipv4 meta l4proto tcp ip daddr . meta l4proto . th dport "
+                          "@port-1-4 counter accept",
+                          "meta nfproto ipv6 meta l4proto tcp th dport 8080 counter accept"));
+}
+
 TEST(Render, FamilyNeutralRuleIsOneRule) {
   calc::CompiledRule rule;
   rule.protocol = 6;

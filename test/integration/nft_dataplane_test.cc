@@ -251,6 +251,13 @@ class NftDataplaneTest : public ::testing::Test {
     return W(from).netns.Run(argv);
   }
 
+  // `nft list table inet tabby` in the host's namespace.
+  std::string Table() const {
+    CommandResult listing = host_->netns().Run({"nft", "list", "table", "inet", "tabby"});
+    EXPECT_TRUE(listing.ok()) << listing.Describe();
+    return listing.out;
+  }
+
   ::testing::AssertionResult Pings(const std::string& from, const std::string& to,
                                    int family = 4) const {
     CommandResult r = Ping(from, to, family, 5);
@@ -724,13 +731,8 @@ TEST_F(NftDataplaneTest, MemberChangesGoAsElementBatches) {
   remote.workload_endpoint().ip_networks = {"198.51.100.77/32", "2001:db8::77/128"};
   calc_.Upsert(remote);
   ASSERT_OK(Program());
-  auto table = [&] {
-    CommandResult listing = host_->netns().Run({"nft", "list", "table", "inet", "tabby"});
-    EXPECT_TRUE(listing.ok()) << listing.Describe();
-    return listing.out;
-  };
-  EXPECT_THAT(table(), ::testing::HasSubstr("198.51.100.77"));
-  EXPECT_THAT(table(), ::testing::HasSubstr("2001:db8::77"));
+  EXPECT_THAT(Table(), ::testing::HasSubstr("198.51.100.77"));
+  EXPECT_THAT(Table(), ::testing::HasSubstr("2001:db8::77"));
 
   calc_.Upsert(EndpointOf("c", {{"app", "c"}, {"role", "client"}}));
   ASSERT_OK(Program());
@@ -739,12 +741,13 @@ TEST_F(NftDataplaneTest, MemberChangesGoAsElementBatches) {
 
   calc_.Remove(model::Kind::kWorkloadEndpoint, remote.metadata.namespace_name, "r1");
   ASSERT_OK(Program());
-  EXPECT_THAT(table(), ::testing::Not(::testing::HasSubstr("198.51.100.77")));
-  EXPECT_THAT(table(), ::testing::Not(::testing::HasSubstr("2001:db8::77")));
+  EXPECT_THAT(Table(), ::testing::Not(::testing::HasSubstr("198.51.100.77")));
+  EXPECT_THAT(Table(), ::testing::Not(::testing::HasSubstr("2001:db8::77")));
   EXPECT_TRUE(Reaches("c", "b"));
-  // The first sync, then one element batch per change.
+  // The first sync; the first client makes the selector's sets (until then it had no member of
+  // either family, so no set and no rule); then one element batch per change.
   EXPECT_EQ(dataplane_->stats().transactions, 4u);
-  EXPECT_EQ(dataplane_->stats().element_transactions, 3u);
+  EXPECT_EQ(dataplane_->stats().element_transactions, 2u);
 
   // The mirror kept up: a restart finds nothing to change.
   ASSERT_OK(Restart(calc_.state()));
@@ -753,13 +756,13 @@ TEST_F(NftDataplaneTest, MemberChangesGoAsElementBatches) {
   // A batch the kernel refuses changes nothing and says which set and why.
   auto guard = NetnsGuard::Enter(host_->netns().path());
   ASSERT_TRUE(guard.ok()) << guard.status();
-  std::string before = table();
+  std::string before = Table();
   NftTransaction bad;
   bad.ops.push_back(
       {.kind = NftOp::Kind::kAddElements, .name = "no-such-set", .elements = {"198.51.100.99"}});
   absl::Status refused = client_->Commit(bad);
   EXPECT_THAT(refused.message(), ::testing::HasSubstr("no-such-set"));
-  EXPECT_EQ(table(), before);
+  EXPECT_EQ(Table(), before);
 
   // Thousands of messages in one batch (each change alternates sets, so each is a message of
   // its own), all acknowledged; and after the refusal above, nothing stale is counted.
@@ -788,6 +791,67 @@ TEST_F(NftDataplaneTest, MemberChangesGoAsElementBatches) {
 // An agent that finds a table from another version (a base chain at another priority, a rule
 // without our comment, stale chains, sets, map entries and anti-spoofing elements) converges it in
 // one transaction, to a fixed point: the next restart writes nothing.
+// How many selector sets of `family` the kernel's table holds.
+size_t SelectorSets(const std::string& listing, int family) {
+  const std::regex set_line(fmt::format(R"(\bset sel-[0-9a-f]+-{} \{{)", family));
+  return std::distance(std::sregex_iterator(listing.begin(), listing.end(), set_line),
+                       std::sregex_iterator());
+}
+
+// A selector's set of one family exists once the selector has a member of that family: an
+// IPv4-only selector costs no IPv6 set. The rules that use it are rendered again when it appears,
+// and it stays when its members go, so members coming and going do not rewrite the rules.
+TEST_F(NftDataplaneTest, SelectorSetOfAFamilyExistsOnceItHasAMember) {
+  UpsertDefaultEndpoints();
+  model::Resource a = EndpointOf("a", {{"app", "a"}, {"role", "client"}});
+  a.workload_endpoint().ip_networks = {W("a").ipv4 + "/32"};
+  calc_.Upsert(a);
+  calc_.Upsert(calc::testing::GlobalPolicy("b-from-clients", "app == 'b'",
+                                           {calc::testing::RuleAllowFrom("role == 'client'")}));
+  ASSERT_OK(Program());
+  EXPECT_EQ(SelectorSets(Table(), 4), 1u);
+  EXPECT_EQ(SelectorSets(Table(), 6), 0u) << Table();
+  EXPECT_TRUE(Reaches("a", "b"));
+  EXPECT_TRUE(Blocked("c", "b"));
+  EXPECT_TRUE(Blocked("c", "b", {.family = 6}));
+
+  calc_.Upsert(EndpointOf("c", {{"app", "c"}, {"role", "client"}}));
+  ASSERT_OK(Program());
+  EXPECT_EQ(SelectorSets(Table(), 6), 1u) << Table();
+  EXPECT_TRUE(Reaches("c", "b", {.family = 6}));
+  EXPECT_TRUE(Blocked("d", "b", {.family = 6}));
+  ASSERT_OK(Restart(calc_.state()));
+  EXPECT_EQ(dataplane_->stats().transactions, 0u);
+
+  calc_.Upsert(EndpointOf("c", {{"app", "c"}}));
+  ASSERT_OK(Program());
+  EXPECT_EQ(SelectorSets(Table(), 6), 1u) << "an emptied set stays";
+  EXPECT_EQ(dataplane_->stats().element_transactions, 1u);
+  EXPECT_TRUE(Blocked("c", "b", {.family = 6}));
+  EXPECT_TRUE(Reaches("a", "b"));
+  ASSERT_OK(Restart(calc_.state()));
+  EXPECT_EQ(dataplane_->stats().transactions, 0u);
+}
+
+// "Not in a set that does not exist" holds for every address; the match comes with the set.
+TEST_F(NftDataplaneTest, NotSelectorWithoutMembersExcludesNobody) {
+  UpsertDefaultEndpoints();
+  model::Rule rule = calc::testing::RuleAllowFrom("");
+  rule.source.not_selector = "role == 'banned'";
+  calc_.Upsert(calc::testing::GlobalPolicy("b-but-banned", "app == 'b'", {rule}));
+  ASSERT_OK(Program());
+  EXPECT_EQ(SelectorSets(Table(), 4) + SelectorSets(Table(), 6), 0u) << Table();
+  EXPECT_TRUE(Reaches("d", "b"));
+  EXPECT_TRUE(Reaches("d", "b", {.family = 6}));
+
+  calc_.Upsert(EndpointOf("d", {{"app", "d"}, {"role", "banned"}}));
+  ASSERT_OK(Program());
+  EXPECT_TRUE(Blocked("d", "b"));
+  EXPECT_TRUE(Blocked("d", "b", {.family = 6}));
+  EXPECT_TRUE(Reaches("c", "b"));
+  EXPECT_TRUE(Reaches("c", "b", {.family = 6}));
+}
+
 TEST_F(NftDataplaneTest, SyncConvergesAnOutdatedTable) {
   auto dir = test::TempDir::Create();
   ASSERT_TRUE(dir.ok()) << dir.status();
