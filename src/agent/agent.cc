@@ -427,16 +427,24 @@ absl::StatusOr<datastore::Revision> Agent::Resync() {
       datastore::ClusterIdentity identity,
       Annotate(datastore::ReadClusterIdentity(store_), "datastore " + options_.datastore_url));
   datastore::ResourceStore resources(store_);
-  ASSIGN_OR_RETURN(auto snapshot, resources.ListAll());
-  // Before anything is computed or programmed: an emptied, replaced or rolled-back datastore
-  // must not remove every workload's rules.
-  RETURN_IF_ERROR(CheckDatastoreIdentity(identity.cluster_guid, snapshot.revision));
+  // Each resource goes into the calculator as it is read, so the listing (100,000 workloads at
+  // scale) is never held whole; the previous calculator goes first, so two are never held.
   calc_ = std::make_unique<calc::Calculator>(options_.node);
   bgp_resources_ = {};
-  for (const auto& resource : snapshot.resources) {
-    calc_->Upsert(resource);
+  absl::StatusOr<datastore::Revision> listed = resources.ForEach([&](model::Resource&& resource) {
     NoteBgpResource(resource.kind, resource.metadata.name, &resource);
+    calc_->Upsert(resource);
+    return absl::OkStatus();
+  });
+  // Before anything is programmed: an emptied, replaced or rolled-back datastore must not
+  // remove every workload's rules.
+  absl::Status usable = listed.status();
+  if (usable.ok()) usable = CheckDatastoreIdentity(identity.cluster_guid, *listed);
+  if (!usable.ok()) {
+    calc_.reset();  // what it read is not what the dataplane holds: report none of it
+    return usable;
   }
+  const datastore::Revision revision = *listed;
   calc_->Flush();
   absl::Status programmed = nft_.Sync(calc_->state());
   if (!programmed.ok()) {
@@ -455,12 +463,12 @@ absl::StatusOr<datastore::Revision> Agent::Resync() {
   last_verify_ = clock_.Now();
   ++applies_;
   spdlog::info("agent: in sync at revision {}: {} local endpoints, {} active programs, {} sets",
-               snapshot.revision, calc_->stats().local_endpoints, calc_->stats().active_programs,
+               revision, calc_->stats().local_endpoints, calc_->stats().active_programs,
                calc_->stats().active_ip_sets + calc_->stats().active_port_sets);
   programmed_cluster_ = identity.cluster_guid;
-  programmed_revision_ = snapshot.revision;
+  programmed_revision_ = revision;
   WriteStatus(true, "");
-  return snapshot.revision;
+  return revision;
 }
 
 absl::Status Agent::FollowWatch(datastore::Revision from, const std::atomic<bool>& stop) {

@@ -23,6 +23,12 @@ constexpr std::string_view kAcceptedForms =
 
 }  // namespace
 
+absl::StatusOr<Revision> Datastore::ListEach(const std::string& prefix, const Visitor& visit) {
+  ASSIGN_OR_RETURN(ListResult listing, List(prefix));
+  for (auto& kv : listing.items) RETURN_IF_ERROR(visit(std::move(kv)));
+  return listing.revision;
+}
+
 absl::StatusOr<std::unique_ptr<Datastore>> Open(const std::string& url, Clock& clock) {
   return Open(url, OpenOptions{.create = false, .clock = &clock});
 }

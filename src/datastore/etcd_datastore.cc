@@ -626,12 +626,13 @@ absl::StatusOr<std::optional<KeyValue>> EtcdDatastore::Get(const std::string& ke
   return std::optional<KeyValue>(FromProto(response.kvs(0)));
 }
 
-absl::StatusOr<ListResult> EtcdDatastore::Range(const std::string& prefix, bool keys_only) {
+absl::StatusOr<Revision> EtcdDatastore::Range(const std::string& prefix, bool keys_only,
+                                              const Visitor& visit) {
   const std::string what = fmt::format("list prefix \"{}\"", keys::Printable(prefix));
   if (prefix.find('\0') != std::string::npos) {
     return absl::InvalidArgumentError(fmt::format("{}: prefix contains a NUL byte", what));
   }
-  ListResult result;
+  Revision revision = 0;
   pb::RangeRequest request;
   SetPrefixRange(prefix, request.mutable_key(), request.mutable_range_end());
   request.set_keys_only(keys_only);
@@ -643,24 +644,38 @@ absl::StatusOr<ListResult> EtcdDatastore::Range(const std::string& prefix, bool 
     RETURN_IF_ERROR(client_->Call(what, Retry::kRead, [&](auto& member, auto& context) {
       return member.kv->Range(&context, request, &response);
     }));
-    if (result.revision == 0) {
+    if (revision == 0) {
       // Every later page at the first page's revision: one consistent listing.
-      result.revision = response.header().revision();
-      request.set_revision(result.revision);
+      revision = response.header().revision();
+      request.set_revision(revision);
     }
-    for (const ::mvccpb::KeyValue& kv : response.kvs()) result.items.push_back(FromProto(kv));
+    for (const ::mvccpb::KeyValue& kv : response.kvs()) RETURN_IF_ERROR(visit(FromProto(kv)));
     if (!response.more() || response.kvs_size() == 0) break;
     request.set_key(response.kvs(response.kvs_size() - 1).key() + std::string(1, '\0'));
   }
+  return revision;
+}
+
+absl::StatusOr<ListResult> EtcdDatastore::Collect(const std::string& prefix, bool keys_only) {
+  ListResult result;
+  ASSIGN_OR_RETURN(result.revision, Range(prefix, keys_only, [&](KeyValue&& kv) {
+                     result.items.push_back(std::move(kv));
+                     return absl::OkStatus();
+                   }));
   return result;
 }
 
 absl::StatusOr<ListResult> EtcdDatastore::List(const std::string& prefix) {
-  return Range(prefix, false);
+  return Collect(prefix, false);
 }
 
 absl::StatusOr<ListResult> EtcdDatastore::ListKeys(const std::string& prefix) {
-  return Range(prefix, true);
+  return Collect(prefix, true);
+}
+
+// Page by page (kListPage keys), so only one page is held at a time.
+absl::StatusOr<Revision> EtcdDatastore::ListEach(const std::string& prefix, const Visitor& visit) {
+  return Range(prefix, false, visit);
 }
 
 absl::StatusOr<Revision> EtcdDatastore::CurrentRevision() {

@@ -60,6 +60,7 @@ class EtcdDatastore final : public Datastore {
   absl::StatusOr<std::optional<KeyValue>> Get(const std::string& key) override;
   absl::StatusOr<ListResult> List(const std::string& prefix) override;
   absl::StatusOr<ListResult> ListKeys(const std::string& prefix) override;
+  absl::StatusOr<Revision> ListEach(const std::string& prefix, const Visitor& visit) override;
   absl::StatusOr<Revision> CurrentRevision() override;
   absl::StatusOr<Revision> Create(const std::string& key, const std::string& value,
                                   LeaseId lease = 0) override;
@@ -81,7 +82,8 @@ class EtcdDatastore final : public Datastore {
 
  private:
   explicit EtcdDatastore(std::shared_ptr<Client> client);
-  absl::StatusOr<ListResult> Range(const std::string& prefix, bool keys_only);
+  absl::StatusOr<Revision> Range(const std::string& prefix, bool keys_only, const Visitor& visit);
+  absl::StatusOr<ListResult> Collect(const std::string& prefix, bool keys_only);
   // Runs `txn` (compares on `key`) with a read of `key` when a compare fails, to say why.
   absl::StatusOr<etcdserverpb::TxnResponse> KeyTxn(const std::string& what, const std::string& key,
                                                    etcdserverpb::TxnRequest txn);

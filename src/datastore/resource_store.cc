@@ -105,30 +105,42 @@ absl::StatusOr<std::optional<model::Resource>> ResourceStore::Get(const Resource
   return std::optional<model::Resource>(std::move(resource));
 }
 
+absl::StatusOr<Revision> ResourceStore::ForEachUnder(const std::string& prefix,
+                                                     const ResourceVisitor& visit) {
+  return store_.ListEach(prefix, [&](KeyValue&& kv) -> absl::Status {
+    ASSIGN_OR_RETURN(auto resource, Decode(kv));
+    return visit(std::move(resource));
+  });
+}
+
 absl::StatusOr<std::vector<model::Resource>> ResourceStore::List(
     model::Kind kind, const std::string& namespace_name) {
   std::string prefix = KindPrefix(kind);
   if (model::IsNamespaced(kind) && !namespace_name.empty()) prefix += namespace_name + "/";
-  ASSIGN_OR_RETURN(auto listing, store_.List(prefix));
   std::vector<model::Resource> out;
-  for (const auto& kv : listing.items) {
-    ASSIGN_OR_RETURN(auto resource, Decode(kv));
-    out.push_back(std::move(resource));
-  }
+  RETURN_IF_ERROR(ForEachUnder(prefix, [&](model::Resource&& resource) {
+                    out.push_back(std::move(resource));
+                    return absl::OkStatus();
+                  }).status());
   return out;
 }
 
 absl::StatusOr<ResourceStore::Snapshot> ResourceStore::ListAll() {
-  ASSIGN_OR_RETURN(auto listing, store_.List(kResourcePrefix));
   Snapshot snapshot;
-  snapshot.revision = listing.revision;
-  // Reserved: growing would move every resource listed so far (100,000 at scale) each time.
-  snapshot.resources.reserve(listing.items.size());
-  for (const auto& kv : listing.items) {
-    ASSIGN_OR_RETURN(auto resource, Decode(kv));
-    snapshot.resources.push_back(std::move(resource));
-  }
+  ASSIGN_OR_RETURN(snapshot.revision, ForEach([&](model::Resource&& resource) {
+                     snapshot.resources.push_back(std::move(resource));
+                     return absl::OkStatus();
+                   }));
   return snapshot;
+}
+
+absl::StatusOr<Revision> ResourceStore::ForEach(const ResourceVisitor& visit) {
+  return ForEachUnder(kResourcePrefix, visit);
+}
+
+absl::StatusOr<Revision> ResourceStore::ForEachOfKind(model::Kind kind,
+                                                      const ResourceVisitor& visit) {
+  return ForEachUnder(KindPrefix(kind), visit);
 }
 
 WriteGuard* ResourceStore::GuardOf(model::Kind kind) const {

@@ -77,6 +77,12 @@ class ResourceStore {
     Revision revision = 0;
   };
   absl::StatusOr<Snapshot> ListAll();
+  // The same one resource at a time (Datastore::ListEach): for a caller that keeps less than
+  // whole resources, so that 100,000 of them are never held at once. Returns the revision.
+  using ResourceVisitor = std::function<absl::Status(model::Resource&& resource)>;
+  absl::StatusOr<Revision> ForEach(const ResourceVisitor& visit);
+  // Only resources of `kind`.
+  absl::StatusOr<Revision> ForEachOfKind(model::Kind kind, const ResourceVisitor& visit);
 
   // kAlreadyExists if present. Sets uid and creationTimestamp. Returns the stored resource.
   absl::StatusOr<model::Resource> Create(model::Resource resource);
@@ -94,6 +100,7 @@ class ResourceStore {
 
  private:
   absl::StatusOr<model::Resource> Decode(const KeyValue& kv);
+  absl::StatusOr<Revision> ForEachUnder(const std::string& prefix, const ResourceVisitor& visit);
   absl::StatusOr<model::Resource> Write(model::Resource resource, bool allow_create,
                                         bool allow_replace);
   // Writes `value` to `key` (nullopt: deletes it) if the key's mod_revision is `expected` (0:

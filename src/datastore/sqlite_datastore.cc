@@ -487,10 +487,10 @@ absl::StatusOr<std::optional<KeyValue>> ReadKey(Connection& conn, const std::str
   return KeyValueIfAny(stmt, 0, key);
 }
 
-absl::StatusOr<ListResult> ReadPrefix(Connection& conn, const std::string& prefix,
-                                      bool keys_only = false) {
-  ListResult result;
-  ASSIGN_OR_RETURN(result.revision, ReadRevision(conn));
+// Visits the rows under `prefix` in key order and returns the revision they are consistent with.
+absl::StatusOr<Revision> VisitPrefix(Connection& conn, const std::string& prefix, bool keys_only,
+                                     const Datastore::Visitor& visit) {
+  ASSIGN_OR_RETURN(Revision revision, ReadRevision(conn));
   std::optional<std::string> end = PrefixEnd(prefix);
   // Two statements rather than "(? IS NULL OR key < ?)", which would defeat the range scan.
   // Keys-only listings read the same index range without loading the values.
@@ -507,8 +507,18 @@ absl::StatusOr<ListResult> ReadPrefix(Connection& conn, const std::string& prefi
   for (;;) {
     ASSIGN_OR_RETURN(bool row, stmt.Step());
     if (!row) break;
-    result.items.push_back(*KeyValueIfAny(stmt, 1, stmt.ColumnBlob(0)));
+    RETURN_IF_ERROR(visit(*KeyValueIfAny(stmt, 1, stmt.ColumnBlob(0))));
   }
+  return revision;
+}
+
+absl::StatusOr<ListResult> ReadPrefix(Connection& conn, const std::string& prefix,
+                                      bool keys_only = false) {
+  ListResult result;
+  ASSIGN_OR_RETURN(result.revision, VisitPrefix(conn, prefix, keys_only, [&](KeyValue&& kv) {
+                     result.items.push_back(std::move(kv));
+                     return absl::OkStatus();
+                   }));
   return result;
 }
 
@@ -1009,6 +1019,26 @@ absl::StatusOr<ListResult> SqliteDatastore::List(const std::string& prefix) {
   std::lock_guard lock(mu_);
   return Annotate(
       Read<ListResult>([&](Connection& conn) { return internal::ReadPrefix(conn, prefix); }), what);
+}
+
+absl::StatusOr<Revision> SqliteDatastore::ListEach(const std::string& prefix,
+                                                   const Visitor& visit) {
+  const std::string what = fmt::format("list prefix \"{}\"", keys::Printable(prefix));
+  if (prefix.find('\0') != std::string::npos) {
+    return absl::InvalidArgumentError(fmt::format("{}: prefix contains a NUL byte", what));
+  }
+  // One read transaction for the whole visit: the rows come from one snapshot (writers go on in
+  // the WAL meanwhile). A visitor's own error is returned as it is.
+  std::lock_guard lock(mu_);
+  absl::Status visitor_status;
+  auto visited = Read<Revision>([&](Connection& conn) {
+    return internal::VisitPrefix(conn, prefix, /*keys_only=*/false, [&](KeyValue&& kv) {
+      visitor_status = visit(std::move(kv));
+      return visitor_status;
+    });
+  });
+  if (!visitor_status.ok()) return visitor_status;
+  return Annotate(std::move(visited), what);
 }
 
 absl::StatusOr<Revision> SqliteDatastore::CurrentRevision() {

@@ -94,6 +94,7 @@ class SqliteDatastore final : public Datastore {
   absl::StatusOr<std::optional<KeyValue>> Get(const std::string& key) override;
   absl::StatusOr<ListResult> List(const std::string& prefix) override;
   absl::StatusOr<ListResult> ListKeys(const std::string& prefix) override;
+  absl::StatusOr<Revision> ListEach(const std::string& prefix, const Visitor& visit) override;
   absl::StatusOr<Revision> CurrentRevision() override;
   absl::StatusOr<Revision> Create(const std::string& key, const std::string& value,
                                   LeaseId lease = 0) override;

@@ -26,11 +26,12 @@ struct LiveSet {
   std::map<IpAddress, std::vector<EndpointAddress>> addresses;
 };
 
+// Endpoints are read one at a time and only what the check needs is kept: at 100,000 workloads
+// the whole listing is hundreds of MB of resources, and every agent runs this check.
 absl::StatusOr<LiveSet> ReadLive(datastore::Datastore& store) {
   datastore::ResourceStore resources(store);
   LiveSet live;
-  ASSIGN_OR_RETURN(auto endpoints, resources.List(model::Kind::kWorkloadEndpoint));
-  for (const auto& endpoint : endpoints) {
+  auto note = [&](model::Resource&& endpoint) {
     live.nodes.insert(endpoint.workload_endpoint().node);
     auto handle = endpoint.metadata.annotations.find(kHandleAnnotation);
     std::string handle_name;
@@ -45,7 +46,9 @@ absl::StatusOr<LiveSet> ReadLive(datastore::Datastore& store) {
           {fmt::format("{}/{}", endpoint.metadata.namespace_name, endpoint.metadata.name),
            handle_name, endpoint.workload_endpoint().node});
     }
-  }
+    return absl::OkStatus();
+  };
+  RETURN_IF_ERROR(resources.ForEachOfKind(model::Kind::kWorkloadEndpoint, note).status());
   ASSIGN_OR_RETURN(auto nodes, resources.List(model::Kind::kNode));
   for (const auto& node : nodes) live.nodes.insert(node.metadata.name);
   return live;
@@ -75,7 +78,15 @@ absl::StatusOr<IpamCheckReport> CheckIpam(datastore::Datastore& store, Clock& cl
   // Endpoints are read before the blocks: an endpoint created after this read belongs to an
   // allocation that is younger than the grace period by the time the blocks are read.
   ASSIGN_OR_RETURN(LiveSet live, ReadLive(store));
-  ASSIGN_OR_RETURN(auto handles, store.List(kHandlePrefix));
+  // Handle -> its record and the record's mod_revision, read one at a time.
+  std::map<std::string, std::pair<HandleRecord, datastore::Revision>> records;
+  auto note_handle = [&](datastore::KeyValue&& kv) {
+    auto record = DecodeHandle(kv.value);
+    records[kv.key.substr(std::string_view(kHandlePrefix).size())] = {
+        record.ok() ? *std::move(record) : HandleRecord{}, kv.mod_revision};
+    return absl::OkStatus();
+  };
+  RETURN_IF_ERROR(store.ListEach(kHandlePrefix, note_handle).status());
   ASSIGN_OR_RETURN(std::vector<StoredBlock> blocks, ListBlocks(store));
   ASSIGN_OR_RETURN(auto affinities, store.ListKeys(kAffinityPrefix));
   const int64_t now_ms = absl::ToUnixMillis(clock.Now());
@@ -83,13 +94,6 @@ absl::StatusOr<IpamCheckReport> CheckIpam(datastore::Datastore& store, Clock& cl
   auto wanted = [&](const std::string& node) {
     return options.node.empty() || node == options.node;
   };
-
-  std::map<std::string, HandleRecord> records;
-  for (const auto& kv : handles.items) {
-    auto record = DecodeHandle(kv.value);
-    records[kv.key.substr(std::string_view(kHandlePrefix).size())] =
-        record.ok() ? *record : HandleRecord{};
-  }
 
   IpamCheckReport report;
   std::map<std::string, std::set<IpAddress>> held;  // handle -> addresses its blocks give it
@@ -105,7 +109,7 @@ absl::StatusOr<IpamCheckReport> CheckIpam(datastore::Datastore& store, Clock& cl
       ++report.allocations;
       if (live.handles.contains(allocation.handle)) {
         auto record = records.find(allocation.handle);
-        if (record == records.end() || !record->second.addresses.contains(address)) {
+        if (record == records.end() || !record->second.first.addresses.contains(address)) {
           ++report.live_unrecorded;
         }
         continue;
@@ -133,7 +137,8 @@ absl::StatusOr<IpamCheckReport> CheckIpam(datastore::Datastore& store, Clock& cl
                        block.pool)});
     }
   }
-  for (const auto& [handle, record] : records) {
+  for (const auto& [handle, stored] : records) {
+    const auto& [record, mod_revision] = stored;
     bool holds_any = false;
     for (const auto& [address, cidr] : record.addresses) {
       holds_any = holds_any || (held.contains(handle) && held[handle].contains(address));
@@ -142,11 +147,7 @@ absl::StatusOr<IpamCheckReport> CheckIpam(datastore::Datastore& store, Clock& cl
     // Scope by node: a handle with no addresses has no node of its own; report it everywhere
     // only for a cluster-wide check.
     if (!options.node.empty()) continue;
-    // Named, not captured: clang before 16 cannot capture a structured binding.
-    const std::string handle_key = HandleKey(handle);
-    auto kv = std::find_if(handles.items.begin(), handles.items.end(),
-                           [&](const auto& item) { return item.key == handle_key; });
-    report.orphan_handles.push_back({handle, kv->mod_revision});
+    report.orphan_handles.push_back({handle, mod_revision});
   }
   // Endpoint addresses: one endpoint each, allocated to that endpoint's handle.
   std::map<IpAddress, std::string> allocated_to;  // address -> handle, from the blocks

@@ -294,6 +294,53 @@ TEST_P(DatastoreContractTest, ListByPrefix) {
   EXPECT_TRUE(longer.items.empty());
 }
 
+// ListEach hands out what List would, one item at a time, from one snapshot: a write made by
+// another client while the visit is under way is not part of it.
+TEST_P(DatastoreContractTest, ListEachVisitsOneSnapshotInKeyOrder) {
+  std::unique_ptr<Datastore> other = Connect();
+  ASSERT_NE(other, nullptr);
+  // More than one page of an etcd range (2,000 keys), in transactions of 100 (etcd's limit is
+  // 128 operations).
+  for (int first = 0; first < 2100; first += 100) {
+    std::vector<TxnOp> puts;
+    for (int i = first; i < first + 100; ++i) {
+      puts.push_back(TxnOp::Put(fmt::format("/e/{:05}", i), "v"));
+    }
+    ASSERT_OK(ds_->Txn({}, puts));
+  }
+  ASSERT_OK(ds_->Create("/f", "outside the prefix"));
+  ASSERT_OK_AND_ASSIGN(ListResult listed, ds_->List("/e/"));
+  std::vector<KeyValue> visited;
+  absl::Status concurrent_write;
+  ASSERT_OK_AND_ASSIGN(Revision revision, ds_->ListEach("/e/", [&](KeyValue&& kv) {
+    if (visited.empty()) concurrent_write = other->Create("/e/00000-later", "x").status();
+    visited.push_back(std::move(kv));
+    return absl::OkStatus();
+  }));
+  ASSERT_OK(concurrent_write);
+  EXPECT_EQ(revision, listed.revision);
+  ASSERT_EQ(visited.size(), listed.items.size());
+  for (size_t i = 0; i < visited.size(); ++i) {
+    EXPECT_EQ(visited[i].key, listed.items[i].key);
+    EXPECT_EQ(visited[i].value, listed.items[i].value);
+    EXPECT_EQ(visited[i].mod_revision, listed.items[i].mod_revision);
+    EXPECT_EQ(visited[i].create_revision, listed.items[i].create_revision);
+  }
+  // The write is there for the next listing.
+  ASSERT_OK_AND_ASSIGN(ListResult after, ds_->List("/e/"));
+  EXPECT_EQ(after.items.size(), listed.items.size() + 1);
+}
+
+TEST_P(DatastoreContractTest, ListEachStopsAtTheVisitorsError) {
+  for (const char* key : {"/s/1", "/s/2", "/s/3"}) ASSERT_OK(ds_->Create(key, "v"));
+  int visits = 0;
+  auto listed = ds_->ListEach("/s/", [&](KeyValue&&) {
+    return ++visits == 2 ? absl::DataLossError("the visitor's own error") : absl::OkStatus();
+  });
+  EXPECT_EQ(listed.status(), absl::DataLossError("the visitor's own error"));
+  EXPECT_EQ(visits, 2);
+}
+
 TEST_P(DatastoreContractTest, ListReportsRevisionsOfEachKey) {
   ASSERT_OK_AND_ASSIGN(Revision r1, ds_->Create("/p/1", "a"));
   ASSERT_OK_AND_ASSIGN(Revision r2, ds_->Create("/p/2", "b"));
