@@ -36,7 +36,8 @@ class NftDataplane {
   // does a full Sync instead.
   absl::Status Apply(const calc::Delta& delta, const calc::DesiredState& after);
 
-  // What we believe the kernel holds.
+  // What we believe the kernel holds, except the members of selector and named-port sets
+  // (those are in the DesiredState last applied).
   const KernelTable& mirror() const { return mirror_; }
 
   struct Stats {

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "base/hash.h"
+#include "base/status_macros.h"
 #include "calc/calculator.h"
 #include "calc/test_resources.h"
 #include "dataplane/kernel_table.h"
@@ -395,11 +396,68 @@ std::string ListingOf(const KernelTable& table) {
   return json({{"nftables", objects}}).dump();
 }
 
-// Records every script; serves `listing` (nullopt: no table yet); fails the next Run on demand.
+// What a committed transaction leaves in the kernel, in the mirror's terms.
+void ApplyToTable(const NftTransaction& transaction, KernelTable& table) {
+  for (const NftOp& op : transaction.ops) {
+    switch (op.kind) {
+      case NftOp::Kind::kAddTable:
+        table.exists = true;
+        break;
+      case NftOp::Kind::kAddCounter:
+        table.counters.insert(op.name);
+        break;
+      case NftOp::Kind::kAddSet:
+        table.sets[op.name];
+        break;
+      case NftOp::Kind::kAddMap:
+        table.maps[op.name];
+        break;
+      case NftOp::Kind::kAddChain:
+        table.chains[op.name].hook = op.hook.empty() ? "" : HookSignature(op.hook);
+        break;
+      case NftOp::Kind::kFlushChain:
+        table.chains[op.name].hashes.clear();
+        break;
+      case NftOp::Kind::kDeleteChain:
+        table.chains.erase(op.name);
+        break;
+      case NftOp::Kind::kDeleteSet:
+        table.sets.erase(op.name);
+        table.maps.erase(op.name);
+        break;
+      case NftOp::Kind::kAddRule:
+        table.chains[op.name].hashes.push_back(op.rule.hash);
+        break;
+      case NftOp::Kind::kAddElements:
+        for (size_t i = 0; i < op.elements.size(); ++i) {
+          if (table.maps.contains(op.name)) {
+            table.maps[op.name][op.elements[i]] = op.verdicts[i];
+          } else {
+            table.sets[op.name].insert(op.elements[i]);
+          }
+        }
+        break;
+      case NftOp::Kind::kDeleteElements:
+        for (const auto& e : op.elements) {
+          if (table.maps.contains(op.name)) {
+            table.maps[op.name].erase(e);
+          } else {
+            table.sets[op.name].erase(e);
+          }
+        }
+        break;
+    }
+  }
+}
+
+// Records every script and keeps what the committed ones left (`kernel`); serves `listing`
+// (nullopt: no table yet); fails the next Run on demand.
 class FakeNftClient final : public NftClient {
  public:
   absl::Status Commit(const NftTransaction& transaction) override {
-    return Run(transaction.Script());
+    RETURN_IF_ERROR(Run(transaction.Script()));
+    ApplyToTable(transaction, kernel);
+    return absl::OkStatus();
   }
   absl::Status Run(const std::string& script) override {
     scripts.push_back(script);
@@ -417,6 +475,7 @@ class FakeNftClient final : public NftClient {
   }
 
   std::vector<std::string> scripts;
+  KernelTable kernel;
   std::optional<std::string> listing;
   absl::Status fail_next = absl::OkStatus();
   int lists = 0;
@@ -483,7 +542,7 @@ TEST_F(NftDataplaneFakeTest, FirstSyncCreatesEverythingInOneTransaction) {
 TEST_F(NftDataplaneFakeTest, SecondSyncWithTheSameStateWritesNothing) {
   NftDataplane dataplane(client_);
   ASSERT_TRUE(dataplane.Sync(calc_.state()).ok());
-  client_.listing = ListingOf(dataplane.mirror());
+  client_.listing = ListingOf(client_.kernel);
   ASSERT_TRUE(dataplane.Sync(calc_.state()).ok());
   EXPECT_THAT(client_.scripts, SizeIs(1));
   EXPECT_EQ(client_.lists, 2);  // every Sync reads the kernel
@@ -498,7 +557,7 @@ TEST_F(NftDataplaneFakeTest, SecondSyncWithTheSameStateWritesNothing) {
 TEST_F(NftDataplaneFakeTest, SyncRemovesWhatIsNoLongerWantedAndRewritesOnlyChangedChains) {
   NftDataplane dataplane(client_);
   ASSERT_TRUE(dataplane.Sync(calc_.state()).ok());
-  KernelTable kernel = dataplane.mirror();
+  KernelTable kernel = client_.kernel;
   kernel.chains["gnp.gone.in"].hashes = {"0123"};
   kernel.sets["sel-gone-4"] = {"198.51.100.9"};
   kernel.maps[kFromWorkloadMap]["\"tabbygone\""] = "goto fw-tabbygone";
@@ -523,6 +582,9 @@ TEST_F(NftDataplaneFakeTest, OneMemberChangeIsOneElementCommand) {
   ASSERT_TRUE(dataplane.Sync(calc_.state()).ok());
   client_.scripts.clear();
   std::string id = SelectorSetId();
+  // The kernel holds the members; the mirror keeps no copy of them (calc's state has them).
+  EXPECT_THAT(client_.kernel.sets.at(id + "-4"), ElementsAre("198.51.100.1"));
+  EXPECT_THAT(dataplane.mirror().sets.at(id + "-4"), IsEmpty());
 
   // One address leaves the selector's set: one command, nothing else.
   calc::Delta removal;
@@ -556,7 +618,7 @@ TEST_F(NftDataplaneFakeTest, EmptyDeltaWritesNothing) {
 TEST_F(NftDataplaneFakeTest, FailedTransactionLeadsToAFullSyncFromTheKernel) {
   NftDataplane dataplane(client_);
   ASSERT_TRUE(dataplane.Sync(calc_.state()).ok());
-  client_.listing = ListingOf(dataplane.mirror());
+  client_.listing = ListingOf(client_.kernel);
 
   calc_.Upsert(EndpointOf("c", {{"app", "a"}}));
   calc::Delta delta = calc_.Flush();
@@ -725,7 +787,7 @@ TEST_F(PeerDispatchTest, APeerChangingLabelsMovesOnlyItsMapEntry) {
   EXPECT_EQ(dataplane.stats().full_syncs, 1u);
 
   // A restart over what the kernel holds writes nothing.
-  client.listing = ListingOf(dataplane.mirror());
+  client.listing = ListingOf(client.kernel);
   NftDataplane restarted(client);
   ASSERT_TRUE(restarted.Sync(calc_.state()).ok());
   EXPECT_EQ(restarted.stats().transactions, 0u) << client.scripts.back();
