@@ -1031,14 +1031,30 @@ absl::StatusOr<Revision> SqliteDatastore::ListEach(const std::string& prefix,
   // the WAL meanwhile). A visitor's own error is returned as it is.
   std::lock_guard lock(mu_);
   absl::Status visitor_status;
-  auto visited = Read<Revision>([&](Connection& conn) {
-    return internal::VisitPrefix(conn, prefix, /*keys_only=*/false, [&](KeyValue&& kv) {
-      visitor_status = visit(std::move(kv));
-      return visitor_status;
-    });
-  });
-  if (!visitor_status.ok()) return visitor_status;
-  return Annotate(std::move(visited), what);
+  {
+    Transaction txn(*conn_);
+    RETURN_IF_ERROR(Annotate(txn.Begin(/*write=*/false), what));
+    ASSIGN_OR_RETURN(
+        bool expired,
+        Annotate(internal::AnyLeaseExpired(*conn_, absl::ToUnixMillis(clock_.Now())), what));
+    if (!expired) {
+      auto visited = internal::VisitPrefix(*conn_, prefix, /*keys_only=*/false, [&](KeyValue&& kv) {
+        visitor_status = visit(std::move(kv));
+        return visitor_status;
+      });
+      if (!visitor_status.ok()) return visitor_status;
+      if (visited.ok()) RETURN_IF_ERROR(Annotate(txn.Commit(), what));
+      return Annotate(std::move(visited), what);
+    }
+  }
+  // A lease has expired: its keys go in a write transaction (Read), which collects the listing
+  // without visiting it, so the write lock is not held while the caller works on each item.
+  ASSIGN_OR_RETURN(ListResult listing, Annotate(Read<ListResult>([&](Connection& conn) {
+                                                  return internal::ReadPrefix(conn, prefix);
+                                                }),
+                                                what));
+  for (auto& kv : listing.items) RETURN_IF_ERROR(visit(std::move(kv)));
+  return listing.revision;
 }
 
 absl::StatusOr<Revision> SqliteDatastore::CurrentRevision() {
