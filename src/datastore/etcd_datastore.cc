@@ -629,9 +629,7 @@ absl::StatusOr<std::optional<KeyValue>> EtcdDatastore::Get(const std::string& ke
 absl::StatusOr<Revision> EtcdDatastore::Range(const std::string& prefix, bool keys_only,
                                               const Visitor& visit) {
   const std::string what = fmt::format("list prefix \"{}\"", keys::Printable(prefix));
-  if (prefix.find('\0') != std::string::npos) {
-    return absl::InvalidArgumentError(fmt::format("{}: prefix contains a NUL byte", what));
-  }
+  RETURN_IF_ERROR(Annotate(keys::ValidatePrefix(prefix), what));
   Revision revision = 0;
   pb::RangeRequest request;
   SetPrefixRange(prefix, request.mutable_key(), request.mutable_range_end());
@@ -658,10 +656,7 @@ absl::StatusOr<Revision> EtcdDatastore::Range(const std::string& prefix, bool ke
 
 absl::StatusOr<ListResult> EtcdDatastore::Collect(const std::string& prefix, bool keys_only) {
   ListResult result;
-  ASSIGN_OR_RETURN(result.revision, Range(prefix, keys_only, [&](KeyValue&& kv) {
-                     result.items.push_back(std::move(kv));
-                     return absl::OkStatus();
-                   }));
+  ASSIGN_OR_RETURN(result.revision, Range(prefix, keys_only, keys::AppendTo(result.items)));
   return result;
 }
 
@@ -846,9 +841,7 @@ absl::StatusOr<std::unique_ptr<Watch>> EtcdDatastore::WatchPrefix(const std::str
                                                                   Revision after) {
   const std::string what =
       fmt::format("watch prefix \"{}\" after revision {}", keys::Printable(prefix), after);
-  if (prefix.find('\0') != std::string::npos) {
-    return absl::InvalidArgumentError(fmt::format("{}: prefix contains a NUL byte", what));
-  }
+  RETURN_IF_ERROR(Annotate(keys::ValidatePrefix(prefix), what));
   if (after < 0) return absl::InvalidArgumentError(fmt::format("{}: negative revision", what));
   int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (fd < 0) {

@@ -6,6 +6,20 @@
 
 namespace tabby::datastore::keys {
 
+absl::Status ValidatePrefix(const std::string& prefix) {
+  if (prefix.find('\0') != std::string::npos) {
+    return absl::InvalidArgumentError("prefix contains a NUL byte");
+  }
+  return absl::OkStatus();
+}
+
+Datastore::Visitor AppendTo(std::vector<KeyValue>& items) {
+  return [&items](KeyValue&& kv) {
+    items.push_back(std::move(kv));
+    return absl::OkStatus();
+  };
+}
+
 absl::Status Validate(const std::string& key) {
   if (key.empty()) return absl::InvalidArgumentError("empty key");
   if (key.find('\0') != std::string::npos) {

@@ -15,6 +15,12 @@ namespace tabby::datastore::keys {
 // InvalidArgument for an empty key or one with a NUL byte.
 absl::Status Validate(const std::string& key);
 
+// InvalidArgument for a prefix with a NUL byte (an empty prefix is every key).
+absl::Status ValidatePrefix(const std::string& prefix);
+
+// A visitor that appends each item to `items` (List built on a visiting listing).
+Datastore::Visitor AppendTo(std::vector<KeyValue>& items);
+
 // The smallest key greater than every key starting with `prefix`; nullopt if there is none
 // (empty prefix or only 0xff bytes).
 std::optional<std::string> PrefixEnd(std::string prefix);

@@ -515,10 +515,8 @@ absl::StatusOr<Revision> VisitPrefix(Connection& conn, const std::string& prefix
 absl::StatusOr<ListResult> ReadPrefix(Connection& conn, const std::string& prefix,
                                       bool keys_only = false) {
   ListResult result;
-  ASSIGN_OR_RETURN(result.revision, VisitPrefix(conn, prefix, keys_only, [&](KeyValue&& kv) {
-                     result.items.push_back(std::move(kv));
-                     return absl::OkStatus();
-                   }));
+  ASSIGN_OR_RETURN(result.revision,
+                   VisitPrefix(conn, prefix, keys_only, keys::AppendTo(result.items)));
   return result;
 }
 
@@ -1013,9 +1011,7 @@ absl::StatusOr<std::optional<KeyValue>> SqliteDatastore::Get(const std::string& 
 
 absl::StatusOr<ListResult> SqliteDatastore::List(const std::string& prefix) {
   const std::string what = fmt::format("list prefix \"{}\"", keys::Printable(prefix));
-  if (prefix.find('\0') != std::string::npos) {
-    return absl::InvalidArgumentError(fmt::format("{}: prefix contains a NUL byte", what));
-  }
+  RETURN_IF_ERROR(Annotate(keys::ValidatePrefix(prefix), what));
   std::lock_guard lock(mu_);
   return Annotate(
       Read<ListResult>([&](Connection& conn) { return internal::ReadPrefix(conn, prefix); }), what);
@@ -1024,20 +1020,18 @@ absl::StatusOr<ListResult> SqliteDatastore::List(const std::string& prefix) {
 absl::StatusOr<Revision> SqliteDatastore::ListEach(const std::string& prefix,
                                                    const Visitor& visit) {
   const std::string what = fmt::format("list prefix \"{}\"", keys::Printable(prefix));
-  if (prefix.find('\0') != std::string::npos) {
-    return absl::InvalidArgumentError(fmt::format("{}: prefix contains a NUL byte", what));
-  }
+  RETURN_IF_ERROR(Annotate(keys::ValidatePrefix(prefix), what));
   // One read transaction for the whole visit: the rows come from one snapshot (writers go on in
   // the WAL meanwhile). A visitor's own error is returned as it is.
-  std::lock_guard lock(mu_);
-  absl::Status visitor_status;
   {
+    std::lock_guard lock(mu_);
     Transaction txn(*conn_);
     RETURN_IF_ERROR(Annotate(txn.Begin(/*write=*/false), what));
     ASSIGN_OR_RETURN(
         bool expired,
         Annotate(internal::AnyLeaseExpired(*conn_, absl::ToUnixMillis(clock_.Now())), what));
     if (!expired) {
+      absl::Status visitor_status;
       auto visited = internal::VisitPrefix(*conn_, prefix, /*keys_only=*/false, [&](KeyValue&& kv) {
         visitor_status = visit(std::move(kv));
         return visitor_status;
@@ -1047,14 +1041,10 @@ absl::StatusOr<Revision> SqliteDatastore::ListEach(const std::string& prefix,
       return Annotate(std::move(visited), what);
     }
   }
-  // A lease has expired: its keys go in a write transaction (Read), which collects the listing
-  // without visiting it, so the write lock is not held while the caller works on each item.
-  ASSIGN_OR_RETURN(ListResult listing, Annotate(Read<ListResult>([&](Connection& conn) {
-                                                  return internal::ReadPrefix(conn, prefix);
-                                                }),
-                                                what));
-  for (auto& kv : listing.items) RETURN_IF_ERROR(visit(std::move(kv)));
-  return listing.revision;
+  // A lease has expired: List sweeps its keys in a write transaction and collects the listing,
+  // which is visited after that transaction, so the write lock is not held while the caller
+  // works on each item.
+  return Datastore::ListEach(prefix, visit);
 }
 
 absl::StatusOr<Revision> SqliteDatastore::CurrentRevision() {
@@ -1139,9 +1129,7 @@ absl::StatusOr<Revision> SqliteDatastore::Delete(const std::string& key, Revisio
 
 absl::StatusOr<ListResult> SqliteDatastore::ListKeys(const std::string& prefix) {
   const std::string what = fmt::format("list keys of prefix \"{}\"", keys::Printable(prefix));
-  if (prefix.find('\0') != std::string::npos) {
-    return absl::InvalidArgumentError(fmt::format("{}: prefix contains a NUL byte", what));
-  }
+  RETURN_IF_ERROR(Annotate(keys::ValidatePrefix(prefix), what));
   std::lock_guard lock(mu_);
   return Annotate(Read<ListResult>([&](Connection& conn) {
                     return internal::ReadPrefix(conn, prefix, /*keys_only=*/true);
@@ -1187,9 +1175,7 @@ absl::StatusOr<std::unique_ptr<Watch>> SqliteDatastore::WatchPrefix(const std::s
                                                                     Revision after) {
   const std::string what =
       fmt::format("watch prefix \"{}\" after revision {}", keys::Printable(prefix), after);
-  if (prefix.find('\0') != std::string::npos) {
-    return absl::InvalidArgumentError(fmt::format("{}: prefix contains a NUL byte", what));
-  }
+  RETURN_IF_ERROR(Annotate(keys::ValidatePrefix(prefix), what));
   if (after < 0) {
     return absl::InvalidArgumentError(fmt::format("{}: negative revision", what));
   }
